@@ -1,0 +1,38 @@
+/* exitprobe — every size cap in one place (curl's dynbuf rule). */
+#ifndef EP_LIB_CAPS_H
+#define EP_LIB_CAPS_H
+
+#define EP_KiB (1024u)
+#define EP_MiB (1024u * 1024u)
+
+/* Directory documents (the 2022 ns consensus is 2.4 MB; the largest seen on
+ * the live network are well under 8 MB). */
+#define EP_CAP_CONSENSUS        (32u * EP_MiB)
+#define EP_CAP_MICRODESCS       (64u * EP_MiB)
+#define EP_CAP_SERVER_DESCS     (64u * EP_MiB)
+#define EP_CAP_AUTHCERTS        (4u * EP_MiB)
+#define EP_CAP_DIR_DOCUMENT     (64u * EP_MiB)   /* any one fetched body */
+#define EP_CAP_HTTP_HEADER      (16u * EP_KiB)
+/* Inflated size may not exceed this multiple of the compressed size
+ * (plus a small constant): the deflate-bomb guard. */
+#define EP_CAP_INFLATE_RATIO    64u
+#define EP_CAP_INFLATE_SLACK    (64u * EP_KiB)
+#define EP_CAP_DOC_LINE         (64u * EP_KiB)   /* one line of a document */
+#define EP_CAP_DOC_OBJECT       (64u * EP_KiB)   /* one -----BEGIN ...----- object */
+#define EP_CAP_DOC_ENTRIES      200000u          /* router entries in one consensus */
+
+/* Link and circuits. */
+#define EP_CAP_LINK_INBUF       (256u * EP_KiB)  /* undecoded bytes from one TLS link */
+#define EP_CAP_LINK_OUTBUF      (1u * EP_MiB)    /* bytes queued to one TLS link */
+#define EP_CAP_VAR_CELL         (65535u + 7u)
+#define EP_CAP_CIRCS_PER_CHAN   4096u
+#define EP_CAP_STREAMS_PER_CIRC 64u
+#define EP_CAP_VPADDING_CELLS   64u              /* padding cells before we give up */
+
+/* Services. */
+#define EP_CAP_BANNER           1024u            /* bytes of a greeting kept */
+#define EP_CAP_STREAM_INBUF     (64u * EP_KiB)   /* data read on one probe stream */
+#define EP_CAP_JSON_INPUT       (16u * EP_MiB)
+#define EP_CAP_JSON_DEPTH       64u
+
+#endif
