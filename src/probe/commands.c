@@ -3,8 +3,11 @@
 
 #include "probe/commands.h"
 
+#include "probe/cmd.h"
+
 #include <stddef.h>
 
 const ep_command_t ep_commands[] = {
+  {"report", "aggregate result files over rounds into a per-relay table", ep_cmd_report},
   {NULL, NULL, NULL},
 };

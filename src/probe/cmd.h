@@ -1,0 +1,7 @@
+/* exitprobe — the subcommands' entry points (each in src/probe/cmd_<name>.c). */
+#ifndef EP_PROBE_CMD_H
+#define EP_PROBE_CMD_H
+
+int ep_cmd_report(int argc, char **argv);
+
+#endif

@@ -1,0 +1,150 @@
+/* exitprobe — unit tests of result records and the report over rounds. */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/json.h"
+#include "probe/report.h"
+#include "probe/result.h"
+#include "testutil.h"
+
+static void make_result(ep_result_t *r, unsigned round, const char *fp, const char *nick,
+                        ep_class_t cls, ep_verdict_t v) {
+  ep_result_init(r);
+  r->round = round;
+  r->started = 1764052800; /* 2025-11-25 06:40:00 UTC */
+  snprintf(r->exit.fingerprint, sizeof r->exit.fingerprint, "%s", fp);
+  snprintf(r->exit.nickname, sizeof r->exit.nickname, "%s", nick);
+  snprintf(r->exit.address, sizeof r->exit.address, "127.0.0.1");
+  r->exit.or_port = 16010;
+  snprintf(r->target_host, sizeof r->target_host, "127.0.0.1");
+  r->port = 25;
+  r->policy_basis = "summary";
+  r->c.cls = cls;
+  snprintf(r->c.why, sizeof r->c.why, "why %u", round);
+  r->verdict = v;
+  snprintf(r->verdict_why, sizeof r->verdict_why, "because");
+}
+
+START_TEST(result_record_is_valid_json) {
+  ep_result_t r;
+  make_result(&r, 1, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "evil\x1b[2J", EP_CLASS_REACHABLE_UNEXPECTED,
+              EP_VERDICT_VIOLATES);
+  const char banner[] = "554 no\x1b]0;pwned\x07\0\xff\r\n";
+  memcpy(r.c.greeting.text, banner, sizeof banner - 1);
+  r.c.greeting.len = sizeof banner - 1;
+  r.c.greeting.code = 554;
+  r.end_reason = 6;
+  ep_buf_t b;
+  ep_buf_init(&b, 64 * 1024, "record", 0);
+  ck_assert_int_eq(ep_result_to_json(&r, &b, NULL), EP_OK);
+  ck_assert_uint_eq(b.data[b.len - 1], '\n');
+  for (size_t i = 0; i + 1 < b.len; i++) {
+    ck_assert_msg(b.data[i] >= 0x20 && b.data[i] != 0x7f, "raw control byte 0x%02x in JSON", b.data[i]);
+  }
+  ep_err_t err = {0};
+  ep_json_t *j = ep_json_parse((const char *)b.data, b.len - 1, &err);
+  ck_assert_msg(j != NULL, "%s", err.msg);
+  ck_assert_str_eq(ep_json_get_str(j, "schema"), EP_RESULT_SCHEMA);
+  ck_assert_str_eq(ep_json_get_str(j, "class"), "reachable-unexpected");
+  ck_assert_str_eq(ep_json_get_str(j, "end_reason_name"), "DONE");
+  size_t blen;
+  const char *got = ep_json_str(ep_json_get(j, "banner"), &blen);
+  /* Every byte kept, NUL included; the invalid-UTF-8 byte 0xff is written as
+   * \u00ff and so reads back as U+00FF (2 bytes of UTF-8). */
+  ck_assert_uint_eq(blen, sizeof banner);
+  ck_assert_int_eq(memcmp(got, banner, 17), 0);
+  ck_assert_int_eq(memcmp(got + 17, "\xc3\xbf\r\n", 4), 0);
+  ck_assert_str_eq(ep_json_get_str(ep_json_get(j, "exit"), "nickname"), "evil\x1b[2J");
+  ck_assert_int_eq(ep_json_type(ep_json_get(j, "circuit_ms")), EP_JSON_NULL);
+  ep_json_free(j);
+  ep_buf_free(&b);
+}
+END_TEST
+
+START_TEST(report_finds_consistent_violators) {
+  char path[] = "/tmp/exitprobe-test-report-XXXXXX";
+  int fd = mkstemp(path);
+  ck_assert_int_ge(fd, 0);
+  FILE *f = fdopen(fd, "w");
+  const char *blocked = "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB";
+  const char *flaky = "CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC";
+  const char *good = "DDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDD";
+  for (unsigned round = 1; round <= 3; round++) {
+    ep_result_t r;
+    make_result(&r, round, blocked, "blocked", EP_CLASS_CONNECT_FAILED, EP_VERDICT_VIOLATES);
+    ck_assert_int_eq(ep_result_write(&r, f, NULL), EP_OK);
+    make_result(&r, round, flaky, "flaky\x1b[1m", round == 2 ? EP_CLASS_TIMEOUT : EP_CLASS_REACHABLE,
+                round == 2 ? EP_VERDICT_VIOLATES : EP_VERDICT_HONOURS);
+    ck_assert_int_eq(ep_result_write(&r, f, NULL), EP_OK);
+    make_result(&r, round, good, "good", EP_CLASS_REACHABLE, EP_VERDICT_HONOURS);
+    ck_assert_int_eq(ep_result_write(&r, f, NULL), EP_OK);
+  }
+  fputs("this is not json\n{\"schema\":\"other\"}\n\n", f);
+  fclose(f);
+
+  ep_report_t *rep = ep_report_new();
+  ep_err_t err = {0};
+  ck_assert_int_eq(ep_report_add_file(rep, path, &err), EP_OK);
+  ck_assert_uint_eq(ep_report_rows(rep), 3);
+  ck_assert_uint_eq(ep_report_bad_lines(rep), 2);
+  unsigned consistent = 0;
+  for (size_t i = 0; i < ep_report_rows(rep); i++) {
+    const ep_report_row_t *row = ep_report_row(rep, i);
+    ck_assert_uint_eq(row->records, 3);
+    if (ep_report_row_consistent(row)) {
+      consistent++;
+      ck_assert_str_eq(row->fingerprint, blocked);
+      ck_assert_uint_eq(row->classes[EP_CLASS_CONNECT_FAILED], 3);
+    }
+    if (strcmp(row->fingerprint, flaky) == 0) {
+      ck_assert_uint_eq(row->violates, 1);
+      ck_assert_uint_eq(row->honours, 2);
+    }
+  }
+  ck_assert_uint_eq(consistent, 1);
+
+  /* The table escapes relay text; the JSON form parses line by line. */
+  char *text = NULL;
+  size_t tlen = 0;
+  FILE *mem = open_memstream(&text, &tlen);
+  ep_report_print(rep, mem, false);
+  fclose(mem);
+  ck_assert_ptr_null(strchr(text, 0x1b));
+  ck_assert_ptr_nonnull(strstr(text, "flaky\\x1b[1m"));
+  ck_assert_ptr_nonnull(strstr(text, "consistent violators: 1   intermittent: 1"));
+  free(text);
+  mem = open_memstream(&text, &tlen);
+  ep_report_print(rep, mem, true);
+  fclose(mem);
+  unsigned lines = 0;
+  for (char *line = strtok(text, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+    ep_json_t *j = ep_json_parse(line, strlen(line), NULL);
+    ck_assert_ptr_nonnull(j);
+    lines++;
+    ep_json_free(j);
+  }
+  ck_assert_uint_eq(lines, 3);
+  free(text);
+  ep_report_free(rep);
+  unlink(path);
+  rep = ep_report_new();
+  ck_assert_int_eq(ep_report_add_file(rep, "/nonexistent/file", &err), EP_ERR_IO);
+  ep_report_free(rep);
+}
+END_TEST
+
+static Suite *report_suite(void) {
+  Suite *s = suite_create("report");
+  TCase *tc = tcase_create("core");
+  tcase_add_test(tc, result_record_is_valid_json);
+  tcase_add_test(tc, report_finds_consistent_violators);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void) { return tu_run_suite(report_suite()); }
