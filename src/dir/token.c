@@ -1,0 +1,618 @@
+/* exitprobe — the directory-document tokenizer (dir-spec §1.2). */
+#include "config.h"
+
+#include "dir/token.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "lib/caps.h"
+#include "lib/encode.h"
+#include "lib/timeutil.h"
+
+static bool is_ws(char c) { return c == ' ' || c == '\t'; }
+
+static bool is_kw_start(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+static bool is_kw_char(char c) { return is_kw_start(c) || c == '-'; }
+
+static bool is_b64_char(char c) {
+  return is_kw_start(c) || c == '+' || c == '/' || c == '=';
+}
+
+void ep_dir_lexer_init(ep_dir_lexer_t *lx, const char *text, size_t len, const char *docname,
+                       unsigned flags) {
+  ep_reader_init(&lx->rd, text, len);
+  lx->base = text;
+  lx->lineno = 1;
+  lx->doc = docname;
+  lx->flags = flags;
+}
+
+size_t ep_dir_lexer_pos(const ep_dir_lexer_t *lx) { return ep_rd_pos(&lx->rd); }
+
+void ep_dir_lexer_seek(ep_dir_lexer_t *lx, size_t pos, size_t lineno) {
+  size_t len = lx->rd.len;
+  ep_reader_init(&lx->rd, lx->base, len);
+  if (pos > len) {
+    pos = len;
+  }
+  (void)ep_rd_skip(&lx->rd, pos);
+  lx->lineno = lineno;
+}
+
+/* Take the next line (without its newline) from the reader. 1 = line,
+ * 0 = end of input, negative = error. */
+static int take_line(ep_dir_lexer_t *lx, const char **line, size_t *len, ep_err_t *err) {
+  if (ep_rd_empty(&lx->rd)) {
+    return 0;
+  }
+  ep_reader_t peek = lx->rd;
+  const uint8_t *rest;
+  size_t restlen;
+  ep_rd_rest(&peek, &rest, &restlen);
+  size_t window = restlen < (size_t)EP_CAP_DOC_LINE + 1 ? restlen : (size_t)EP_CAP_DOC_LINE + 1;
+  const uint8_t *nl = memchr(rest, '\n', window);
+  if (nl == NULL) {
+    if (restlen > EP_CAP_DOC_LINE) {
+      return ep_err_set(err, EP_ERR_LIMIT, "%s line %zu: line longer than EP_CAP_DOC_LINE (%u bytes)",
+                        lx->doc, lx->lineno, EP_CAP_DOC_LINE);
+    }
+    return ep_err_set(err, EP_ERR_TRUNCATED, "%s line %zu: no newline at the end (truncated?)",
+                      lx->doc, lx->lineno);
+  }
+  size_t n = (size_t)(nl - rest);
+  const uint8_t *p;
+  if (ep_rd_ptr(&lx->rd, &p, n + 1) < 0) {
+    return ep_err_set(err, EP_ERR_INTERNAL, "%s line %zu: reader", lx->doc, lx->lineno);
+  }
+  if (memchr(p, '\0', n) != NULL) {
+    return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: NUL byte in line", lx->doc, lx->lineno);
+  }
+  *line = (const char *)p;
+  *len = n;
+  lx->lineno++;
+  return 1;
+}
+
+/* Does the next line start with prefix? (no consumption) */
+static bool next_line_starts(const ep_dir_lexer_t *lx, const char *prefix) {
+  ep_reader_t peek = lx->rd;
+  const uint8_t *rest;
+  size_t restlen;
+  ep_rd_rest(&peek, &rest, &restlen);
+  size_t pl = strlen(prefix);
+  return restlen >= pl && memcmp(rest, prefix, pl) == 0;
+}
+
+static void split_args(ep_dir_tok_t *tok, const char *s, size_t n) {
+  size_t i = 0;
+  while (i < n && is_ws(s[i])) {
+    i++;
+  }
+  size_t end = n;
+  while (end > i && is_ws(s[end - 1])) {
+    end--;
+  }
+  tok->argstr = s + i;
+  tok->argstr_len = end - i;
+  tok->nargs = 0;
+  while (i < end) {
+    size_t a = i;
+    while (i < end && !is_ws(s[i])) {
+      i++;
+    }
+    if (tok->nargs < EP_DIR_MAX_ARGS) {
+      tok->args[tok->nargs] = s + a;
+      tok->arglen[tok->nargs] = (uint16_t)(i - a);
+    }
+    tok->nargs++;
+    while (i < end && is_ws(s[i])) {
+      i++;
+    }
+  }
+}
+
+static int read_object(ep_dir_lexer_t *lx, ep_dir_tok_t *tok, ep_err_t *err) {
+  const char *line;
+  size_t len;
+  size_t begin_line = lx->lineno;
+  int rc = take_line(lx, &line, &len, err);
+  if (rc <= 0) {
+    return rc < 0 ? rc : EP_ERR_INTERNAL;
+  }
+  static const char bpre[] = "-----BEGIN ";
+  static const char dashes[] = "-----";
+  size_t bl = sizeof bpre - 1;
+  if (len < bl + 5 + 1 || memcmp(line + len - 5, dashes, 5) != 0) {
+    return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: malformed object BEGIN line", lx->doc,
+                      begin_line);
+  }
+  const char *label = line + bl;
+  size_t label_len = len - bl - 5;
+  for (size_t i = 0; i < label_len; i++) {
+    if (!is_kw_char(label[i]) && label[i] != ' ') {
+      return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: bad character in object label",
+                        lx->doc, begin_line);
+    }
+  }
+  tok->has_obj = true;
+  tok->obj_label = label;
+  tok->obj_label_len = label_len;
+  ep_reader_t start = lx->rd;
+  const char *body = (const char *)start.buf + start.pos;
+  size_t chars = 0;
+  const size_t maxchars = ((size_t)EP_CAP_DOC_OBJECT / 3 + 1) * 4;
+  for (;;) {
+    size_t ln = lx->lineno;
+    rc = take_line(lx, &line, &len, err);
+    if (rc < 0) {
+      return rc;
+    }
+    if (rc == 0) {
+      return ep_err_set(err, EP_ERR_TRUNCATED, "%s line %zu: object '%.*s' has no END line",
+                        lx->doc, begin_line, (int)(label_len > 40 ? 40 : label_len), label);
+    }
+    if (len >= 9 && memcmp(line, "-----END ", 9) == 0) {
+      if (len != 9 + label_len + 5 || memcmp(line + 9, label, label_len) != 0 ||
+          memcmp(line + len - 5, dashes, 5) != 0) {
+        return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: object END line does not match BEGIN",
+                          lx->doc, ln);
+      }
+      tok->obj_b64 = body;
+      tok->obj_b64_len = (size_t)(line - body);
+      tok->obj_max_len = chars / 4 * 3 + 3;
+      return 0;
+    }
+    for (size_t i = 0; i < len; i++) {
+      if (!is_b64_char(line[i])) {
+        return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: bad character in object body",
+                          lx->doc, ln);
+      }
+    }
+    chars += len;
+    if (chars > maxchars) {
+      return ep_err_set(err, EP_ERR_LIMIT, "%s line %zu: object larger than EP_CAP_DOC_OBJECT",
+                        lx->doc, begin_line);
+    }
+  }
+}
+
+int ep_dir_next(ep_dir_lexer_t *lx, ep_dir_tok_t *tok, ep_err_t *err) {
+  const char *line;
+  size_t len;
+  size_t lineno, offset;
+  for (;;) {
+    lineno = lx->lineno;
+    offset = ep_rd_pos(&lx->rd);
+    int rc = take_line(lx, &line, &len, err);
+    if (rc <= 0) {
+      return rc;
+    }
+    if (len > 0) {
+      break;
+    }
+  }
+  tok->id = EP_DIR_KW_UNKNOWN;
+  tok->rule = NULL;
+  tok->lineno = lineno;
+  tok->offset = offset;
+  tok->has_obj = false;
+  tok->obj_label = NULL;
+  tok->obj_label_len = 0;
+  tok->obj_b64 = NULL;
+  tok->obj_b64_len = 0;
+  tok->obj_max_len = 0;
+  size_t i = 0;
+  bool annotation = false;
+  if (line[0] == '@' && (lx->flags & EP_DIR_ANNOTATIONS_OK)) {
+    annotation = true;
+    i = 1;
+  }
+  if (i >= len || !is_kw_start(line[i])) {
+    if (len >= 5 && memcmp(line, "-----", 5) == 0) {
+      return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: object without a keyword line",
+                        lx->doc, lineno);
+    }
+    return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: line does not start with a keyword",
+                      lx->doc, lineno);
+  }
+  while (i < len && is_kw_char(line[i])) {
+    i++;
+  }
+  if (i < len && !is_ws(line[i])) {
+    return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: bad character in keyword", lx->doc,
+                      lineno);
+  }
+  tok->kw = line;
+  tok->kw_len = i;
+  split_args(tok, line + i, len - i);
+  if (annotation) {
+    tok->id = EP_DIR_KW_ANNOTATION;
+  } else if (tok->kw_len == 3 && memcmp(tok->kw, "opt", 3) == 0 && tok->nargs > 0) {
+    /* Old documents prefix some items with "opt": the next word is the keyword. */
+    const char *k = tok->args[0];
+    size_t kl = tok->arglen[0];
+    for (size_t j = 0; j < kl; j++) {
+      if (!is_kw_char(k[j])) {
+        return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: bad keyword after 'opt'", lx->doc,
+                          lineno);
+      }
+    }
+    tok->kw = k;
+    tok->kw_len = kl;
+    split_args(tok, k + kl, (size_t)(line + len - (k + kl)));
+  }
+  if (next_line_starts(lx, "-----BEGIN ")) {
+    int rc = read_object(lx, tok, err);
+    if (rc < 0) {
+      return rc;
+    }
+  }
+  tok->end_offset = ep_rd_pos(&lx->rd);
+  return 1;
+}
+
+bool ep_dir_tok_is(const ep_dir_tok_t *tok, const char *kw) {
+  size_t n = strlen(kw);
+  return tok->kw_len == n && memcmp(tok->kw, kw, n) == 0;
+}
+
+int ep_dir_match(const char *doc, const ep_dir_rule_t *rules, size_t nrules, ep_dir_tok_t *tok,
+                 ep_err_t *err) {
+  tok->rule = NULL;
+  if (tok->id == EP_DIR_KW_ANNOTATION) {
+    return 0;
+  }
+  tok->id = EP_DIR_KW_UNKNOWN;
+  const ep_dir_rule_t *r = NULL;
+  for (size_t i = 0; i < nrules; i++) {
+    const char *k = rules[i].kw;
+    if (k[0] == tok->kw[0] && strlen(k) == tok->kw_len && memcmp(k, tok->kw, tok->kw_len) == 0) {
+      r = &rules[i];
+      break;
+    }
+  }
+  if (r == NULL) {
+    return 0;
+  }
+  tok->rule = r;
+  tok->id = r->id;
+  if (tok->nargs < r->min_args) {
+    return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: '%s' wants at least %u argument%s, has %u",
+                      doc, tok->lineno, r->kw, r->min_args, r->min_args == 1 ? "" : "s",
+                      (unsigned)tok->nargs);
+  }
+  if (r->max_args != EP_DIR_MANY && tok->nargs > r->max_args) {
+    return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: '%s' wants at most %u argument%s, has %u",
+                      doc, tok->lineno, r->kw, r->max_args, r->max_args == 1 ? "" : "s",
+                      (unsigned)tok->nargs);
+  }
+  if (r->obj == EP_DIR_OBJ_REQUIRED && !tok->has_obj) {
+    return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: '%s' wants an object", doc, tok->lineno,
+                      r->kw);
+  }
+  if (r->obj == EP_DIR_OBJ_FORBIDDEN && tok->has_obj) {
+    return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: '%s' takes no object", doc, tok->lineno,
+                      r->kw);
+  }
+  return 0;
+}
+
+void ep_dir_sec_init(ep_dir_sec_t *s, const char *doc, const char *name,
+                     const ep_dir_rule_t *rules, size_t nrules) {
+  s->doc = doc;
+  s->name = name;
+  s->rules = rules;
+  s->nrules = nrules < EP_DIR_MAX_RULES ? nrules : EP_DIR_MAX_RULES;
+  s->start_line = 0;
+  s->nitems = 0;
+  s->last_id = EP_DIR_KW_UNKNOWN;
+  s->last_line = 0;
+  memset(s->count, 0, sizeof s->count);
+}
+
+static size_t rule_index(const ep_dir_sec_t *s, const ep_dir_rule_t *r) {
+  if (r < s->rules || r >= s->rules + s->nrules) {
+    return SIZE_MAX;
+  }
+  return (size_t)(r - s->rules);
+}
+
+int ep_dir_sec_add(ep_dir_sec_t *s, const ep_dir_tok_t *tok, ep_err_t *err) {
+  if (tok->rule == NULL) {
+    return 0;
+  }
+  size_t idx = rule_index(s, tok->rule);
+  if (idx == SIZE_MAX) {
+    return ep_err_set(err, EP_ERR_INTERNAL, "%s line %zu: token matched against another table",
+                      s->doc, tok->lineno);
+  }
+  const ep_dir_rule_t *r = tok->rule;
+  if (s->nitems == 0) {
+    s->start_line = tok->lineno;
+  }
+  if (r->pos == EP_DIR_POS_START && s->nitems != 0) {
+    return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: '%s' must come first in the %s", s->doc,
+                      tok->lineno, r->kw, s->name);
+  }
+  if (s->nitems == 0) {
+    /* A section whose table has a START rule must begin with it. */
+    for (size_t i = 0; i < s->nrules; i++) {
+      if (s->rules[i].pos == EP_DIR_POS_START && &s->rules[i] != r) {
+        return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: the %s must start with '%s', not '%s'",
+                          s->doc, tok->lineno, s->name, s->rules[i].kw, r->kw);
+      }
+    }
+  }
+  if (s->last_id >= 0 && s->nitems > 0) {
+    for (size_t i = 0; i < s->nrules; i++) {
+      if (s->rules[i].id == s->last_id && s->rules[i].pos == EP_DIR_POS_END) {
+        return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: '%s' after '%s', which must be last",
+                          s->doc, tok->lineno, r->kw, s->rules[i].kw);
+      }
+    }
+  }
+  if (s->count[idx] < UINT16_MAX) {
+    s->count[idx]++;
+  }
+  if (r->max_n != EP_DIR_MANY && s->count[idx] > r->max_n) {
+    if (r->max_n == 1) {
+      return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: '%s' may appear only once in the %s",
+                        s->doc, tok->lineno, r->kw, s->name);
+    }
+    return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: '%s' may appear at most %u times in the %s",
+                      s->doc, tok->lineno, r->kw, r->max_n, s->name);
+  }
+  s->nitems++;
+  s->last_id = r->id;
+  s->last_line = tok->lineno;
+  return 0;
+}
+
+int ep_dir_sec_finish(ep_dir_sec_t *s, size_t line, ep_err_t *err) {
+  for (size_t i = 0; i < s->nrules; i++) {
+    const ep_dir_rule_t *r = &s->rules[i];
+    if (s->count[i] < r->min_n) {
+      size_t at = s->nitems > 0 ? s->start_line : line;
+      if (r->min_n == 1) {
+        return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: the %s has no '%s' item", s->doc, at,
+                          s->name, r->kw);
+      }
+      return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: the %s wants at least %u '%s' items",
+                        s->doc, at, s->name, r->min_n, r->kw);
+    }
+    if (r->pos == EP_DIR_POS_END && s->count[i] > 0 && s->last_id != r->id) {
+      return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: '%s' must be the last item of the %s",
+                        s->doc, s->last_line, r->kw, s->name);
+    }
+  }
+  return 0;
+}
+
+unsigned ep_dir_sec_count(const ep_dir_sec_t *s, int id) {
+  for (size_t i = 0; i < s->nrules; i++) {
+    if (s->rules[i].id == id) {
+      return s->count[i];
+    }
+  }
+  return 0;
+}
+
+bool ep_dir_arg_next(const ep_dir_tok_t *tok, size_t *pos, const char **arg, size_t *len) {
+  const char *s = tok->argstr;
+  size_t n = tok->argstr_len;
+  size_t i = *pos;
+  while (i < n && is_ws(s[i])) {
+    i++;
+  }
+  if (i >= n) {
+    *pos = n;
+    return false;
+  }
+  size_t a = i;
+  while (i < n && !is_ws(s[i])) {
+    i++;
+  }
+  *arg = s + a;
+  *len = i - a;
+  *pos = i;
+  return true;
+}
+
+bool ep_dir_arg_eq(const ep_dir_tok_t *tok, uint32_t i, const char *s) {
+  if (i >= tok->nargs || i >= EP_DIR_MAX_ARGS) {
+    return false;
+  }
+  size_t n = strlen(s);
+  return tok->arglen[i] == n && memcmp(tok->args[i], s, n) == 0;
+}
+
+int ep_dir_parse_uint(const char *s, size_t n, uint64_t max, uint64_t *out) {
+  if (n == 0 || n > 20) {
+    return -1;
+  }
+  uint64_t v = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] < '0' || s[i] > '9') {
+      return -1;
+    }
+    uint64_t d = (uint64_t)(s[i] - '0');
+    if (v > (max - d) / 10) {
+      return -1;
+    }
+    v = v * 10 + d;
+  }
+  *out = v;
+  return 0;
+}
+
+int ep_dir_arg_uint(const ep_dir_tok_t *tok, uint32_t i, uint64_t max, uint64_t *out) {
+  if (i >= tok->nargs || i >= EP_DIR_MAX_ARGS) {
+    return -1;
+  }
+  return ep_dir_parse_uint(tok->args[i], tok->arglen[i], max, out);
+}
+
+int ep_dir_arg_time(const ep_dir_tok_t *tok, uint32_t i, time_t *out) {
+  if (i + 1 >= tok->nargs || i + 1 >= EP_DIR_MAX_ARGS) {
+    return -1;
+  }
+  if (tok->arglen[i] != 10 || tok->arglen[i + 1] != 8 || tok->args[i + 1] != tok->args[i] + 11) {
+    return -1;
+  }
+  return ep_time_parse_tor(tok->args[i], 19, out);
+}
+
+int ep_dir_arg_hex(const ep_dir_tok_t *tok, uint32_t i, uint8_t *out, size_t n) {
+  if (i >= tok->nargs || i >= EP_DIR_MAX_ARGS || tok->arglen[i] != 2 * n) {
+    return -1;
+  }
+  return ep_hex_decode(out, n, tok->args[i], tok->arglen[i]) == (ssize_t)n ? 0 : -1;
+}
+
+int ep_dir_arg_b64(const ep_dir_tok_t *tok, uint32_t i, uint8_t *out, size_t n) {
+  if (i >= tok->nargs || i >= EP_DIR_MAX_ARGS) {
+    return -1;
+  }
+  size_t l = tok->arglen[i];
+  size_t want = (n * 4 + 2) / 3; /* unpadded length */
+  size_t padded = (n + 2) / 3 * 4;
+  if (l != want && l != padded) {
+    return -1;
+  }
+  uint8_t tmp[64];
+  if (n > sizeof tmp) {
+    return -1;
+  }
+  ssize_t got = ep_base64_decode(tmp, sizeof tmp, tok->args[i], l);
+  if (got != (ssize_t)n) {
+    return -1;
+  }
+  memcpy(out, tmp, n);
+  return 0;
+}
+
+int ep_dir_parse_ipv4(const char *s, size_t n, uint32_t *out) {
+  uint32_t v = 0;
+  size_t i = 0;
+  for (int part = 0; part < 4; part++) {
+    if (part > 0) {
+      if (i >= n || s[i] != '.') {
+        return -1;
+      }
+      i++;
+    }
+    size_t a = i;
+    uint32_t o = 0;
+    while (i < n && s[i] >= '0' && s[i] <= '9' && i - a < 3) {
+      o = o * 10 + (uint32_t)(s[i] - '0');
+      i++;
+    }
+    if (i == a || o > 255 || (i - a > 1 && s[a] == '0')) {
+      return -1;
+    }
+    v = v << 8 | o;
+  }
+  if (i != n) {
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
+int ep_dir_parse_ipv6(const char *s, size_t n, uint8_t out[16]) {
+  char buf[64];
+  if (n == 0 || n >= sizeof buf) {
+    return -1;
+  }
+  memcpy(buf, s, n);
+  buf[n] = '\0';
+  return inet_pton(AF_INET6, buf, out) == 1 ? 0 : -1;
+}
+
+int ep_dir_parse_addrport(const char *s, size_t n, int *family, uint8_t addr[16], uint16_t *port) {
+  const char *colon = NULL;
+  size_t alen;
+  const char *a;
+  if (n > 0 && s[0] == '[') {
+    const char *close = memchr(s, ']', n);
+    if (close == NULL || (size_t)(close - s) + 1 >= n || close[1] != ':') {
+      return -1;
+    }
+    a = s + 1;
+    alen = (size_t)(close - a);
+    colon = close + 1;
+    if (ep_dir_parse_ipv6(a, alen, addr) < 0) {
+      return -1;
+    }
+    *family = 6;
+  } else {
+    for (size_t i = n; i > 0; i--) {
+      if (s[i - 1] == ':') {
+        colon = s + i - 1;
+        break;
+      }
+    }
+    if (colon == NULL) {
+      return -1;
+    }
+    uint32_t v4;
+    if (ep_dir_parse_ipv4(s, (size_t)(colon - s), &v4) < 0) {
+      return -1;
+    }
+    memset(addr, 0, 16);
+    addr[0] = (uint8_t)(v4 >> 24);
+    addr[1] = (uint8_t)(v4 >> 16);
+    addr[2] = (uint8_t)(v4 >> 8);
+    addr[3] = (uint8_t)v4;
+    *family = 4;
+  }
+  uint64_t p;
+  const char *ps = colon + 1;
+  if (ep_dir_parse_uint(ps, (size_t)(s + n - ps), 65535, &p) < 0 || p == 0) {
+    return -1;
+  }
+  *port = (uint16_t)p;
+  return 0;
+}
+
+bool ep_dir_nickname_ok(const char *s, size_t n) {
+  if (n == 0 || n > 19) {
+    return false;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (!is_kw_start(s[i])) {
+      return false;
+    }
+  }
+  return true;
+}
+
+int ep_dir_obj_decode(const char *doc, const ep_dir_tok_t *tok, const char *label, uint8_t *out,
+                      size_t cap, ep_err_t *err) {
+  if (!tok->has_obj) {
+    return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: '%.*s' has no object", doc, tok->lineno,
+                      (int)(tok->kw_len > 40 ? 40 : tok->kw_len), tok->kw);
+  }
+  if (label != NULL) {
+    size_t ll = strlen(label);
+    if (tok->obj_label_len != ll || memcmp(tok->obj_label, label, ll) != 0) {
+      return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: object is '%.*s', wanted '%s'", doc,
+                        tok->lineno, (int)(tok->obj_label_len > 40 ? 40 : tok->obj_label_len),
+                        tok->obj_label, label);
+    }
+  }
+  if (tok->obj_max_len > cap + 3) {
+    return ep_err_set(err, EP_ERR_LIMIT, "%s line %zu: object too large (%zu bytes, at most %zu)",
+                      doc, tok->lineno, tok->obj_max_len, cap);
+  }
+  ssize_t got = ep_base64_decode(out, cap, tok->obj_b64, tok->obj_b64_len);
+  if (got < 0) {
+    return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: object is not valid base64", doc,
+                      tok->lineno);
+  }
+  return (int)got;
+}

@@ -1,0 +1,172 @@
+/* exitprobe — the directory-document tokenizer (dir-spec §1.2 meta-format).
+ *
+ * A document is a byte range (never NUL-terminated reliance). The lexer hands
+ * out one Item at a time: a keyword line (keyword, arguments) and an optional
+ * "-----BEGIN X-----" object. It allocates nothing: tokens point into the
+ * document, which must outlive them.
+ *
+ * What each document section allows is declared in a table of rules (tor's
+ * parsecommon idea): keyword, how often it may occur, how many arguments it
+ * takes, whether an object is required, optional or forbidden, and whether it
+ * must come first or last. A parser matches each token against the table of
+ * the section it is in (ep_dir_match: argument and object rules) and feeds it
+ * to a section counter (ep_dir_sec_add / ep_dir_sec_finish: occurrence and
+ * position rules). Unknown keywords are ignored, as the spec requires.
+ *
+ * Errors name the document and the line:
+ *   "consensus line 1234: 'r' wants at least 8 arguments, has 3". */
+#ifndef EP_DIR_TOKEN_H
+#define EP_DIR_TOKEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "lib/err.h"
+#include "lib/reader.h"
+
+/* Argument pointers kept per token; further arguments are counted (nargs)
+ * and reachable through argstr / ep_dir_arg_next. */
+#define EP_DIR_MAX_ARGS 12
+/* "no upper bound" for occurrences and arguments */
+#define EP_DIR_MANY 0xffffu
+/* Distinct rules in one section table. */
+#define EP_DIR_MAX_RULES 48
+
+/* Token ids that are not rule ids. */
+#define EP_DIR_KW_UNKNOWN (-1)
+#define EP_DIR_KW_ANNOTATION (-2)   /* "@..." lines, when allowed */
+
+typedef enum ep_dir_obj_rule {
+  EP_DIR_OBJ_FORBIDDEN = 0,
+  EP_DIR_OBJ_REQUIRED = 1,
+  EP_DIR_OBJ_OPTIONAL = 2
+} ep_dir_obj_rule_t;
+
+typedef enum ep_dir_pos_rule {
+  EP_DIR_POS_ANY = 0,
+  EP_DIR_POS_START = 1,   /* must be the first item of its section */
+  EP_DIR_POS_END = 2      /* must be the last item of its section */
+} ep_dir_pos_rule_t;
+
+typedef struct ep_dir_rule {
+  const char *kw;         /* keyword */
+  int id;                 /* caller's id (>= 0) */
+  uint16_t min_n, max_n;  /* occurrences in a section (EP_DIR_MANY: unbounded) */
+  uint16_t min_args, max_args;
+  uint8_t obj;            /* ep_dir_obj_rule_t */
+  uint8_t pos;            /* ep_dir_pos_rule_t */
+} ep_dir_rule_t;
+
+#define EP_DIR_NRULES(t) (sizeof(t) / sizeof((t)[0]))
+
+typedef struct ep_dir_tok {
+  int id;                   /* rule id, EP_DIR_KW_UNKNOWN or EP_DIR_KW_ANNOTATION */
+  const ep_dir_rule_t *rule;/* matched rule (NULL when unknown) */
+  size_t lineno;            /* 1-based line of the keyword line */
+  size_t offset;            /* byte offset of the keyword line in the document */
+  size_t end_offset;        /* byte offset just past the item (object included) */
+  const char *kw;           /* keyword (not NUL-terminated) */
+  size_t kw_len;
+  const char *argstr;       /* everything after the keyword and its whitespace */
+  size_t argstr_len;        /* up to, not including, the newline */
+  uint32_t nargs;           /* total number of arguments */
+  const char *args[EP_DIR_MAX_ARGS];
+  uint16_t arglen[EP_DIR_MAX_ARGS];
+  /* The object, if any. */
+  bool has_obj;
+  const char *obj_label;    /* "RSA PUBLIC KEY" */
+  size_t obj_label_len;
+  const char *obj_b64;      /* the base64 lines between BEGIN and END */
+  size_t obj_b64_len;
+  size_t obj_max_len;       /* upper bound of the decoded length */
+} ep_dir_tok_t;
+
+#define EP_DIR_ANNOTATIONS_OK 0x1u  /* accept "@keyword ..." lines */
+
+typedef struct ep_dir_lexer {
+  ep_reader_t rd;           /* over the whole document */
+  const char *base;         /* the document */
+  size_t lineno;            /* line number of the next line */
+  const char *doc;          /* document name for errors ("consensus") */
+  unsigned flags;
+} ep_dir_lexer_t;
+
+void ep_dir_lexer_init(ep_dir_lexer_t *lx, const char *text, size_t len, const char *docname,
+                       unsigned flags);
+/* Byte offset of the next item. */
+size_t ep_dir_lexer_pos(const ep_dir_lexer_t *lx);
+/* Restart at byte offset pos (must be a line start) with the given line number. */
+void ep_dir_lexer_seek(ep_dir_lexer_t *lx, size_t pos, size_t lineno);
+
+/* Read the next item (blank lines skipped). Returns 1 with *tok filled, 0 at
+ * the end of the document, or a negative ep_status_t (line too long, bad
+ * keyword, missing newline, unterminated or mismatched object...). tok->id
+ * is EP_DIR_KW_UNKNOWN until matched. */
+int ep_dir_next(ep_dir_lexer_t *lx, ep_dir_tok_t *tok, ep_err_t *err);
+
+/* Look the token's keyword up in rules; on a hit set tok->id/rule and check
+ * the argument count and object rule (error naming doc and line). On a miss
+ * tok->id stays EP_DIR_KW_UNKNOWN and 0 is returned. */
+int ep_dir_match(const char *doc, const ep_dir_rule_t *rules, size_t nrules, ep_dir_tok_t *tok,
+                 ep_err_t *err);
+/* True if the token's keyword is kw. */
+bool ep_dir_tok_is(const ep_dir_tok_t *tok, const char *kw);
+
+/* Occurrence and position checking for one section. */
+typedef struct ep_dir_sec {
+  const char *doc;          /* "consensus" */
+  const char *name;         /* "router entry", "header" */
+  const ep_dir_rule_t *rules;
+  size_t nrules;
+  size_t start_line;        /* line of the section's first item */
+  size_t nitems;            /* known items seen */
+  int last_id;              /* id of the last known item */
+  size_t last_line;
+  uint16_t count[EP_DIR_MAX_RULES];
+} ep_dir_sec_t;
+
+void ep_dir_sec_init(ep_dir_sec_t *s, const char *doc, const char *name,
+                     const ep_dir_rule_t *rules, size_t nrules);
+/* Count a matched token (unknown tokens are ignored). Fails if it occurs
+ * too often or breaks a "at start" rule. */
+int ep_dir_sec_add(ep_dir_sec_t *s, const ep_dir_tok_t *tok, ep_err_t *err);
+/* End of section at line `line`: checks minimum counts and "at end". */
+int ep_dir_sec_finish(ep_dir_sec_t *s, size_t line, ep_err_t *err);
+/* How often the rule with this id occurred. */
+unsigned ep_dir_sec_count(const ep_dir_sec_t *s, int id);
+
+/* --- argument helpers (all length-bounded) --- */
+
+/* Iterate over all arguments of the token: *pos starts at 0. Returns true
+ * with *arg and *len set, false at the end. */
+bool ep_dir_arg_next(const ep_dir_tok_t *tok, size_t *pos, const char **arg, size_t *len);
+/* Argument i (< EP_DIR_MAX_ARGS and < nargs) equals s. */
+bool ep_dir_arg_eq(const ep_dir_tok_t *tok, uint32_t i, const char *s);
+/* Parse argument i as a decimal unsigned integer <= max. 0 or -1. */
+int ep_dir_arg_uint(const ep_dir_tok_t *tok, uint32_t i, uint64_t max, uint64_t *out);
+/* Arguments i and i+1 as "YYYY-MM-DD HH:MM:SS" (one space between). */
+int ep_dir_arg_time(const ep_dir_tok_t *tok, uint32_t i, time_t *out);
+/* Exactly n bytes from hex (2n chars) / unpadded-or-padded base64. */
+int ep_dir_arg_hex(const ep_dir_tok_t *tok, uint32_t i, uint8_t *out, size_t n);
+int ep_dir_arg_b64(const ep_dir_tok_t *tok, uint32_t i, uint8_t *out, size_t n);
+
+/* Decimal number in s[0..n) <= max; 0 or -1. */
+int ep_dir_parse_uint(const char *s, size_t n, uint64_t max, uint64_t *out);
+/* Dotted-quad IPv4 into a host-order uint32; 0 or -1. */
+int ep_dir_parse_ipv4(const char *s, size_t n, uint32_t *out);
+/* IPv6 text (no brackets) into 16 bytes; 0 or -1. */
+int ep_dir_parse_ipv6(const char *s, size_t n, uint8_t out[16]);
+/* "[v6]:port" or "v4:port"; family 4 or 6 in *family. */
+int ep_dir_parse_addrport(const char *s, size_t n, int *family, uint8_t addr[16], uint16_t *port);
+/* Router nickname: 1..19 of [A-Za-z0-9]. */
+bool ep_dir_nickname_ok(const char *s, size_t n);
+
+/* Decode the token's object into out (cap bytes). Returns the length or a
+ * negative ep_status_t (no object, bad base64, too large). If label is not
+ * NULL the object's label must equal it. */
+int ep_dir_obj_decode(const char *doc, const ep_dir_tok_t *tok, const char *label, uint8_t *out,
+                      size_t cap, ep_err_t *err);
+
+#endif
