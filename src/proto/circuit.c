@@ -1,0 +1,943 @@
+/* exitprobe — client circuits and streams (tor-spec §5, §6, §7). */
+#include "config.h"
+
+#include "proto/circuit.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/caps.h"
+#include "lib/crypto.h"
+#include "lib/encode.h"
+#include "proto/fast.h"
+#include "proto/linkspec.h"
+#include "proto/ntor.h"
+#include "proto/relaycrypt.h"
+#include "proto/relaymsg.h"
+
+#define SENDME_FIFO (EP_CIRCWINDOW_START / EP_CIRCWINDOW_INCREMENT)
+#define RECENT_CLOSED 32
+
+typedef struct hop {
+  ep_relay_crypto_t *crypto;
+  /* Mirrors of the running digests relaycrypt keeps (seeded with Df / Db and
+   * fed the same bytes): SENDME v1 needs their full 20-byte value. */
+  ep_digest_t *fwd;
+  ep_digest_t *bwd;
+  int package_window;
+  int deliver_window;
+  bool blocked;                                  /* a write ran out of package window */
+  uint8_t expect[SENDME_FIFO][EP_SENDME_DIGEST_LEN];  /* digests our SENDME-triggering DATA had */
+  unsigned expect_head, expect_n;
+  uint8_t rsa_id[20];
+} hop_t;
+
+typedef enum { ST_FREE = 0, ST_CONNECTING, ST_OPEN } stream_state_t;
+
+typedef struct stream {
+  uint16_t id;
+  uint8_t state;
+  bool dir;
+  bool blocked;
+  uint8_t hop;                                   /* index into hops */
+  int package_window;
+  int deliver_window;
+} stream_t;
+
+struct ep_circ {
+  uint32_t id;
+  ep_circ_state_t state;
+  bool started;
+  ep_circ_io_t io;
+  hop_t hops[EP_CIRC_MAX_HOPS];
+  unsigned n_hops;
+  ep_ntor_client_t *ntor;
+  ep_fast_client_t *fast;
+  uint8_t pending_id[20];
+  unsigned relay_early_left;
+  stream_t streams[EP_CAP_STREAMS_PER_CIRC];
+  uint16_t recent[RECENT_CLOSED];
+  unsigned recent_next;
+};
+
+const char *ep_circ_state_name(ep_circ_state_t s) {
+  switch (s) {
+    case EP_CIRC_CREATING: return "creating";
+    case EP_CIRC_EXTENDING: return "extending";
+    case EP_CIRC_OPEN: return "open";
+    case EP_CIRC_CLOSED: return "closed";
+    default: return "new";
+  }
+}
+
+const char *ep_event_type_name(ep_event_type_t type) {
+  switch (type) {
+    case EP_EV_CHAN_OPEN: return "chan-open";
+    case EP_EV_CHAN_CLOSED: return "chan-closed";
+    case EP_EV_CIRC_OPEN: return "circ-open";
+    case EP_EV_CIRC_DESTROYED: return "circ-destroyed";
+    case EP_EV_CIRC_WRITABLE: return "circ-writable";
+    case EP_EV_STREAM_CONNECTED: return "stream-connected";
+    case EP_EV_STREAM_END: return "stream-end";
+    case EP_EV_STREAM_DATA: return "stream-data";
+    case EP_EV_STREAM_WRITABLE: return "stream-writable";
+    default: return "none";
+  }
+}
+
+ep_circ_t *ep_circ_new(uint32_t circ_id, const ep_circ_io_t *io) {
+  ep_circ_t *c = calloc(1, sizeof *c);
+  if (c == NULL) {
+    return NULL;
+  }
+  c->id = circ_id;
+  c->io = *io;
+  c->relay_early_left = EP_CIRC_RELAY_EARLY_MAX;
+  return c;
+}
+
+static void forget_handshake(ep_circ_t *c) {
+  ep_ntor_client_free(c->ntor);
+  ep_fast_client_free(c->fast);
+  c->ntor = NULL;
+  c->fast = NULL;
+}
+
+void ep_circ_free(ep_circ_t *c) {
+  if (c == NULL) {
+    return;
+  }
+  forget_handshake(c);
+  for (unsigned i = 0; i < c->n_hops; i++) {
+    ep_relay_crypto_free(c->hops[i].crypto);
+    ep_digest_free(c->hops[i].fwd);
+    ep_digest_free(c->hops[i].bwd);
+  }
+  ep_wipe(c, sizeof *c);
+  free(c);
+}
+
+uint32_t ep_circ_id(const ep_circ_t *c) { return c->id; }
+ep_circ_state_t ep_circ_state(const ep_circ_t *c) { return c->state; }
+unsigned ep_circ_hops(const ep_circ_t *c) { return c->n_hops; }
+bool ep_circ_is_closed(const ep_circ_t *c) { return c->state == EP_CIRC_CLOSED; }
+
+static uint8_t phase_of(ep_circ_state_t s) {
+  switch (s) {
+    case EP_CIRC_CREATING: return EP_CIRC_PHASE_CREATING;
+    case EP_CIRC_EXTENDING: return EP_CIRC_PHASE_EXTENDING;
+    default: return EP_CIRC_PHASE_OPEN;
+  }
+}
+
+/* ---- Sending ---- */
+
+static int send_plain(ep_circ_t *c, uint8_t command, const uint8_t payload[EP_CELL_PAYLOAD_LEN],
+                      ep_cell_trace_t *trace) {
+  return c->io.send_cell(c->io.ctx, c->id, command, payload, trace);
+}
+
+static int send_destroy(ep_circ_t *c) {
+  uint8_t payload[EP_CELL_PAYLOAD_LEN];
+  /* tor-spec §5.4: "An OP should always use the NONE reason for its own
+   * DESTROY cells." */
+  ep_destroy_encode(payload, EP_DESTROY_NONE);
+  ep_cell_trace_t t = {0};
+  t.has_reason = true;
+  t.reason = EP_DESTROY_NONE;
+  return send_plain(c, EP_CELL_DESTROY, payload, &t);
+}
+
+/* Originate a relay cell to hop `hi` (0-based), wrapping it in the forward
+ * layers of the hops before it. digest_out (20 bytes, may be NULL) gets the
+ * forward running digest after this cell. */
+static int send_relay(ep_circ_t *c, unsigned hi, uint8_t cell_cmd, uint8_t relay_cmd,
+                      uint16_t stream_id, const uint8_t *data, size_t len, uint8_t *digest_out,
+                      ep_err_t *err) {
+  uint8_t body[EP_CELL_PAYLOAD_LEN];
+  int rc = ep_relay_body_build(body, relay_cmd, stream_id, data, len, err);
+  if (rc != EP_OK) {
+    return rc;
+  }
+  hop_t *h = &c->hops[hi];
+  ep_digest_update(h->fwd, body, sizeof body);
+  if (digest_out != NULL) {
+    ep_digest_peek(h->fwd, digest_out, EP_SENDME_DIGEST_LEN);
+  }
+  ep_relay_crypto_originate(h->crypto, body);
+  for (unsigned i = hi; i-- > 0;) {
+    ep_relay_crypto_encrypt_forward(c->hops[i].crypto, body);
+  }
+  ep_cell_trace_t t = {0};
+  t.relay = true;
+  t.hop = (uint8_t)(hi + 1);
+  t.relay_command = relay_cmd;
+  t.stream_id = stream_id;
+  t.relay_len = (uint16_t)len;
+  if (relay_cmd == EP_RELAY_END && len > 0) {
+    t.has_reason = true;
+    t.reason = data[0];
+  }
+  rc = send_plain(c, cell_cmd, body, &t);
+  if (rc != EP_OK) {
+    return ep_err_set(err, rc, "circuit %08x: the channel refused a cell", (unsigned)c->id);
+  }
+  return EP_OK;
+}
+
+static int send_msg(ep_circ_t *c, unsigned hi, uint8_t cell_cmd, const ep_relay_msg_t *m,
+                    ep_err_t *err) {
+  uint8_t data[EP_RELAY_PAYLOAD_MAX];
+  size_t len;
+  int rc = ep_relay_msg_encode(m, data, sizeof data, &len, err);
+  if (rc != EP_OK) {
+    return rc;
+  }
+  return send_relay(c, hi, cell_cmd, m->command, m->stream_id, data, len, NULL, err);
+}
+
+/* ---- Closing ---- */
+
+static int emit(ep_circ_t *c, const ep_event_t *ev) { return c->io.emit(c->io.ctx, ev); }
+
+/* Close on a protocol error or failed handshake: DESTROY (NONE) out, an
+ * EP_EV_CIRC_DESTROYED with our reason, status and message. */
+static int circ_fail(ep_circ_t *c, int status, uint8_t reason, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int circ_fail(ep_circ_t *c, int status, uint8_t reason, const char *fmt, ...) {
+  if (c->state == EP_CIRC_CLOSED) {
+    return EP_OK;
+  }
+  ep_event_t ev;
+  memset(&ev, 0, sizeof ev);
+  ev.type = EP_EV_CIRC_DESTROYED;
+  ev.circ_id = c->id;
+  ev.hops = c->n_hops;
+  ev.phase = phase_of(c->state);
+  ev.remote = false;
+  ev.reason = reason;
+  ev.status = status;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(ev.msg, sizeof ev.msg, fmt, ap);
+  va_end(ap);
+  forget_handshake(c);
+  int rc = c->state != 0 ? send_destroy(c) : EP_OK;
+  c->state = EP_CIRC_CLOSED;
+  int rc2 = emit(c, &ev);
+  return rc != EP_OK ? rc : rc2;
+}
+
+static int circ_remote_close(ep_circ_t *c, uint8_t reason, bool truncated) {
+  ep_event_t ev;
+  memset(&ev, 0, sizeof ev);
+  ev.type = EP_EV_CIRC_DESTROYED;
+  ev.circ_id = c->id;
+  ev.hops = c->n_hops;
+  ev.phase = phase_of(c->state);
+  ev.remote = true;
+  ev.truncated = truncated;
+  ev.reason = reason;
+  char rname[32];
+  snprintf(ev.msg, sizeof ev.msg, "%s from the relay: %s",
+           truncated ? "RELAY_TRUNCATED" : "DESTROY",
+           ep_destroy_reason_format(rname, sizeof rname, reason));
+  forget_handshake(c);
+  int rc = EP_OK;
+  if (truncated) {
+    /* tor-spec §5.4: a client that gets RELAY_TRUNCATED tears the whole
+     * circuit down with DESTROY, as tor does. */
+    rc = send_destroy(c);
+  }
+  c->state = EP_CIRC_CLOSED;
+  int rc2 = emit(c, &ev);
+  return rc != EP_OK ? rc : rc2;
+}
+
+void ep_circ_destroy(ep_circ_t *c) {
+  if (c->state == EP_CIRC_CLOSED) {
+    return;
+  }
+  forget_handshake(c);
+  if (c->state != 0) {
+    (void)send_destroy(c);
+  }
+  c->state = EP_CIRC_CLOSED;
+}
+
+void ep_circ_mark_closed(ep_circ_t *c) {
+  forget_handshake(c);
+  c->state = EP_CIRC_CLOSED;
+}
+
+/* ---- Hops ---- */
+
+static int add_hop(ep_circ_t *c, const uint8_t keys[EP_RELAY_KEYS_LEN], const uint8_t rsa_id[20]) {
+  if (c->n_hops >= EP_CIRC_MAX_HOPS) {
+    return EP_ERR_LIMIT;
+  }
+  hop_t *h = &c->hops[c->n_hops];
+  memset(h, 0, sizeof *h);
+  h->crypto = ep_relay_crypto_new(keys);
+  h->fwd = ep_digest_new(EP_DIGEST_SHA1);
+  h->bwd = ep_digest_new(EP_DIGEST_SHA1);
+  if (h->crypto == NULL || h->fwd == NULL || h->bwd == NULL) {
+    ep_relay_crypto_free(h->crypto);
+    ep_digest_free(h->fwd);
+    ep_digest_free(h->bwd);
+    memset(h, 0, sizeof *h);
+    return EP_ERR_NOMEM;
+  }
+  ep_digest_update(h->fwd, keys, 20);        /* Df */
+  ep_digest_update(h->bwd, keys + 20, 20);   /* Db */
+  h->package_window = EP_CIRCWINDOW_START;
+  h->deliver_window = EP_CIRCWINDOW_START;
+  memcpy(h->rsa_id, rsa_id, 20);
+  c->n_hops++;
+  return EP_OK;
+}
+
+static const char *fpr(char buf[41], const uint8_t id[20]) {
+  ep_hex_encode(buf, 41, id, 20, true);
+  return buf;
+}
+
+int ep_circ_create(ep_circ_t *c, ep_create_kind_t kind, const ep_target_t *first,
+                   ep_err_t *err) {
+  if (c->started) {
+    return ep_err_set(err, EP_ERR_STATE, "circuit %08x: already created", (unsigned)c->id);
+  }
+  uint8_t payload[EP_CELL_PAYLOAD_LEN];
+  uint8_t command;
+  int rc;
+  if (kind == EP_CREATE_NTOR) {
+    uint8_t onionskin[EP_NTOR_ONIONSKIN_LEN];
+    rc = ep_ntor_client_start(&c->ntor, first->rsa_id, first->ntor_key, onionskin);
+    if (rc != EP_OK) {
+      return ep_err_set(err, rc, "circuit %08x: ntor start failed", (unsigned)c->id);
+    }
+    rc = ep_create2_encode(payload, EP_NTOR_HANDSHAKE_TYPE, onionskin, sizeof onionskin, err);
+    if (rc != EP_OK) {
+      return rc;
+    }
+    command = EP_CELL_CREATE2;
+  } else if (kind == EP_CREATE_FAST) {
+    uint8_t x[EP_FAST_HANDSHAKE_LEN];
+    rc = ep_fast_client_start(&c->fast, x);
+    if (rc != EP_OK) {
+      return ep_err_set(err, rc, "circuit %08x: CREATE_FAST start failed", (unsigned)c->id);
+    }
+    memset(payload, 0, sizeof payload);
+    memcpy(payload, x, sizeof x);
+    ep_wipe(x, sizeof x);
+    command = EP_CELL_CREATE_FAST;
+  } else {
+    return ep_err_set(err, EP_ERR_INTERNAL, "circuit: unknown create kind %d", (int)kind);
+  }
+  memcpy(c->pending_id, first->rsa_id, 20);
+  c->started = true;
+  c->state = EP_CIRC_CREATING;
+  ep_cell_trace_t t = {0};
+  rc = send_plain(c, command, payload, &t);
+  if (rc != EP_OK) {
+    return ep_err_set(err, rc, "circuit %08x: the channel refused CREATE", (unsigned)c->id);
+  }
+  return EP_OK;
+}
+
+int ep_circ_extend(ep_circ_t *c, const ep_target_t *next, ep_err_t *err) {
+  if (c->state != EP_CIRC_OPEN) {
+    return ep_err_set(err, EP_ERR_STATE, "circuit %08x: extend while %s", (unsigned)c->id,
+                      ep_circ_state_name(c->state));
+  }
+  if (c->n_hops >= EP_CIRC_MAX_HOPS) {
+    return ep_err_set(err, EP_ERR_LIMIT, "circuit %08x: already %u hops", (unsigned)c->id,
+                      c->n_hops);
+  }
+  if (c->relay_early_left == 0) {
+    return ep_err_set(err, EP_ERR_LIMIT, "circuit %08x: no RELAY_EARLY cells left",
+                      (unsigned)c->id);
+  }
+  uint8_t onionskin[EP_NTOR_ONIONSKIN_LEN];
+  int rc = ep_ntor_client_start(&c->ntor, next->rsa_id, next->ntor_key, onionskin);
+  if (rc != EP_OK) {
+    return ep_err_set(err, rc, "circuit %08x: ntor start failed", (unsigned)c->id);
+  }
+  ep_relay_msg_t m;
+  memset(&m, 0, sizeof m);
+  uint8_t lsbuf[EP_LINKSPEC_TARGET_BUF];
+  m.command = EP_RELAY_EXTEND2;
+  ep_linkspecs_from_target(&m.u.extend2.ls, next, lsbuf);
+  m.u.extend2.htype = EP_NTOR_HANDSHAKE_TYPE;
+  m.u.extend2.hlen = sizeof onionskin;
+  m.u.extend2.hdata = onionskin;
+  /* tor-spec §5.6: EXTEND2 only inside RELAY_EARLY. */
+  rc = send_msg(c, c->n_hops - 1, EP_CELL_RELAY_EARLY, &m, err);
+  if (rc != EP_OK) {
+    forget_handshake(c);
+    return rc;
+  }
+  c->relay_early_left--;
+  memcpy(c->pending_id, next->rsa_id, 20);
+  c->state = EP_CIRC_EXTENDING;
+  return EP_OK;
+}
+
+/* ---- Handshake replies ---- */
+
+static int finish_ntor(ep_circ_t *c, const uint8_t *hdata, size_t hlen, const char *what) {
+  char f[41];
+  unsigned hopno = c->n_hops + 1;
+  if (c->ntor == NULL) {
+    return circ_fail(c, EP_ERR_STATE, EP_DESTROY_PROTOCOL, "%s without a pending handshake", what);
+  }
+  if (hlen != EP_NTOR_REPLY_LEN) {
+    return circ_fail(c, EP_ERR_MALFORMED, EP_DESTROY_PROTOCOL,
+                     "%s from hop %u ($%s): ntor reply of %zu bytes, wants %u", what, hopno,
+                     fpr(f, c->pending_id), hlen, EP_NTOR_REPLY_LEN);
+  }
+  uint8_t keys[EP_RELAY_KEYS_LEN];
+  ep_err_t e = {0};
+  int rc = ep_ntor_client_finish(c->ntor, hdata, keys, sizeof keys, &e);
+  ep_ntor_client_free(c->ntor);
+  c->ntor = NULL;
+  if (rc != EP_OK) {
+    ep_wipe(keys, sizeof keys);
+    return circ_fail(c, EP_ERR_VERIFY, EP_DESTROY_PROTOCOL,
+                     "%s from hop %u ($%s): handshake failed, no keys: %s", what, hopno,
+                     fpr(f, c->pending_id), e.msg);
+  }
+  rc = add_hop(c, keys, c->pending_id);
+  ep_wipe(keys, sizeof keys);
+  if (rc != EP_OK) {
+    return circ_fail(c, rc, EP_DESTROY_INTERNAL, "%s: cannot add hop %u", what, hopno);
+  }
+  c->state = EP_CIRC_OPEN;
+  ep_event_t ev;
+  memset(&ev, 0, sizeof ev);
+  ev.type = EP_EV_CIRC_OPEN;
+  ev.circ_id = c->id;
+  ev.hops = c->n_hops;
+  return emit(c, &ev);
+}
+
+static int handle_created2(ep_circ_t *c, const ep_cell_t *cell) {
+  if (c->state != EP_CIRC_CREATING || c->ntor == NULL) {
+    return circ_fail(c, EP_ERR_STATE, EP_DESTROY_PROTOCOL, "CREATED2 while %s",
+                     ep_circ_state_name(c->state));
+  }
+  ep_created2_t cr;
+  ep_err_t e = {0};
+  if (ep_created2_parse(cell->payload, cell->payload_len, &cr, &e) != EP_OK) {
+    return circ_fail(c, e.code, EP_DESTROY_PROTOCOL, "%s", e.msg);
+  }
+  return finish_ntor(c, cr.hdata, cr.hlen, "CREATED2");
+}
+
+static int handle_created_fast(ep_circ_t *c, const ep_cell_t *cell) {
+  char f[41];
+  if (c->state != EP_CIRC_CREATING || c->fast == NULL) {
+    return circ_fail(c, EP_ERR_STATE, EP_DESTROY_PROTOCOL, "CREATED_FAST while %s",
+                     ep_circ_state_name(c->state));
+  }
+  if (cell->payload_len < EP_FAST_REPLY_LEN) {
+    return circ_fail(c, EP_ERR_TRUNCATED, EP_DESTROY_PROTOCOL, "CREATED_FAST: %zu bytes",
+                     cell->payload_len);
+  }
+  uint8_t keys[EP_RELAY_KEYS_LEN];
+  ep_err_t e = {0};
+  int rc = ep_fast_client_finish(c->fast, cell->payload, keys, sizeof keys, &e);
+  ep_fast_client_free(c->fast);
+  c->fast = NULL;
+  if (rc != EP_OK) {
+    ep_wipe(keys, sizeof keys);
+    return circ_fail(c, EP_ERR_VERIFY, EP_DESTROY_PROTOCOL,
+                     "CREATED_FAST from hop 1 ($%s): handshake failed, no keys: %s",
+                     fpr(f, c->pending_id), e.msg);
+  }
+  rc = add_hop(c, keys, c->pending_id);
+  ep_wipe(keys, sizeof keys);
+  if (rc != EP_OK) {
+    return circ_fail(c, rc, EP_DESTROY_INTERNAL, "CREATED_FAST: cannot add hop 1");
+  }
+  c->state = EP_CIRC_OPEN;
+  ep_event_t ev;
+  memset(&ev, 0, sizeof ev);
+  ev.type = EP_EV_CIRC_OPEN;
+  ev.circ_id = c->id;
+  ev.hops = c->n_hops;
+  return emit(c, &ev);
+}
+
+/* ---- Streams ---- */
+
+static stream_t *find_stream(ep_circ_t *c, uint16_t id) {
+  if (id == 0) {
+    return NULL;
+  }
+  for (size_t i = 0; i < EP_CAP_STREAMS_PER_CIRC; i++) {
+    if (c->streams[i].state != ST_FREE && c->streams[i].id == id) {
+      return &c->streams[i];
+    }
+  }
+  return NULL;
+}
+
+static const stream_t *find_stream_const(const ep_circ_t *c, uint16_t id) {
+  return find_stream((ep_circ_t *)c, id);
+}
+
+static void forget_stream(ep_circ_t *c, stream_t *s) {
+  c->recent[c->recent_next] = s->id;
+  c->recent_next = (c->recent_next + 1) % RECENT_CLOSED;
+  memset(s, 0, sizeof *s);
+}
+
+static bool id_taken(const ep_circ_t *c, uint16_t id) {
+  if (id == 0 || find_stream_const(c, id) != NULL) {
+    return true;
+  }
+  for (size_t i = 0; i < RECENT_CLOSED; i++) {
+    if (c->recent[i] == id) {
+      return true;
+    }
+  }
+  return false;
+}
+
+static int new_stream(ep_circ_t *c, bool dir, stream_t **out, ep_err_t *err) {
+  if (c->state != EP_CIRC_OPEN) {
+    return ep_err_set(err, EP_ERR_STATE, "circuit %08x: stream while %s", (unsigned)c->id,
+                      ep_circ_state_name(c->state));
+  }
+  stream_t *slot = NULL;
+  for (size_t i = 0; i < EP_CAP_STREAMS_PER_CIRC && slot == NULL; i++) {
+    if (c->streams[i].state == ST_FREE) {
+      slot = &c->streams[i];
+    }
+  }
+  if (slot == NULL) {
+    return ep_err_set(err, EP_ERR_LIMIT, "circuit %08x: %u streams already", (unsigned)c->id,
+                      EP_CAP_STREAMS_PER_CIRC);
+  }
+  /* Stream ids are picked at random, avoiding live and recently closed ones
+   * (cells for a closed stream may still be in flight). */
+  uint16_t id = 0;
+  for (int tries = 0; tries < 256 && id_taken(c, id); tries++) {
+    ep_random(&id, sizeof id);
+  }
+  for (uint32_t v = 1; id_taken(c, id) && v <= 0xffff; v++) {
+    id = (uint16_t)v;
+  }
+  slot->id = id;
+  slot->state = ST_CONNECTING;
+  slot->dir = dir;
+  slot->hop = (uint8_t)(c->n_hops - 1);
+  slot->package_window = EP_STREAMWINDOW_START;
+  slot->deliver_window = EP_STREAMWINDOW_START;
+  *out = slot;
+  return EP_OK;
+}
+
+int ep_circ_begin(ep_circ_t *c, const char *host, uint16_t port, uint32_t flags,
+                  uint16_t *stream_id, ep_err_t *err) {
+  stream_t *s;
+  int rc = new_stream(c, false, &s, err);
+  if (rc != EP_OK) {
+    return rc;
+  }
+  ep_relay_msg_t m;
+  rc = ep_relay_msg_begin(&m, s->id, host, port, flags, err);
+  if (rc == EP_OK) {
+    rc = send_msg(c, s->hop, EP_CELL_RELAY, &m, err);
+  }
+  if (rc != EP_OK) {
+    memset(s, 0, sizeof *s);
+    return rc;
+  }
+  *stream_id = s->id;
+  return EP_OK;
+}
+
+int ep_circ_begin_dir(ep_circ_t *c, uint16_t *stream_id, ep_err_t *err) {
+  stream_t *s;
+  int rc = new_stream(c, true, &s, err);
+  if (rc != EP_OK) {
+    return rc;
+  }
+  rc = send_relay(c, s->hop, EP_CELL_RELAY, EP_RELAY_BEGIN_DIR, s->id, NULL, 0, NULL, err);
+  if (rc != EP_OK) {
+    memset(s, 0, sizeof *s);
+    return rc;
+  }
+  *stream_id = s->id;
+  return EP_OK;
+}
+
+size_t ep_circ_writable(const ep_circ_t *c, uint16_t stream_id) {
+  const stream_t *s = find_stream_const(c, stream_id);
+  if (s == NULL || s->state != ST_OPEN || c->state == EP_CIRC_CLOSED) {
+    return 0;
+  }
+  int cells = c->hops[s->hop].package_window;
+  if (s->package_window < cells) {
+    cells = s->package_window;
+  }
+  return cells > 0 ? (size_t)cells * EP_RELAY_PAYLOAD_MAX : 0;
+}
+
+int ep_circ_write(ep_circ_t *c, uint16_t stream_id, const uint8_t *data, size_t n,
+                  size_t *written, ep_err_t *err) {
+  *written = 0;
+  stream_t *s = find_stream(c, stream_id);
+  if (c->state == EP_CIRC_CLOSED || s == NULL || s->state != ST_OPEN) {
+    return ep_err_set(err, EP_ERR_STATE, "circuit %08x stream %u: not open for data",
+                      (unsigned)c->id, (unsigned)stream_id);
+  }
+  hop_t *h = &c->hops[s->hop];
+  while (*written < n) {
+    if (h->package_window <= 0) {
+      h->blocked = true;
+      break;
+    }
+    if (s->package_window <= 0) {
+      s->blocked = true;
+      break;
+    }
+    size_t chunk = n - *written;
+    if (chunk > EP_RELAY_PAYLOAD_MAX) {
+      chunk = EP_RELAY_PAYLOAD_MAX;
+    }
+    uint8_t digest[EP_SENDME_DIGEST_LEN];
+    int rc = send_relay(c, s->hop, EP_CELL_RELAY, EP_RELAY_DATA, s->id, data + *written, chunk,
+                        digest, err);
+    if (rc != EP_OK) {
+      return rc;
+    }
+    h->package_window--;
+    s->package_window--;
+    /* The cell after which the hop owes us a SENDME: remember its digest
+     * (tor-spec §7.3, authenticated SENDMEs). */
+    if (h->package_window % EP_CIRCWINDOW_INCREMENT == 0 && h->expect_n < SENDME_FIFO) {
+      unsigned slot = (h->expect_head + h->expect_n) % SENDME_FIFO;
+      memcpy(h->expect[slot], digest, sizeof digest);
+      h->expect_n++;
+    }
+    *written += chunk;
+  }
+  return EP_OK;
+}
+
+int ep_circ_end_stream(ep_circ_t *c, uint16_t stream_id, uint8_t reason, ep_err_t *err) {
+  stream_t *s = find_stream(c, stream_id);
+  if (s == NULL) {
+    return ep_err_set(err, EP_ERR_STATE, "circuit %08x: no stream %u", (unsigned)c->id,
+                      (unsigned)stream_id);
+  }
+  int rc = EP_OK;
+  if (c->state != EP_CIRC_CLOSED) {
+    ep_relay_msg_t m;
+    ep_relay_msg_end(&m, stream_id, reason);
+    rc = send_msg(c, s->hop, EP_CELL_RELAY, &m, err);
+  }
+  forget_stream(c, s);
+  return rc;
+}
+
+/* ---- Inbound relay messages ---- */
+
+static int on_data(ep_circ_t *c, unsigned hi, const ep_relay_msg_t *m) {
+  hop_t *h = &c->hops[hi];
+  if (--h->deliver_window < 0) {
+    return circ_fail(c, EP_ERR_LIMIT, EP_DESTROY_PROTOCOL,
+                     "hop %u sent DATA beyond the circuit window", hi + 1);
+  }
+  if (h->deliver_window <= EP_CIRCWINDOW_START - EP_CIRCWINDOW_INCREMENT) {
+    /* Authenticated SENDME: the backward running digest right after the
+     * DATA cell that brought the window down to the threshold. */
+    uint8_t digest[EP_SENDME_DIGEST_LEN];
+    ep_digest_peek(h->bwd, digest, sizeof digest);
+    while (h->deliver_window <= EP_CIRCWINDOW_START - EP_CIRCWINDOW_INCREMENT) {
+      h->deliver_window += EP_CIRCWINDOW_INCREMENT;
+      ep_relay_msg_t sm;
+      ep_relay_msg_sendme_v1(&sm, 0, digest);
+      ep_err_t e = {0};
+      int rc = send_msg(c, hi, EP_CELL_RELAY, &sm, &e);
+      if (rc != EP_OK) {
+        return rc;
+      }
+    }
+  }
+  stream_t *s = find_stream(c, m->stream_id);
+  if (s == NULL || s->hop != hi || s->state != ST_OPEN) {
+    return EP_OK;   /* counted against the circuit window, then dropped (as tor) */
+  }
+  if (--s->deliver_window < 0) {
+    return circ_fail(c, EP_ERR_LIMIT, EP_DESTROY_PROTOCOL,
+                     "stream %u: DATA beyond the stream window", (unsigned)s->id);
+  }
+  ep_event_t ev;
+  memset(&ev, 0, sizeof ev);
+  ev.type = EP_EV_STREAM_DATA;
+  ev.circ_id = c->id;
+  ev.stream_id = s->id;
+  ev.len = m->u.data.len;
+  if (ev.len > 0) {
+    memcpy(ev.data, m->u.data.data, ev.len);
+  }
+  int rc = emit(c, &ev);
+  if (rc != EP_OK) {
+    return rc;
+  }
+  /* The data is handed over at once, so the stream window refills now. */
+  while (s->deliver_window <= EP_STREAMWINDOW_START - EP_STREAMWINDOW_INCREMENT) {
+    s->deliver_window += EP_STREAMWINDOW_INCREMENT;
+    ep_relay_msg_t sm;
+    ep_relay_msg_sendme_v0(&sm, s->id);
+    ep_err_t e = {0};
+    rc = send_msg(c, hi, EP_CELL_RELAY, &sm, &e);
+    if (rc != EP_OK) {
+      return rc;
+    }
+  }
+  return EP_OK;
+}
+
+static int on_sendme(ep_circ_t *c, unsigned hi, const ep_relay_msg_t *m) {
+  const ep_relay_sendme_t *sm = &m->u.sendme;
+  ep_event_t ev;
+  memset(&ev, 0, sizeof ev);
+  ev.circ_id = c->id;
+  if (m->stream_id == 0) {
+    hop_t *h = &c->hops[hi];
+    if (h->package_window + EP_CIRCWINDOW_INCREMENT > EP_CIRCWINDOW_START) {
+      return circ_fail(c, EP_ERR_MALFORMED, EP_DESTROY_PROTOCOL,
+                       "hop %u sent a circuit SENDME we did not ask for (window %d)", hi + 1,
+                       h->package_window);
+    }
+    if (sm->version > 1) {
+      return circ_fail(c, EP_ERR_UNSUPPORTED, EP_DESTROY_PROTOCOL,
+                       "hop %u sent a SENDME of unknown version %u", hi + 1,
+                       (unsigned)sm->version);
+    }
+    if (sm->version == 1) {
+      if (h->expect_n == 0 ||
+          !ep_ct_eq(h->expect[h->expect_head], sm->digest, EP_SENDME_DIGEST_LEN)) {
+        return circ_fail(c, EP_ERR_VERIFY, EP_DESTROY_PROTOCOL,
+                         "hop %u sent a SENDME v1 whose digest matches none of our DATA cells",
+                         hi + 1);
+      }
+    }
+    if (h->expect_n > 0) {
+      h->expect_head = (h->expect_head + 1) % SENDME_FIFO;
+      h->expect_n--;
+    }
+    h->package_window += EP_CIRCWINDOW_INCREMENT;
+    if (h->blocked) {
+      h->blocked = false;
+      ev.type = EP_EV_CIRC_WRITABLE;
+      return emit(c, &ev);
+    }
+    return EP_OK;
+  }
+  stream_t *s = find_stream(c, m->stream_id);
+  if (s == NULL || s->hop != hi) {
+    return EP_OK;
+  }
+  if (s->package_window + EP_STREAMWINDOW_INCREMENT > EP_STREAMWINDOW_START) {
+    return circ_fail(c, EP_ERR_MALFORMED, EP_DESTROY_PROTOCOL,
+                     "stream %u: a SENDME we did not ask for (window %d)", (unsigned)s->id,
+                     s->package_window);
+  }
+  s->package_window += EP_STREAMWINDOW_INCREMENT;
+  if (s->blocked) {
+    s->blocked = false;
+    ev.type = EP_EV_STREAM_WRITABLE;
+    ev.stream_id = s->id;
+    return emit(c, &ev);
+  }
+  return EP_OK;
+}
+
+static int on_connected(ep_circ_t *c, unsigned hi, const ep_relay_msg_t *m) {
+  stream_t *s = find_stream(c, m->stream_id);
+  if (s == NULL || s->hop != hi || s->state != ST_CONNECTING) {
+    return EP_OK;   /* unknown or already connected: dropped */
+  }
+  s->state = ST_OPEN;
+  ep_event_t ev;
+  memset(&ev, 0, sizeof ev);
+  ev.type = EP_EV_STREAM_CONNECTED;
+  ev.circ_id = c->id;
+  ev.stream_id = s->id;
+  ev.ttl = EP_TTL_ABSENT;
+  if (!s->dir && m->u.connected.has_addr) {
+    ev.has_addr = true;
+    ev.addr = m->u.connected.addr;
+    if (m->u.connected.has_ttl) {
+      ev.ttl = m->u.connected.ttl;
+    }
+  }
+  return emit(c, &ev);
+}
+
+static int on_end(ep_circ_t *c, unsigned hi, const ep_relay_msg_t *m) {
+  stream_t *s = find_stream(c, m->stream_id);
+  if (s == NULL || s->hop != hi) {
+    return EP_OK;
+  }
+  ep_event_t ev;
+  memset(&ev, 0, sizeof ev);
+  ev.type = EP_EV_STREAM_END;
+  ev.circ_id = c->id;
+  ev.stream_id = s->id;
+  ev.reason = m->u.end.reason;
+  ev.end_empty = m->u.end.empty;
+  ev.has_addr = m->u.end.has_addr;
+  ev.addr = m->u.end.addr;
+  ev.ttl = m->u.end.ttl;
+  forget_stream(c, s);
+  return emit(c, &ev);
+}
+
+static int on_extended2(ep_circ_t *c, unsigned hi, const ep_relay_msg_t *m) {
+  if (c->state != EP_CIRC_EXTENDING || hi + 1 != c->n_hops) {
+    return circ_fail(c, EP_ERR_STATE, EP_DESTROY_PROTOCOL,
+                     "EXTENDED2 from hop %u while %s with %u hops", hi + 1,
+                     ep_circ_state_name(c->state), c->n_hops);
+  }
+  return finish_ntor(c, m->u.extended2.hdata, m->u.extended2.hlen, "EXTENDED2");
+}
+
+static void trace_in(ep_circ_t *c, ep_cell_trace_t *trace) {
+  if (trace != NULL && c->io.trace_in != NULL) {
+    c->io.trace_in(c->io.ctx, trace);
+  }
+}
+
+static int handle_relay(ep_circ_t *c, const ep_cell_t *cell, ep_cell_trace_t *trace) {
+  if (cell->command == EP_CELL_RELAY_EARLY) {
+    /* tor-spec §5.6: an inbound RELAY_EARLY closes the circuit at once. */
+    trace_in(c, trace);
+    return circ_fail(c, EP_ERR_MALFORMED, EP_DESTROY_PROTOCOL,
+                     "RELAY_EARLY cell towards the client");
+  }
+  if (c->n_hops == 0 || cell->payload_len != EP_CELL_PAYLOAD_LEN) {
+    trace_in(c, trace);
+    return circ_fail(c, EP_ERR_STATE, EP_DESTROY_PROTOCOL, "relay cell before the first hop");
+  }
+  uint8_t body[EP_CELL_PAYLOAD_LEN];
+  memcpy(body, cell->payload, sizeof body);
+  unsigned hi = 0;
+  bool found = false;
+  for (; hi < c->n_hops; hi++) {
+    if (ep_relay_crypto_decrypt_backward(c->hops[hi].crypto, body)) {
+      found = true;
+      break;
+    }
+  }
+  if (!found) {
+    trace_in(c, trace);
+    return circ_fail(c, EP_ERR_VERIFY, EP_DESTROY_PROTOCOL,
+                     "relay cell recognized by none of the %u hops", c->n_hops);
+  }
+  /* Keep the mirror digest in step: the body with its digest field zeroed. */
+  uint8_t zeroed[EP_CELL_PAYLOAD_LEN];
+  memcpy(zeroed, body, sizeof zeroed);
+  memset(zeroed + EP_RELAY_DIGEST_OFFSET, 0, EP_RELAY_DIGEST_LEN);
+  ep_digest_update(c->hops[hi].bwd, zeroed, sizeof zeroed);
+
+  ep_relay_hdr_t hdr;
+  const uint8_t *data;
+  ep_err_t e = {0};
+  if (ep_relay_hdr_parse(body, &hdr, &data, &e) != EP_OK) {
+    trace_in(c, trace);
+    return circ_fail(c, e.code, EP_DESTROY_PROTOCOL, "hop %u: %s", hi + 1, e.msg);
+  }
+  ep_relay_msg_t m;
+  int rc;
+  stream_t *s = find_stream(c, hdr.stream_id);
+  if (hdr.command == EP_RELAY_CONNECTED && s != NULL && s->dir) {
+    /* tor-spec §6.2.1: clients ignore the body of a BEGIN_DIR's CONNECTED. */
+    memset(&m, 0, sizeof m);
+    m.command = hdr.command;
+    m.stream_id = hdr.stream_id;
+    rc = EP_OK;
+  } else {
+    rc = ep_relay_msg_parse(EP_RELAY_CTX_CLIENT, hdr.command, hdr.stream_id, data, hdr.length, &m,
+                            &e);
+  }
+  if (trace != NULL) {
+    trace->relay = true;
+    trace->hop = (uint8_t)(hi + 1);
+    trace->relay_command = hdr.command;
+    trace->stream_id = hdr.stream_id;
+    trace->relay_len = hdr.length;
+    if (rc == EP_OK && m.command == EP_RELAY_END) {
+      trace->has_reason = true;
+      trace->reason = m.u.end.reason;
+    } else if (rc == EP_OK && m.command == EP_RELAY_TRUNCATED) {
+      trace->has_reason = true;
+      trace->reason = m.u.truncated_reason;
+    }
+    /* An unknown relay command is dropped (tor-spec §6.1). */
+    trace->dropped = rc == EP_ERR_UNSUPPORTED;
+  }
+  trace_in(c, trace);
+  if (rc == EP_ERR_UNSUPPORTED) {
+    return EP_OK;
+  }
+  if (rc != EP_OK) {
+    return circ_fail(c, rc, EP_DESTROY_PROTOCOL, "hop %u: %s", hi + 1, e.msg);
+  }
+  switch (m.command) {
+    case EP_RELAY_DATA:
+      return on_data(c, hi, &m);
+    case EP_RELAY_SENDME:
+      return on_sendme(c, hi, &m);
+    case EP_RELAY_CONNECTED:
+      return on_connected(c, hi, &m);
+    case EP_RELAY_END:
+      return on_end(c, hi, &m);
+    case EP_RELAY_EXTENDED2:
+      return on_extended2(c, hi, &m);
+    case EP_RELAY_TRUNCATED:
+      return circ_remote_close(c, m.u.truncated_reason, true);
+    case EP_RELAY_DROP:
+    default:
+      return EP_OK;
+  }
+}
+
+int ep_circ_handle_cell(ep_circ_t *c, const ep_cell_t *cell, ep_cell_trace_t *trace) {
+  if (c->state == EP_CIRC_CLOSED || c->state == 0) {
+    if (trace != NULL) {
+      trace->dropped = true;
+      if (cell->command == EP_CELL_RELAY || cell->command == EP_CELL_RELAY_EARLY) {
+        trace_in(c, trace);
+      }
+    }
+    return EP_OK;
+  }
+  switch (cell->command) {
+    case EP_CELL_CREATED2:
+      return handle_created2(c, cell);
+    case EP_CELL_CREATED_FAST:
+      return handle_created_fast(c, cell);
+    case EP_CELL_RELAY:
+    case EP_CELL_RELAY_EARLY:
+      return handle_relay(c, cell, trace);
+    case EP_CELL_DESTROY: {
+      uint8_t reason = 0;
+      (void)ep_destroy_parse(cell->payload, cell->payload_len, &reason, NULL);
+      return circ_remote_close(c, reason, false);
+    }
+    case EP_CELL_CREATED:
+      return circ_fail(c, EP_ERR_UNSUPPORTED, EP_DESTROY_PROTOCOL,
+                       "CREATED (TAP) answer: we sent no CREATE");
+    default:
+      return EP_OK;
+  }
+}

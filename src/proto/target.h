@@ -1,0 +1,37 @@
+/* exitprobe — how src/proto sees a relay and an address: small values, never
+ * a directory object (arti's "CircTarget"). src/probe fills an ep_target_t
+ * from whatever directory document it has; src/proto never looks further.
+ * Header only: plain structs, no allocation, nothing to free. */
+#ifndef EP_PROTO_TARGET_H
+#define EP_PROTO_TARGET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* An IP address as it travels in cells (network byte order). */
+typedef enum ep_addr_family {
+  EP_ADDR_NONE = 0,
+  EP_ADDR_IPV4 = 4,
+  EP_ADDR_IPV6 = 6
+} ep_addr_family_t;
+
+typedef struct ep_addr {
+  uint8_t family;      /* an ep_addr_family_t */
+  uint8_t bytes[16];   /* 4 (IPv4) or 16 (IPv6) significant bytes */
+} ep_addr_t;
+
+/* A relay to connect to, create a circuit at, or extend to. */
+typedef struct ep_target {
+  uint32_t ipv4;                 /* host order, e.g. 0x7f000001 for 127.0.0.1 */
+  uint16_t or_port;
+  bool has_ipv6;
+  uint8_t ipv6[16];
+  uint16_t ipv6_port;
+  uint8_t rsa_id[20];            /* SHA-1 of the RSA identity key (fingerprint) */
+  bool has_ed25519;
+  uint8_t ed25519_id[32];        /* Ed25519 identity key, when known */
+  uint8_t ntor_key[32];          /* ntor onion key (curve25519) */
+} ep_target_t;
+
+#endif
