@@ -326,6 +326,9 @@ static int parse_header_line(ep_http_resp_t *r, const uint8_t *p, size_t n, ep_e
     return resp_fail(r, err, EP_ERR_MALFORMED,
                      "header line %u: folded (continued) header lines are not supported", ln);
   }
+  if (memchr(p, ':', n) == NULL) {
+    return resp_fail(r, err, EP_ERR_MALFORMED, "header line %u: no ':'", ln);
+  }
   ep_reader_t rd;
   ep_reader_init(&rd, p, n);
   size_t name_len = 0;

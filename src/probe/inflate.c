@@ -27,7 +27,6 @@ struct ep_inflate {
   size_t abs_cap;
   uint64_t total_in;
   uint64_t total_out;
-  bool in_stream;    /* bytes of the current stream have been consumed */
   bool at_end;       /* the current stream has ended */
   unsigned streams;  /* streams completed */
   int failed;        /* sticky error code, 0 if none */
@@ -131,8 +130,8 @@ static int zlib_error(ep_inflate_t *z, int ret, ep_err_t *err) {
   if (ret == Z_NEED_DICT) {
     why = "stream wants a preset dictionary";
   }
-  if (z->streams > 0 && !z->in_stream) {
-    return fail(z, err, EP_ERR_MALFORMED, "byte %llu: %s (after the end of stream %u)",
+  if (z->streams > 0) {
+    return fail(z, err, EP_ERR_MALFORMED, "byte %llu: %s (in data after the end of stream %u)",
                 (unsigned long long)z->total_in, why, z->streams);
   }
   return fail(z, err, EP_ERR_MALFORMED, "byte %llu: %s", (unsigned long long)z->total_in, why);
@@ -152,7 +151,6 @@ int ep_inflate_feed(ep_inflate_t *z, const uint8_t *in, size_t n, ep_buf_t *out,
         return fail(z, err, EP_ERR_INTERNAL, "inflateReset failed");
       }
       z->at_end = false;
-      z->in_stream = false;
     }
     uInt avail_in = n > UINT_MAX ? UINT_MAX : (uInt)n;
     /* The most that may exist after this call, counting all of its input. */
@@ -186,9 +184,6 @@ int ep_inflate_feed(ep_inflate_t *z, const uint8_t *in, size_t n, ep_buf_t *out,
     in += consumed;
     n -= consumed;
     z->total_in += consumed;
-    if (consumed > 0) {
-      z->in_stream = true;
-    }
     if (room == 0) {
       if (produced > 0) {
         return limit_hit(z, out, err);
@@ -202,7 +197,6 @@ int ep_inflate_feed(ep_inflate_t *z, const uint8_t *in, size_t n, ep_buf_t *out,
     }
     if (ret == Z_STREAM_END) {
       z->at_end = true;
-      z->in_stream = false;
       z->streams++;
       continue;
     }
