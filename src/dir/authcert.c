@@ -22,7 +22,7 @@ enum {
 };
 
 #define R(kw, id, mn, mx, amin, amax, obj, pos) \
-  { kw, id, mn, mx, amin, amax, EP_DIR_OBJ_##obj, EP_DIR_POS_##pos }
+  { EP_DIR_KW(kw), id, mn, mx, amin, amax, EP_DIR_OBJ_##obj, EP_DIR_POS_##pos }
 #define M EP_DIR_MANY
 static const ep_dir_rule_t cert_rules[] = {
   R("dir-key-certificate-version", K_VERSION, 1, 1, 1, M, FORBIDDEN, START),

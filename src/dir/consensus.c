@@ -37,7 +37,7 @@ enum {
 };
 
 #define R(kw, id, mn, mx, amin, amax, obj, pos) \
-  { kw, id, mn, mx, amin, amax, EP_DIR_OBJ_##obj, EP_DIR_POS_##pos }
+  { EP_DIR_KW(kw), id, mn, mx, amin, amax, EP_DIR_OBJ_##obj, EP_DIR_POS_##pos }
 #define M EP_DIR_MANY
 
 static const ep_dir_rule_t header_rules[] = {
@@ -76,7 +76,7 @@ static const ep_dir_rule_t router_rules_ns[] = {
   R("v", K_V, 0, 1, 1, M, FORBIDDEN, ANY),
   R("pr", K_PR, 0, 1, 0, M, FORBIDDEN, ANY),
   R("w", K_W, 0, 1, 1, M, FORBIDDEN, ANY),
-  R("p", K_P, 0, 1, 2, M, FORBIDDEN, ANY),
+  R("p", K_P, 0, 1, 0, M, FORBIDDEN, ANY),   /* "accept|reject PortList": checked by the summary parser */
 };
 
 static const ep_dir_rule_t router_rules_md[] = {
@@ -204,7 +204,7 @@ void ep_consensus_free(ep_consensus_t *c) {
 
 static int parse_kv_list(const ep_consensus_t *c, const ep_dir_tok_t *tok, kv_t **out, size_t *nout,
                          ep_err_t *err) {
-  size_t cap = tok->nargs;
+  size_t cap = ep_dir_tok_count_args(tok);
   if (cap > EP_CONS_MAX_PARAMS) {
     return ep_err_set(err, EP_ERR_LIMIT, "%s line %zu: more than %u parameters", c->doc,
                       tok->lineno, EP_CONS_MAX_PARAMS);
@@ -579,7 +579,7 @@ static int parse_router_tok(ep_consensus_t *c, const ep_dir_tok_t *tok, ep_err_t
 
 /* ---------- signatures ---------- */
 
-static int parse_signature(ep_consensus_t *c, const ep_dir_tok_t *tok, ep_err_t *err) {
+static int parse_signature(ep_consensus_t *c, ep_dir_tok_t *tok, ep_err_t *err) {
   int rc = grow((void **)&c->sigs, &c->alloc_sigs, c->n_sigs + 1, sizeof *c->sigs,
                 EP_CONS_MAX_SIGNATURES);
   if (rc < 0) {
@@ -589,6 +589,7 @@ static int parse_signature(ep_consensus_t *c, const ep_dir_tok_t *tok, ep_err_t 
   memset(s, 0, sizeof *s);
   s->lineno = tok->lineno;
   uint32_t i = 0;
+  ep_dir_tok_split(tok, 3);
   if (tok->nargs >= 3) {
     if (ep_dir_arg_eq(tok, 0, "sha1")) {
       s->alg = EP_SIG_SHA1;
@@ -629,19 +630,18 @@ static int parse_signature(ep_consensus_t *c, const ep_dir_tok_t *tok, ep_err_t 
 enum section { S_HEADER, S_AUTH, S_ROUTERS, S_FOOTER, S_SIGS };
 
 static int section_starting_with(const ep_dir_tok_t *tok) {
-  if (tok->kw_len == 1 && tok->kw[0] == 'r') {
-    return S_ROUTERS;
+  switch (tok->kw_len) {
+    case 1:
+      return tok->kw[0] == 'r' ? S_ROUTERS : -1;
+    case 10:
+      return memcmp(tok->kw, "dir-source", 10) == 0 ? S_AUTH : -1;
+    case 16:
+      return memcmp(tok->kw, "directory-footer", 16) == 0 ? S_FOOTER : -1;
+    case 19:
+      return memcmp(tok->kw, "directory-signature", 19) == 0 ? S_SIGS : -1;
+    default:
+      return -1;
   }
-  if (ep_dir_tok_is(tok, "dir-source")) {
-    return S_AUTH;
-  }
-  if (ep_dir_tok_is(tok, "directory-footer")) {
-    return S_FOOTER;
-  }
-  if (ep_dir_tok_is(tok, "directory-signature")) {
-    return S_SIGS;
-  }
-  return -1;
 }
 
 static const char *section_name(int s) {
@@ -752,6 +752,7 @@ ep_consensus_t *ep_consensus_parse(const char *text, size_t len, ep_err_t *err) 
     }
     if (first) {
       first = false;
+      ep_dir_tok_split(&tok, 2);
       if (!ep_dir_tok_is(&tok, "network-status-version")) {
         rc = ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: does not start with network-status-version",
                         c->doc, tok.lineno);

@@ -8,7 +8,6 @@
 
 #include "lib/caps.h"
 #include "lib/encode.h"
-#include "lib/timeutil.h"
 
 static bool is_ws(char c) { return c == ' ' || c == '\t'; }
 
@@ -68,6 +67,10 @@ static int take_line(ep_dir_lexer_t *lx, const char **line, size_t *len, ep_err_
   if (ep_rd_ptr(&lx->rd, &p, n + 1) < 0) {
     return ep_err_set(err, EP_ERR_INTERNAL, "%s line %zu: reader", lx->doc, lx->lineno);
   }
+  if (n > 0 && p[n - 1] == '\r') {
+    return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: CR before the newline (CRLF line endings?)",
+                      lx->doc, lx->lineno);
+  }
   if (memchr(p, '\0', n) != NULL) {
     return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: NUL byte in line", lx->doc, lx->lineno);
   }
@@ -87,32 +90,62 @@ static bool next_line_starts(const ep_dir_lexer_t *lx, const char *prefix) {
   return restlen >= pl && memcmp(rest, prefix, pl) == 0;
 }
 
-static void split_args(ep_dir_tok_t *tok, const char *s, size_t n) {
+/* Blank (SP or TAB) lookup: 1 for blanks. */
+static const uint8_t blank_tab[256] = {[' '] = 1, ['\t'] = 1};
+
+static void set_argstr(ep_dir_tok_t *tok, const char *s, size_t n) {
   size_t i = 0;
-  while (i < n && is_ws(s[i])) {
+  while (i < n && blank_tab[(uint8_t)s[i]]) {
     i++;
   }
   size_t end = n;
-  while (end > i && is_ws(s[end - 1])) {
+  while (end > i && blank_tab[(uint8_t)s[end - 1]]) {
     end--;
   }
   tok->argstr = s + i;
   tok->argstr_len = end - i;
   tok->nargs = 0;
-  while (i < end) {
-    size_t a = i;
-    while (i < end && !is_ws(s[i])) {
-      i++;
-    }
-    if (tok->nargs < EP_DIR_MAX_ARGS) {
-      tok->args[tok->nargs] = s + a;
-      tok->arglen[tok->nargs] = (uint16_t)(i - a);
-    }
-    tok->nargs++;
-    while (i < end && is_ws(s[i])) {
-      i++;
-    }
+  tok->more_args = tok->argstr_len > 0;
+}
+
+void ep_dir_tok_split(ep_dir_tok_t *tok, uint32_t limit) {
+  if (limit > EP_DIR_MAX_ARGS) {
+    limit = EP_DIR_MAX_ARGS;
   }
+  const char *p = tok->argstr, *end = tok->argstr + tok->argstr_len;
+  if (tok->nargs > 0) {
+    p = tok->args[tok->nargs - 1] + tok->arglen[tok->nargs - 1];
+  }
+  while (tok->nargs < limit) {
+    while (p < end && blank_tab[(uint8_t)*p]) {
+      p++;
+    }
+    if (p >= end) {
+      break;
+    }
+    const char *a = p;
+    while (p < end && !blank_tab[(uint8_t)*p]) {
+      p++;
+    }
+    tok->args[tok->nargs] = a;
+    tok->arglen[tok->nargs] = (uint16_t)(p - a);
+    tok->nargs++;
+  }
+  while (p < end && blank_tab[(uint8_t)*p]) {
+    p++;
+  }
+  tok->more_args = p < end;
+}
+
+uint32_t ep_dir_tok_count_args(const ep_dir_tok_t *tok) {
+  uint32_t n = 0;
+  size_t pos = 0;
+  const char *a;
+  size_t al;
+  while (ep_dir_arg_next(tok, &pos, &a, &al)) {
+    n++;
+  }
+  return n;
 }
 
 static int read_object(ep_dir_lexer_t *lx, ep_dir_tok_t *tok, ep_err_t *err) {
@@ -228,11 +261,12 @@ int ep_dir_next(ep_dir_lexer_t *lx, ep_dir_tok_t *tok, ep_err_t *err) {
   }
   tok->kw = line;
   tok->kw_len = i;
-  split_args(tok, line + i, len - i);
+  set_argstr(tok, line + i, len - i);
   if (annotation) {
     tok->id = EP_DIR_KW_ANNOTATION;
-  } else if (tok->kw_len == 3 && memcmp(tok->kw, "opt", 3) == 0 && tok->nargs > 0) {
+  } else if (tok->kw_len == 3 && memcmp(tok->kw, "opt", 3) == 0 && tok->argstr_len > 0) {
     /* Old documents prefix some items with "opt": the next word is the keyword. */
+    ep_dir_tok_split(tok, 1);
     const char *k = tok->args[0];
     size_t kl = tok->arglen[0];
     for (size_t j = 0; j < kl; j++) {
@@ -243,7 +277,7 @@ int ep_dir_next(ep_dir_lexer_t *lx, ep_dir_tok_t *tok, ep_err_t *err) {
     }
     tok->kw = k;
     tok->kw_len = kl;
-    split_args(tok, k + kl, (size_t)(line + len - (k + kl)));
+    set_argstr(tok, k + kl, (size_t)(line + len - (k + kl)));
   }
   if (next_line_starts(lx, "-----BEGIN ")) {
     int rc = read_object(lx, tok, err);
@@ -269,8 +303,7 @@ int ep_dir_match(const char *doc, const ep_dir_rule_t *rules, size_t nrules, ep_
   tok->id = EP_DIR_KW_UNKNOWN;
   const ep_dir_rule_t *r = NULL;
   for (size_t i = 0; i < nrules; i++) {
-    const char *k = rules[i].kw;
-    if (k[0] == tok->kw[0] && strlen(k) == tok->kw_len && memcmp(k, tok->kw, tok->kw_len) == 0) {
+    if (rules[i].kw_len == tok->kw_len && memcmp(rules[i].kw, tok->kw, tok->kw_len) == 0) {
       r = &rules[i];
       break;
     }
@@ -280,15 +313,18 @@ int ep_dir_match(const char *doc, const ep_dir_rule_t *rules, size_t nrules, ep_
   }
   tok->rule = r;
   tok->id = r->id;
+  /* Split as many arguments as the counts need, plus one to see more. */
+  uint32_t want = r->max_args != EP_DIR_MANY ? (uint32_t)r->max_args + 1 : (uint32_t)r->min_args;
+  ep_dir_tok_split(tok, want);
   if (tok->nargs < r->min_args) {
     return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: '%s' wants at least %u argument%s, has %u",
                       doc, tok->lineno, r->kw, r->min_args, r->min_args == 1 ? "" : "s",
                       (unsigned)tok->nargs);
   }
   if (r->max_args != EP_DIR_MANY && tok->nargs > r->max_args) {
+    unsigned has = (unsigned)ep_dir_tok_count_args(tok);
     return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: '%s' wants at most %u argument%s, has %u",
-                      doc, tok->lineno, r->kw, r->max_args, r->max_args == 1 ? "" : "s",
-                      (unsigned)tok->nargs);
+                      doc, tok->lineno, r->kw, r->max_args, r->max_args == 1 ? "" : "s", has);
   }
   if (r->obj == EP_DIR_OBJ_REQUIRED && !tok->has_obj) {
     return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: '%s' wants an object", doc, tok->lineno,
@@ -311,6 +347,14 @@ void ep_dir_sec_init(ep_dir_sec_t *s, const char *doc, const char *name,
   s->nitems = 0;
   s->last_id = EP_DIR_KW_UNKNOWN;
   s->last_line = 0;
+  s->start_rule = -1;
+  s->last_was_end = false;
+  for (size_t i = 0; i < s->nrules; i++) {
+    if (rules[i].pos == EP_DIR_POS_START) {
+      s->start_rule = (int)i;
+      break;
+    }
+  }
   memset(s->count, 0, sizeof s->count);
 }
 
@@ -338,22 +382,14 @@ int ep_dir_sec_add(ep_dir_sec_t *s, const ep_dir_tok_t *tok, ep_err_t *err) {
     return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: '%s' must come first in the %s", s->doc,
                       tok->lineno, r->kw, s->name);
   }
-  if (s->nitems == 0) {
+  if (s->nitems == 0 && s->start_rule >= 0 && (size_t)s->start_rule != idx) {
     /* A section whose table has a START rule must begin with it. */
-    for (size_t i = 0; i < s->nrules; i++) {
-      if (s->rules[i].pos == EP_DIR_POS_START && &s->rules[i] != r) {
-        return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: the %s must start with '%s', not '%s'",
-                          s->doc, tok->lineno, s->name, s->rules[i].kw, r->kw);
-      }
-    }
+    return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: the %s must start with '%s', not '%s'",
+                      s->doc, tok->lineno, s->name, s->rules[s->start_rule].kw, r->kw);
   }
-  if (s->last_id >= 0 && s->nitems > 0) {
-    for (size_t i = 0; i < s->nrules; i++) {
-      if (s->rules[i].id == s->last_id && s->rules[i].pos == EP_DIR_POS_END) {
-        return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: '%s' after '%s', which must be last",
-                          s->doc, tok->lineno, r->kw, s->rules[i].kw);
-      }
-    }
+  if (s->last_was_end) {
+    return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: '%s' after the item that must be last",
+                      s->doc, tok->lineno, r->kw);
   }
   if (s->count[idx] < UINT16_MAX) {
     s->count[idx]++;
@@ -369,6 +405,7 @@ int ep_dir_sec_add(ep_dir_sec_t *s, const ep_dir_tok_t *tok, ep_err_t *err) {
   s->nitems++;
   s->last_id = r->id;
   s->last_line = tok->lineno;
+  s->last_was_end = r->pos == EP_DIR_POS_END;
   return 0;
 }
 
@@ -456,6 +493,24 @@ int ep_dir_arg_uint(const ep_dir_tok_t *tok, uint32_t i, uint64_t max, uint64_t 
   return ep_dir_parse_uint(tok->args[i], tok->arglen[i], max, out);
 }
 
+/* Days since 1970-01-01 of a proleptic Gregorian date (y >= 1970). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  int64_t era = y / 400;
+  unsigned yoe = (unsigned)(y - era * 400);
+  unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + (int64_t)doe - 719468;
+}
+
+static int two(const char *s, unsigned *out) {
+  if (s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9') {
+    return -1;
+  }
+  *out = (unsigned)(s[0] - '0') * 10 + (unsigned)(s[1] - '0');
+  return 0;
+}
+
 int ep_dir_arg_time(const ep_dir_tok_t *tok, uint32_t i, time_t *out) {
   if (i + 1 >= tok->nargs || i + 1 >= EP_DIR_MAX_ARGS) {
     return -1;
@@ -463,7 +518,26 @@ int ep_dir_arg_time(const ep_dir_tok_t *tok, uint32_t i, time_t *out) {
   if (tok->arglen[i] != 10 || tok->arglen[i + 1] != 8 || tok->args[i + 1] != tok->args[i] + 11) {
     return -1;
   }
-  return ep_time_parse_tor(tok->args[i], 19, out);
+  /* "YYYY-MM-DD HH:MM:SS", UTC */
+  const char *s = tok->args[i];
+  unsigned yh, yl, mo, d, h, mi, se;
+  if (two(s, &yh) < 0 || two(s + 2, &yl) < 0 || s[4] != '-' || two(s + 5, &mo) < 0 || s[7] != '-' ||
+      two(s + 8, &d) < 0 || two(s + 11, &h) < 0 || s[13] != ':' || two(s + 14, &mi) < 0 ||
+      s[16] != ':' || two(s + 17, &se) < 0) {
+    return -1;
+  }
+  unsigned y = yh * 100 + yl;
+  static const unsigned mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || se > 60) {
+    return -1;
+  }
+  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  if (mo == 2 && d == 29 && !leap) {
+    return -1;
+  }
+  int64_t t = days_from_civil(y, mo, d) * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + se;
+  *out = (time_t)t;
+  return 0;
 }
 
 int ep_dir_arg_hex(const ep_dir_tok_t *tok, uint32_t i, uint8_t *out, size_t n) {
@@ -473,26 +547,85 @@ int ep_dir_arg_hex(const ep_dir_tok_t *tok, uint32_t i, uint8_t *out, size_t n) 
   return ep_hex_decode(out, n, tok->args[i], tok->arglen[i]) == (ssize_t)n ? 0 : -1;
 }
 
+/* Base64 alphabet: value + 1; 0 for other bytes. */
+static const uint8_t b64_tab[256] = {
+  ['A'] = 1,  ['B'] = 2,  ['C'] = 3,  ['D'] = 4,  ['E'] = 5,  ['F'] = 6,  ['G'] = 7,  ['H'] = 8,
+  ['I'] = 9,  ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16,
+  ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] = 23, ['X'] = 24,
+  ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32,
+  ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40,
+  ['o'] = 41, ['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48,
+  ['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
+  ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64,
+};
+
+/* Decode exactly n bytes from unpadded base64 s[0..l) with l == ceil(4n/3):
+ * the fast path for digests and keys in arguments. */
+static int b64_fixed(const char *s, size_t l, uint8_t *out, size_t n) {
+  size_t i = 0, o = 0;
+  uint32_t bad = 0;
+  while (l - i >= 4) {
+    uint32_t a = b64_tab[(uint8_t)s[i]], b = b64_tab[(uint8_t)s[i + 1]];
+    uint32_t c = b64_tab[(uint8_t)s[i + 2]], d = b64_tab[(uint8_t)s[i + 3]];
+    bad |= (uint32_t)(a == 0) | (uint32_t)(b == 0) | (uint32_t)(c == 0) | (uint32_t)(d == 0);
+    uint32_t v = (a - 1) << 18 | ((b - 1) & 63) << 12 | ((c - 1) & 63) << 6 | ((d - 1) & 63);
+    if (o + 3 > n) {
+      return -1;
+    }
+    out[o] = (uint8_t)(v >> 16);
+    out[o + 1] = (uint8_t)(v >> 8);
+    out[o + 2] = (uint8_t)v;
+    o += 3;
+    i += 4;
+  }
+  size_t rest = l - i;
+  if (rest == 1) {
+    return -1;
+  }
+  if (rest > 0) {
+    uint32_t v = 0;
+    for (size_t j = 0; j < rest; j++) {
+      uint32_t x = b64_tab[(uint8_t)s[i + j]];
+      bad |= (uint32_t)(x == 0);
+      v = v << 6 | ((x - 1) & 63);
+    }
+    size_t nb = rest - 1; /* 2 chars -> 1 byte, 3 -> 2 */
+    unsigned extra = (unsigned)(rest * 6 - nb * 8);
+    if ((v & ((1u << extra) - 1)) != 0) {
+      return -1; /* non-canonical trailing bits */
+    }
+    v >>= extra;
+    if (o + nb > n) {
+      return -1;
+    }
+    for (size_t j = 0; j < nb; j++) {
+      out[o + j] = (uint8_t)(v >> (8 * (nb - 1 - j)));
+    }
+    o += nb;
+  }
+  return (bad || o != n) ? -1 : 0;
+}
+
 int ep_dir_arg_b64(const ep_dir_tok_t *tok, uint32_t i, uint8_t *out, size_t n) {
   if (i >= tok->nargs || i >= EP_DIR_MAX_ARGS) {
     return -1;
   }
   size_t l = tok->arglen[i];
+  const char *s = tok->args[i];
   size_t want = (n * 4 + 2) / 3; /* unpadded length */
   size_t padded = (n + 2) / 3 * 4;
-  if (l != want && l != padded) {
+  if (l == padded && padded != want) {
+    for (size_t j = want; j < padded; j++) {
+      if (s[j] != '=') {
+        return -1;
+      }
+    }
+    l = want;
+  }
+  if (l != want) {
     return -1;
   }
-  uint8_t tmp[64];
-  if (n > sizeof tmp) {
-    return -1;
-  }
-  ssize_t got = ep_base64_decode(tmp, sizeof tmp, tok->args[i], l);
-  if (got != (ssize_t)n) {
-    return -1;
-  }
-  memcpy(out, tmp, n);
-  return 0;
+  return b64_fixed(s, l, out, n);
 }
 
 int ep_dir_parse_ipv4(const char *s, size_t n, uint32_t *out) {

@@ -52,6 +52,7 @@ typedef enum ep_dir_pos_rule {
 
 typedef struct ep_dir_rule {
   const char *kw;         /* keyword */
+  uint8_t kw_len;         /* strlen(kw): tables use EP_DIR_KW("x") */
   int id;                 /* caller's id (>= 0) */
   uint16_t min_n, max_n;  /* occurrences in a section (EP_DIR_MANY: unbounded) */
   uint16_t min_args, max_args;
@@ -60,6 +61,8 @@ typedef struct ep_dir_rule {
 } ep_dir_rule_t;
 
 #define EP_DIR_NRULES(t) (sizeof(t) / sizeof((t)[0]))
+/* keyword and its length, for rule tables: { EP_DIR_KW("r"), K_R, ... } */
+#define EP_DIR_KW(k) k, (uint8_t)(sizeof(k) - 1)
 
 typedef struct ep_dir_tok {
   int id;                   /* rule id, EP_DIR_KW_UNKNOWN or EP_DIR_KW_ANNOTATION */
@@ -70,8 +73,14 @@ typedef struct ep_dir_tok {
   const char *kw;           /* keyword (not NUL-terminated) */
   size_t kw_len;
   const char *argstr;       /* everything after the keyword and its whitespace */
-  size_t argstr_len;        /* up to, not including, the newline */
-  uint32_t nargs;           /* total number of arguments */
+  size_t argstr_len;        /* up to, not including, the newline (trailing blanks cut) */
+  /* Arguments are split lazily (most lines are only used whole): after
+   * ep_dir_match, args[0..nargs) hold the first arguments, as many as the
+   * rule's counts need (at most EP_DIR_MAX_ARGS); more_args says whether
+   * more follow. ep_dir_tok_split splits further; ep_dir_arg_next walks
+   * all of them. */
+  uint32_t nargs;
+  bool more_args;
   const char *args[EP_DIR_MAX_ARGS];
   uint16_t arglen[EP_DIR_MAX_ARGS];
   /* The object, if any. */
@@ -111,6 +120,10 @@ int ep_dir_next(ep_dir_lexer_t *lx, ep_dir_tok_t *tok, ep_err_t *err);
  * tok->id stays EP_DIR_KW_UNKNOWN and 0 is returned. */
 int ep_dir_match(const char *doc, const ep_dir_rule_t *rules, size_t nrules, ep_dir_tok_t *tok,
                  ep_err_t *err);
+/* Split the first `limit` arguments (at most EP_DIR_MAX_ARGS) into args[]. */
+void ep_dir_tok_split(ep_dir_tok_t *tok, uint32_t limit);
+/* Exact number of arguments (walks the line). */
+uint32_t ep_dir_tok_count_args(const ep_dir_tok_t *tok);
 /* True if the token's keyword is kw. */
 bool ep_dir_tok_is(const ep_dir_tok_t *tok, const char *kw);
 
@@ -124,6 +137,8 @@ typedef struct ep_dir_sec {
   size_t nitems;            /* known items seen */
   int last_id;              /* id of the last known item */
   size_t last_line;
+  int start_rule;           /* index of the "at start" rule, -1 if none */
+  bool last_was_end;        /* the last item was an "at end" one */
   uint16_t count[EP_DIR_MAX_RULES];
 } ep_dir_sec_t;
 
@@ -142,7 +157,7 @@ unsigned ep_dir_sec_count(const ep_dir_sec_t *s, int id);
 /* Iterate over all arguments of the token: *pos starts at 0. Returns true
  * with *arg and *len set, false at the end. */
 bool ep_dir_arg_next(const ep_dir_tok_t *tok, size_t *pos, const char **arg, size_t *len);
-/* Argument i (< EP_DIR_MAX_ARGS and < nargs) equals s. */
+/* Argument i (< nargs, already split) equals s. */
 bool ep_dir_arg_eq(const ep_dir_tok_t *tok, uint32_t i, const char *s);
 /* Parse argument i as a decimal unsigned integer <= max. 0 or -1. */
 int ep_dir_arg_uint(const ep_dir_tok_t *tok, uint32_t i, uint64_t max, uint64_t *out);

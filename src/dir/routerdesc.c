@@ -1,0 +1,565 @@
+/* exitprobe — server descriptors (dir-spec §2.1.1) and their Ed25519 certificates. */
+#include "config.h"
+
+#include "dir/routerdesc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "dir/token.h"
+#include "lib/caps.h"
+#include "lib/encode.h"
+#include "lib/reader.h"
+#include "lib/timeutil.h"
+
+#define EP_RD_MAX_DESCS 200000u
+#define EP_RD_MAX_OBJ 4096
+
+static const char DOC[] = "server descriptor";
+
+enum {
+  K_ROUTER, K_ID_ED, K_MASTER_ED, K_BANDWIDTH, K_PLATFORM, K_PUBLISHED, K_FINGERPRINT,
+  K_HIBERNATING, K_UPTIME, K_ONION_KEY, K_ONION_CROSS, K_NTOR, K_NTOR_CROSS, K_SIGNING_KEY,
+  K_ACCEPT, K_REJECT, K_ACCEPT6, K_REJECT6, K_IPV6_POLICY, K_SIG_ED, K_SIGNATURE, K_CONTACT,
+  K_FAMILY, K_PROTO, K_OR_ADDRESS, K_EXTRA_INFO
+};
+
+#define R(kw, id, mn, mx, amin, amax, obj, pos) \
+  { EP_DIR_KW(kw), id, mn, mx, amin, amax, EP_DIR_OBJ_##obj, EP_DIR_POS_##pos }
+#define M EP_DIR_MANY
+static const ep_dir_rule_t rd_rules[] = {
+  R("router", K_ROUTER, 1, 1, 5, M, FORBIDDEN, START),
+  R("identity-ed25519", K_ID_ED, 0, 1, 0, 0, REQUIRED, ANY),
+  R("master-key-ed25519", K_MASTER_ED, 0, 1, 1, M, FORBIDDEN, ANY),
+  R("bandwidth", K_BANDWIDTH, 1, 1, 3, M, FORBIDDEN, ANY),
+  R("platform", K_PLATFORM, 0, 1, 0, M, FORBIDDEN, ANY),
+  R("published", K_PUBLISHED, 1, 1, 2, M, FORBIDDEN, ANY),
+  R("fingerprint", K_FINGERPRINT, 0, 1, 1, M, FORBIDDEN, ANY),
+  R("hibernating", K_HIBERNATING, 0, 1, 1, M, FORBIDDEN, ANY),
+  R("uptime", K_UPTIME, 0, 1, 1, M, FORBIDDEN, ANY),
+  R("onion-key", K_ONION_KEY, 0, 1, 0, 0, REQUIRED, ANY),
+  R("onion-key-crosscert", K_ONION_CROSS, 0, 1, 0, 0, REQUIRED, ANY),
+  R("ntor-onion-key", K_NTOR, 0, 1, 1, M, FORBIDDEN, ANY),
+  R("ntor-onion-key-crosscert", K_NTOR_CROSS, 0, 1, 1, M, REQUIRED, ANY),
+  R("signing-key", K_SIGNING_KEY, 1, 1, 0, 0, REQUIRED, ANY),
+  R("accept", K_ACCEPT, 0, M, 1, M, FORBIDDEN, ANY),
+  R("reject", K_REJECT, 0, M, 1, M, FORBIDDEN, ANY),
+  R("accept6", K_ACCEPT6, 0, M, 1, M, FORBIDDEN, ANY),
+  R("reject6", K_REJECT6, 0, M, 1, M, FORBIDDEN, ANY),
+  R("ipv6-policy", K_IPV6_POLICY, 0, 1, 2, M, FORBIDDEN, ANY),
+  R("router-sig-ed25519", K_SIG_ED, 0, 1, 1, M, FORBIDDEN, ANY),
+  R("router-signature", K_SIGNATURE, 1, 1, 0, 0, REQUIRED, END),
+  R("contact", K_CONTACT, 0, 1, 0, M, FORBIDDEN, ANY),
+  R("family", K_FAMILY, 0, 1, 0, M, FORBIDDEN, ANY),
+  R("proto", K_PROTO, 0, 1, 0, M, FORBIDDEN, ANY),
+  R("or-address", K_OR_ADDRESS, 0, M, 1, M, FORBIDDEN, ANY),
+  R("extra-info-digest", K_EXTRA_INFO, 0, 1, 1, M, FORBIDDEN, ANY),
+};
+#undef R
+#undef M
+
+struct ep_routerdescs {
+  char *text;
+  size_t len;
+  ep_routerdesc_t *v;
+  size_t n, alloc;
+};
+
+static void desc_clear(ep_routerdesc_t *d) {
+  ep_rsa_pub_free(d->identity_key);
+  free(d->ed_cert);
+  ep_policy_free(d->policy);
+  ep_policy_summary_free(d->ipv6_policy);
+  free(d->sig);
+  memset(d, 0, sizeof *d);
+}
+
+void ep_routerdescs_free(ep_routerdescs_t *l) {
+  if (l == NULL) {
+    return;
+  }
+  for (size_t i = 0; i < l->n; i++) {
+    desc_clear(&l->v[i]);
+  }
+  free(l->v);
+  free(l->text);
+  free(l);
+}
+
+size_t ep_routerdescs_count(const ep_routerdescs_t *l) { return l == NULL ? 0 : l->n; }
+
+const ep_routerdesc_t *ep_routerdescs_get(const ep_routerdescs_t *l, size_t i) {
+  return (l == NULL || i >= l->n) ? NULL : &l->v[i];
+}
+
+const ep_routerdesc_t *ep_routerdescs_find(const ep_routerdescs_t *l, const uint8_t id[EP_SHA1_LEN]) {
+  for (size_t i = 0; l != NULL && i < l->n; i++) {
+    if (memcmp(l->v[i].identity_digest, id, EP_SHA1_LEN) == 0) {
+      return &l->v[i];
+    }
+  }
+  return NULL;
+}
+
+/* ---------- Ed25519 certificates (cert-spec §2.1) ---------- */
+
+int ep_dir_edcert_parse(const uint8_t *b, size_t n, ep_dir_edcert_t *out, ep_err_t *err) {
+  memset(out, 0, sizeof *out);
+  ep_reader_t r;
+  ep_reader_init(&r, b, n);
+  uint8_t version, next;
+  if (ep_rd_u8(&r, &version) < 0 || ep_rd_u8(&r, &out->type) < 0 ||
+      ep_rd_u32(&r, &out->expiration_hours) < 0 || ep_rd_u8(&r, &out->key_type) < 0 ||
+      ep_rd_bytes(&r, out->certified_key, 32) < 0 || ep_rd_u8(&r, &next) < 0) {
+    return ep_err_set(err, EP_ERR_TRUNCATED, "ed25519 certificate: truncated header");
+  }
+  if (version != 1) {
+    return ep_err_set(err, EP_ERR_UNSUPPORTED, "ed25519 certificate: version %u", version);
+  }
+  for (unsigned i = 0; i < next; i++) {
+    uint16_t elen;
+    uint8_t etype, eflags;
+    ep_reader_t ext;
+    if (ep_rd_u16(&r, &elen) < 0 || ep_rd_u8(&r, &etype) < 0 || ep_rd_u8(&r, &eflags) < 0 ||
+        ep_rd_sub(&r, &ext, elen) < 0) {
+      return ep_err_set(err, EP_ERR_TRUNCATED, "ed25519 certificate: truncated extension %u", i);
+    }
+    if (etype == 4) {
+      if (elen != 32 || ep_rd_bytes(&ext, out->signing_key, 32) < 0) {
+        return ep_err_set(err, EP_ERR_MALFORMED, "ed25519 certificate: signing-key extension of %u bytes",
+                          elen);
+      }
+      out->has_signing_key = true;
+    } else if (eflags & 1u) {
+      return ep_err_set(err, EP_ERR_UNSUPPORTED,
+                        "ed25519 certificate: unknown extension %u affects validation", etype);
+    }
+  }
+  out->signed_part = b;
+  out->signed_len = ep_rd_pos(&r);
+  if (ep_rd_bytes(&r, out->signature, 64) < 0) {
+    return ep_err_set(err, EP_ERR_TRUNCATED, "ed25519 certificate: truncated signature");
+  }
+  if (!ep_rd_empty(&r)) {
+    return ep_err_set(err, EP_ERR_MALFORMED, "ed25519 certificate: %zu bytes after the signature",
+                      ep_rd_remaining(&r));
+  }
+  return 0;
+}
+
+int ep_dir_edcert_verify(const ep_dir_edcert_t *c, const uint8_t *key, time_t now, ep_err_t *err) {
+  if (key == NULL) {
+    if (!c->has_signing_key) {
+      return ep_err_set(err, EP_ERR_VERIFY, "ed25519 certificate: no signing key to check it with");
+    }
+    key = c->signing_key;
+  }
+  if (ep_ed25519_verify(c->signature, c->signed_part, c->signed_len, key) != EP_OK) {
+    return ep_err_set(err, EP_ERR_VERIFY, "ed25519 certificate: signature does not verify");
+  }
+  if (now != 0 && (int64_t)now > (int64_t)c->expiration_hours * 3600) {
+    char t[24];
+    ep_time_format_tor(t, sizeof t, (time_t)((int64_t)c->expiration_hours * 3600));
+    return ep_err_set(err, EP_ERR_EXPIRED, "ed25519 certificate: expired at %s", t);
+  }
+  return EP_OK;
+}
+
+/* ---------- descriptors ---------- */
+
+static int handle(ep_routerdescs_t *l, ep_routerdesc_t *d, const ep_dir_tok_t *tok, size_t start,
+                  ep_err_t *err) {
+  const char *text = l->text;
+  switch (tok->id) {
+    case K_ROUTER: {
+      if (!ep_dir_nickname_ok(tok->args[0], tok->arglen[0])) {
+        return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: bad nickname", DOC, tok->lineno);
+      }
+      memcpy(d->nickname, tok->args[0], tok->arglen[0]);
+      d->nickname[tok->arglen[0]] = '\0';
+      uint64_t op, dp;
+      if (ep_dir_parse_ipv4(tok->args[1], tok->arglen[1], &d->ipv4) < 0 ||
+          ep_dir_arg_uint(tok, 2, 65535, &op) < 0 || ep_dir_arg_uint(tok, 4, 65535, &dp) < 0) {
+        return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: bad address or port in 'router'",
+                          DOC, tok->lineno);
+      }
+      d->or_port = (uint16_t)op;
+      d->dir_port = (uint16_t)dp;
+      return 0;
+    }
+    case K_ID_ED: {
+      uint8_t buf[EP_RD_MAX_OBJ];
+      int n = ep_dir_obj_decode(DOC, tok, "ED25519 CERT", buf, sizeof buf, err);
+      if (n < 0) {
+        return n;
+      }
+      ep_dir_edcert_t c;
+      ep_err_t e2 = {0};
+      if (ep_dir_edcert_parse(buf, (size_t)n, &c, &e2) < 0) {
+        return ep_err_set(err, e2.code, "%s line %zu: %s", DOC, tok->lineno, e2.msg);
+      }
+      d->ed_cert = malloc((size_t)n);
+      if (d->ed_cert == NULL) {
+        return ep_err_set(err, EP_ERR_NOMEM, "%s: out of memory", DOC);
+      }
+      memcpy(d->ed_cert, buf, (size_t)n);
+      d->ed_cert_len = (size_t)n;
+      if (c.has_signing_key) {
+        if (d->has_ed25519 && memcmp(d->ed25519_master, c.signing_key, 32) != 0) {
+          return ep_err_set(err, EP_ERR_MALFORMED,
+                            "%s line %zu: identity-ed25519 does not match master-key-ed25519", DOC,
+                            tok->lineno);
+        }
+        memcpy(d->ed25519_master, c.signing_key, 32);
+        d->has_ed25519 = true;
+      }
+      return 0;
+    }
+    case K_MASTER_ED: {
+      uint8_t k[32];
+      if (ep_dir_arg_b64(tok, 0, k, 32) < 0) {
+        return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: bad master-key-ed25519", DOC,
+                          tok->lineno);
+      }
+      if (d->has_ed25519 && memcmp(d->ed25519_master, k, 32) != 0) {
+        return ep_err_set(err, EP_ERR_MALFORMED,
+                          "%s line %zu: master-key-ed25519 does not match identity-ed25519", DOC,
+                          tok->lineno);
+      }
+      memcpy(d->ed25519_master, k, 32);
+      d->has_ed25519 = true;
+      return 0;
+    }
+    case K_BANDWIDTH: {
+      uint64_t a, b, o;
+      if (ep_dir_arg_uint(tok, 0, UINT32_MAX, &a) < 0 || ep_dir_arg_uint(tok, 1, UINT32_MAX, &b) < 0 ||
+          ep_dir_arg_uint(tok, 2, UINT32_MAX, &o) < 0) {
+        return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: bad bandwidth", DOC, tok->lineno);
+      }
+      d->bw_avg = (uint32_t)a;
+      d->bw_burst = (uint32_t)b;
+      d->bw_observed = (uint32_t)o;
+      return 0;
+    }
+    case K_PLATFORM:
+      d->platform = tok->argstr;
+      d->platform_len = tok->argstr_len;
+      return 0;
+    case K_PROTO:
+      d->proto = tok->argstr;
+      d->proto_len = tok->argstr_len;
+      return 0;
+    case K_CONTACT:
+      d->contact = tok->argstr;
+      d->contact_len = tok->argstr_len;
+      return 0;
+    case K_FAMILY:
+      d->family = tok->argstr;
+      d->family_len = tok->argstr_len;
+      return 0;
+    case K_PUBLISHED:
+      if (ep_dir_arg_time(tok, 0, &d->published) < 0) {
+        return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: bad published time", DOC, tok->lineno);
+      }
+      return 0;
+    case K_FINGERPRINT: {
+      /* "fingerprint" is the identity digest in spaced groups of four. */
+      char hex[41];
+      size_t h = 0, pos = 0;
+      const char *a;
+      size_t al;
+      while (ep_dir_arg_next(tok, &pos, &a, &al)) {
+        if (h + al > 40) {
+          h = 41;
+          break;
+        }
+        memcpy(hex + h, a, al);
+        h += al;
+      }
+      if (h != 40 || ep_hex_decode(d->fingerprint, EP_SHA1_LEN, hex, 40) != EP_SHA1_LEN) {
+        return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: bad fingerprint", DOC, tok->lineno);
+      }
+      d->has_fingerprint = true;
+      return 0;
+    }
+    case K_HIBERNATING:
+      d->hibernating = ep_dir_arg_eq(tok, 0, "1");
+      return 0;
+    case K_UPTIME:
+      if (ep_dir_arg_uint(tok, 0, UINT64_MAX, &d->uptime) < 0) {
+        return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: bad uptime", DOC, tok->lineno);
+      }
+      return 0;
+    case K_NTOR:
+      if (ep_dir_arg_b64(tok, 0, d->ntor_key, 32) < 0) {
+        return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: bad ntor-onion-key", DOC, tok->lineno);
+      }
+      d->has_ntor = true;
+      return 0;
+    case K_SIGNING_KEY: {
+      uint8_t der[EP_RD_MAX_OBJ];
+      int n = ep_dir_obj_decode(DOC, tok, "RSA PUBLIC KEY", der, sizeof der, err);
+      if (n < 0) {
+        return n;
+      }
+      ep_err_t e2 = {0};
+      d->identity_key = ep_rsa_pub_from_der(der, (size_t)n, &e2);
+      if (d->identity_key == NULL) {
+        return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: %s", DOC, tok->lineno, e2.msg);
+      }
+      ep_sha1(d->identity_digest, der, (size_t)n);
+      return 0;
+    }
+    case K_ACCEPT:
+    case K_REJECT:
+    case K_ACCEPT6:
+    case K_REJECT6: {
+      bool v6 = tok->id == K_ACCEPT6 || tok->id == K_REJECT6;
+      ep_policy_rule_t r;
+      ep_err_t e2 = {0};
+      if (ep_policy_rule_parse(tok->args[0], tok->arglen[0], tok->id == K_ACCEPT || tok->id == K_ACCEPT6,
+                               v6 ? EP_POLICY_STAR_V6 : EP_POLICY_STAR_V4, &r, &e2) < 0) {
+        return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: %s", DOC, tok->lineno, e2.msg);
+      }
+      if ((v6 && r.family == 4) || (!v6 && r.family == 6)) {
+        return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: address family does not fit '%s'",
+                          DOC, tok->lineno, tok->rule->kw);
+      }
+      if (d->policy == NULL && (d->policy = ep_policy_new()) == NULL) {
+        return ep_err_set(err, EP_ERR_NOMEM, "%s: out of memory", DOC);
+      }
+      if (ep_policy_add(d->policy, &r, &e2) < 0) {
+        return ep_err_set(err, e2.code, "%s line %zu: %s", DOC, tok->lineno, e2.msg);
+      }
+      return 0;
+    }
+    case K_IPV6_POLICY: {
+      ep_err_t e2 = {0};
+      d->ipv6_policy = ep_policy_summary_new(tok->argstr, tok->argstr_len, &e2);
+      if (d->ipv6_policy == NULL) {
+        return ep_err_set(err, e2.code, "%s line %zu: ipv6-policy: %s", DOC, tok->lineno, e2.msg);
+      }
+      return 0;
+    }
+    case K_OR_ADDRESS: {
+      int fam;
+      uint8_t a[16];
+      uint16_t port;
+      if (ep_dir_parse_addrport(tok->args[0], tok->arglen[0], &fam, a, &port) < 0) {
+        return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: bad or-address", DOC, tok->lineno);
+      }
+      if (fam == 6 && !d->has_ipv6) {
+        d->has_ipv6 = true;
+        memcpy(d->ipv6, a, 16);
+        d->ipv6_or_port = port;
+      }
+      return 0;
+    }
+    case K_SIG_ED: {
+      if (ep_dir_arg_b64(tok, 0, d->ed_sig, 64) < 0) {
+        return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: bad router-sig-ed25519", DOC,
+                          tok->lineno);
+      }
+      static const char prefix[] = "Tor router descriptor signature v1";
+      ep_digest_t *h = ep_digest_new(EP_DIGEST_SHA256);
+      if (h == NULL) {
+        return ep_err_set(err, EP_ERR_NOMEM, "%s: out of memory", DOC);
+      }
+      ep_digest_update(h, prefix, sizeof prefix - 1);
+      ep_digest_update(h, text + start, tok->offset + strlen("router-sig-ed25519 ") - start);
+      ep_digest_peek(h, d->ed_signed_digest, sizeof d->ed_signed_digest);
+      ep_digest_free(h);
+      d->has_ed_sig = true;
+      return 0;
+    }
+    case K_SIGNATURE: {
+      uint8_t *buf = malloc(EP_RD_MAX_OBJ);
+      if (buf == NULL) {
+        return ep_err_set(err, EP_ERR_NOMEM, "%s: out of memory", DOC);
+      }
+      int n = ep_dir_obj_decode(DOC, tok, "SIGNATURE", buf, EP_RD_MAX_OBJ, err);
+      if (n < 0) {
+        free(buf);
+        return n;
+      }
+      d->sig = buf;
+      d->sig_len = (size_t)n;
+      const char *nl = memchr(text + tok->offset, '\n', l->len - tok->offset);
+      if (nl == NULL) {
+        return ep_err_set(err, EP_ERR_INTERNAL, "%s line %zu: no newline", DOC, tok->lineno);
+      }
+      ep_sha1(d->signed_digest, text + start, (size_t)(nl - text) + 1 - start);
+      return 0;
+    }
+    default:
+      return 0;
+  }
+}
+
+ep_routerdescs_t *ep_routerdescs_parse(const char *text, size_t len, ep_err_t *err) {
+  if (len > EP_CAP_SERVER_DESCS) {
+    ep_err_set(err, EP_ERR_LIMIT, "%s: %zu bytes exceeds EP_CAP_SERVER_DESCS", DOC, len);
+    return NULL;
+  }
+  ep_routerdescs_t *l = calloc(1, sizeof *l);
+  if (l == NULL || (l->text = malloc(len + 1)) == NULL) {
+    free(l);
+    ep_err_set(err, EP_ERR_NOMEM, "%s: out of memory", DOC);
+    return NULL;
+  }
+  memcpy(l->text, text, len);
+  l->text[len] = '\0';
+  l->len = len;
+  ep_dir_lexer_t lx;
+  ep_dir_lexer_init(&lx, l->text, len, DOC, EP_DIR_ANNOTATIONS_OK);
+  ep_dir_tok_t tok;
+  ep_dir_sec_t sec;
+  ep_routerdesc_t *cur = NULL;
+  size_t start = 0;
+  int rc;
+  for (;;) {
+    rc = ep_dir_next(&lx, &tok, err);
+    if (rc < 0) {
+      goto fail;
+    }
+    if (rc == 0) {
+      break;
+    }
+    if (tok.id == EP_DIR_KW_ANNOTATION) {
+      if (cur != NULL) {
+        rc = ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: annotation inside a descriptor", DOC,
+                        tok.lineno);
+        goto fail;
+      }
+      continue;
+    }
+    if (ep_dir_tok_is(&tok, "router")) {
+      if (cur != NULL) {
+        rc = ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: 'router' before the previous descriptor "
+                        "ended (no router-signature?)", DOC, tok.lineno);
+        goto fail;
+      }
+      if (l->n >= EP_RD_MAX_DESCS) {
+        rc = ep_err_set(err, EP_ERR_LIMIT, "%s line %zu: too many descriptors", DOC, tok.lineno);
+        goto fail;
+      }
+      if (l->n == l->alloc) {
+        size_t na = l->alloc ? l->alloc * 2 : 8;
+        ep_routerdesc_t *nv = realloc(l->v, na * sizeof *nv);
+        if (nv == NULL) {
+          rc = ep_err_set(err, EP_ERR_NOMEM, "%s: out of memory", DOC);
+          goto fail;
+        }
+        l->v = nv;
+        l->alloc = na;
+      }
+      cur = &l->v[l->n++];
+      memset(cur, 0, sizeof *cur);
+      cur->lineno = tok.lineno;
+      start = tok.offset;
+      ep_dir_sec_init(&sec, DOC, "descriptor", rd_rules, EP_DIR_NRULES(rd_rules));
+    } else if (cur == NULL) {
+      rc = ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: '%.*s' outside a descriptor", DOC,
+                      tok.lineno, (int)(tok.kw_len > 40 ? 40 : tok.kw_len), tok.kw);
+      goto fail;
+    }
+    rc = ep_dir_match(DOC, rd_rules, EP_DIR_NRULES(rd_rules), &tok, err);
+    if (rc < 0) {
+      goto fail;
+    }
+    rc = ep_dir_sec_add(&sec, &tok, err);
+    if (rc < 0) {
+      goto fail;
+    }
+    rc = handle(l, cur, &tok, start, err);
+    if (rc < 0) {
+      goto fail;
+    }
+    if (tok.id == K_SIGNATURE) {
+      rc = ep_dir_sec_finish(&sec, tok.lineno, err);
+      if (rc < 0) {
+        goto fail;
+      }
+      cur = NULL;
+    }
+  }
+  if (cur != NULL) {
+    rc = ep_dir_sec_finish(&sec, lx.lineno, err);
+    if (rc >= 0) {
+      ep_err_set(err, EP_ERR_TRUNCATED, "%s line %zu: descriptor does not end (truncated?)", DOC,
+                 lx.lineno);
+    }
+    goto fail;
+  }
+  if (l->n == 0) {
+    ep_err_set(err, EP_ERR_MALFORMED, "%s: no descriptors", DOC);
+    goto fail;
+  }
+  return l;
+fail:
+  ep_routerdescs_free(l);
+  return NULL;
+}
+
+int ep_routerdesc_verify(const ep_routerdesc_t *d, time_t now, ep_err_t *err) {
+  if (d->identity_key == NULL || d->sig == NULL) {
+    return ep_err_set(err, EP_ERR_VERIFY, "%s line %zu: no key or signature", DOC, d->lineno);
+  }
+  if (d->has_fingerprint && !ep_ct_eq(d->fingerprint, d->identity_digest, EP_SHA1_LEN)) {
+    return ep_err_set(err, EP_ERR_VERIFY, "%s line %zu (%s): fingerprint is not its key's digest",
+                      DOC, d->lineno, d->nickname);
+  }
+  if (ep_rsa_verify_raw(d->identity_key, d->sig, d->sig_len, d->signed_digest, EP_SHA1_LEN) != EP_OK) {
+    return ep_err_set(err, EP_ERR_VERIFY, "%s line %zu (%s): router-signature does not verify", DOC,
+                      d->lineno, d->nickname);
+  }
+  if (d->ed_cert != NULL) {
+    ep_dir_edcert_t c;
+    ep_err_t e2 = {0};
+    int rc = ep_dir_edcert_parse(d->ed_cert, d->ed_cert_len, &c, &e2);
+    if (rc == 0) {
+      rc = ep_dir_edcert_verify(&c, d->has_ed25519 ? d->ed25519_master : NULL, now, &e2);
+    }
+    if (rc != 0) {
+      return ep_err_set(err, rc, "%s line %zu (%s): identity-ed25519: %s", DOC, d->lineno,
+                        d->nickname, e2.msg);
+    }
+    if (c.type != 4) {
+      return ep_err_set(err, EP_ERR_VERIFY, "%s line %zu (%s): identity-ed25519 has type %u, not 4",
+                        DOC, d->lineno, d->nickname, c.type);
+    }
+    if (!d->has_ed_sig) {
+      return ep_err_set(err, EP_ERR_VERIFY, "%s line %zu (%s): identity-ed25519 without router-sig-ed25519",
+                        DOC, d->lineno, d->nickname);
+    }
+    if (ep_ed25519_verify(d->ed_sig, d->ed_signed_digest, EP_SHA256_LEN, c.certified_key) != EP_OK) {
+      return ep_err_set(err, EP_ERR_VERIFY, "%s line %zu (%s): router-sig-ed25519 does not verify",
+                        DOC, d->lineno, d->nickname);
+    }
+  }
+  return EP_OK;
+}
+
+ep_policy_answer_t ep_routerdesc_policy_eval(const ep_routerdesc_t *d, const ep_dir_addr_t *addr,
+                                             int family, uint16_t port) {
+  int fam = addr != NULL ? addr->family : family;
+  if (d->policy == NULL && fam != 6) {
+    /* No accept/reject lines (dir-spec says there must be one): take it
+     * as rejecting everything rather than tor's "no match means accept". */
+    ep_policy_answer_t a = {EP_POLICY_REJECT, EP_POLICY_BASIS_FULL, false, false};
+    return a;
+  }
+  if (fam == 6) {
+    bool has_v6_rules = false;
+    for (size_t i = 0; i < ep_policy_count(d->policy); i++) {
+      if (ep_policy_rule(d->policy, i)->family == 6) {
+        has_v6_rules = true;
+        break;
+      }
+    }
+    if (!has_v6_rules) {
+      return ep_policy_summary_eval(d->ipv6_policy, port);
+    }
+  }
+  return ep_policy_eval(d->policy, addr, fam, port);
+}
