@@ -421,6 +421,64 @@ START_TEST(tcp_connect_succeeds_and_cancel_is_clean) {
 }
 END_TEST
 
+static bool all_done(void *arg) {
+  conn_result_t *r = arg;
+  for (int i = 0; i < 4; i++) {
+    if (!r[i].done) {
+      return false;
+    }
+  }
+  return true;
+}
+
+START_TEST(tcp_connect_times_out_by_our_deadline) {
+  /* A listener that never accepts, with a backlog of 0: once its queue is
+   * full, the kernel drops further SYNs and those connects hang. */
+  ep_loop_t *loop = new_loop();
+  uint16_t port;
+  int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+  ck_assert_int_eq(listen(lfd, 0), 0);
+  socklen_t sl = sizeof sa;
+  ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
+  port = ntohs(sa.sin_port);
+  ep_addr_t a;
+  ep_err_t err = {0};
+  ck_assert_int_eq(ep_addr_from_ip(&a, "127.0.0.1", port, &err), EP_OK);
+  conn_result_t r[4];
+  memset(r, 0, sizeof r);
+  int64_t t0 = ep_now_ms();
+  for (int i = 0; i < 4; i++) {
+    r[i].fd = -2;
+    ck_assert_ptr_nonnull(ep_tcp_connect(loop, &a, 300, on_connect, &r[i], &err));
+  }
+  ck_assert_int_eq(ep_loop_run_until(loop, all_done, r, ep_now_ms() + 5000, &err), EP_LOOP_DONE);
+  int timeouts = 0;
+  for (int i = 0; i < 4; i++) {
+    if (r[i].fd >= 0) {
+      close(r[i].fd);
+      continue;
+    }
+    ck_assert_int_eq(r[i].sys_errno, ETIMEDOUT);
+    ck_assert_int_eq(r[i].err.code, EP_ERR_TIMEOUT);
+    char want[128];
+    snprintf(want, sizeof want,
+             "tcp connect to 127.0.0.1:%u: ETIMEDOUT (no answer within our deadline)",
+             (unsigned)port);
+    ck_assert_str_eq(r[i].err.msg, want);
+    timeouts++;
+  }
+  ck_assert_int_ge(timeouts, 1);
+  ck_assert_int_ge(ep_now_ms() - t0, 300);
+  close(lfd);
+  ep_loop_free(loop);
+}
+END_TEST
+
 START_TEST(addresses_parse_and_format) {
   ep_addr_t a;
   ep_err_t err = {0};
@@ -811,6 +869,7 @@ static Suite *loop_suite(void) {
   t = tcase_create("tcp");
   tcase_add_test(t, tcp_connect_refused_names_the_errno);
   tcase_add_test(t, tcp_connect_succeeds_and_cancel_is_clean);
+  tcase_add_test(t, tcp_connect_times_out_by_our_deadline);
   tcase_add_test(t, addresses_parse_and_format);
   suite_add_tcase(s, t);
   t = tcase_create("tls");

@@ -666,20 +666,21 @@ struct ep_http_fetch {
 
 static void fetch_io(ep_loop_t *loop, int fd, unsigned events, void *arg);
 
-/* The one place where a fetch changes state. */
-static void fetch_set_state(ep_http_fetch_t *f, fetch_state_t st) {
+/* The one place where a fetch changes state (and its fd's interest). */
+static int fetch_set_state(ep_http_fetch_t *f, fetch_state_t st, ep_err_t *err) {
   f->st = st;
   if (f->fd < 0) {
-    return;
+    return EP_OK;
   }
   unsigned interest = st == FS_SENDING ? EP_LOOP_WRITE : st == FS_RECEIVING ? EP_LOOP_READ : 0;
   if (st == FS_DONE) {
     ep_loop_del_fd(f->loop, f->fd);
-  } else if (ep_loop_fd_interest(f->loop, f->fd) == 0 && interest != 0) {
-    (void)ep_loop_add_fd(f->loop, f->fd, interest, fetch_io, f, NULL);
-  } else {
-    (void)ep_loop_mod_fd(f->loop, f->fd, interest, NULL);
+    return EP_OK;
   }
+  if (ep_loop_fd_interest(f->loop, f->fd) == 0) {
+    return ep_loop_add_fd(f->loop, f->fd, interest, fetch_io, f, err);
+  }
+  return ep_loop_mod_fd(f->loop, f->fd, interest, err);
 }
 
 static void fetch_free(ep_http_fetch_t *f) {
@@ -695,7 +696,7 @@ static void fetch_free(ep_http_fetch_t *f) {
 }
 
 static void fetch_finish(ep_http_fetch_t *f, int rc, const ep_err_t *err) {
-  fetch_set_state(f, FS_DONE);
+  (void)fetch_set_state(f, FS_DONE, NULL);
   ep_http_resp_t *resp = f->resp;
   if (resp != NULL && ep_http_resp_status(resp) == 0) {
     resp = NULL;  /* nothing parsed worth showing */
@@ -751,7 +752,10 @@ static void fetch_send(ep_http_fetch_t *f) {
     }
     ep_buf_consume(&f->req, (size_t)n);
   }
-  fetch_set_state(f, FS_RECEIVING);
+  ep_err_t err = {0};
+  if (fetch_set_state(f, FS_RECEIVING, &err) != EP_OK) {
+    fetch_finish(f, err.code, &err);
+  }
 }
 
 static void fetch_io(ep_loop_t *loop, int fd, unsigned events, void *arg) {
@@ -777,7 +781,11 @@ static void fetch_connected(void *arg, int fd, int sys_errno, const ep_err_t *er
     return;
   }
   f->fd = fd;
-  fetch_set_state(f, FS_SENDING);
+  ep_err_t e3 = {0};
+  if (fetch_set_state(f, FS_SENDING, &e3) != EP_OK) {
+    fetch_finish(f, e3.code, &e3);
+    return;
+  }
   fetch_send(f);
 }
 

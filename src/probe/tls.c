@@ -162,8 +162,9 @@ static ep_tls_ctx_t *ctx_new(bool server, ep_err_t *err) {
                           SSL_MODE_RELEASE_BUFFERS);
   SSL_CTX_set_session_cache_mode(s, SSL_SESS_CACHE_OFF);
 
-  int idx = BIO_get_new_index();
-  ctx->bio_meth = idx < 0 ? NULL : BIO_meth_new(idx | BIO_TYPE_SOURCE_SINK, "exitprobe socket");
+  /* A fixed type rather than BIO_get_new_index(), whose indices run out
+   * after ~128 contexts; nothing looks this BIO up by type. */
+  ctx->bio_meth = BIO_meth_new(BIO_TYPE_SOURCE_SINK, "exitprobe socket");
   if (ctx->bio_meth == NULL || !BIO_meth_set_write_ex(ctx->bio_meth, sock_write_ex) ||
       !BIO_meth_set_read_ex(ctx->bio_meth, sock_read_ex) ||
       !BIO_meth_set_ctrl(ctx->bio_meth, sock_ctrl)) {
