@@ -230,6 +230,15 @@ START_TEST(json_parses_and_rejects) {
   ck_assert_int_eq(iv, 9007199254740993LL);
   ck_assert_ptr_null(ep_json_get(j, "zz"));
   ep_json_free(j);
+  /* Beyond int64: a number, but never an exact integer (strtoll saturates). */
+  j = ep_json_parse("[9223372036854775808, -9223372036854775808, 9223372036854775807]", 64, &err);
+  ck_assert_ptr_nonnull(j);
+  ck_assert(!ep_json_int(ep_json_at(j, 0), &iv));
+  ck_assert(ep_json_int(ep_json_at(j, 1), &iv));
+  ck_assert(iv == INT64_MIN);
+  ck_assert(ep_json_int(ep_json_at(j, 2), &iv));
+  ck_assert(iv == INT64_MAX);
+  ep_json_free(j);
 
   static const char *bad[] = {"", "{", "[1,]", "{\"a\" 1}", "\"abc", "[1] x", "tru", "\"\\q\"",
                               "\"a\x01\"", "-", "{\"a\":}"};

@@ -85,13 +85,17 @@ START_TEST(report_finds_consistent_violators) {
     ck_assert_int_eq(ep_result_write(&r, f, NULL), EP_OK);
   }
   fputs("this is not json\n{\"schema\":\"other\"}\n\n", f);
+  /* A fingerprint that is not 40 hex digits (here: a terminal escape) is refused. */
+  fputs("{\"schema\":\"exitprobe/result/1\",\"exit\":{\"fingerprint\":"
+        "\"\\u001b[2JAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"},\"port\":25,"
+        "\"class\":\"reachable\",\"verdict\":\"honours\"}\n", f);
   fclose(f);
 
   ep_report_t *rep = ep_report_new();
   ep_err_t err = {0};
   ck_assert_int_eq(ep_report_add_file(rep, path, &err), EP_OK);
   ck_assert_uint_eq(ep_report_rows(rep), 3);
-  ck_assert_uint_eq(ep_report_bad_lines(rep), 2);
+  ck_assert_uint_eq(ep_report_bad_lines(rep), 3);
   unsigned consistent = 0;
   for (size_t i = 0; i < ep_report_rows(rep); i++) {
     const ep_report_row_t *row = ep_report_row(rep, i);

@@ -3,6 +3,7 @@
 
 #include "lib/json.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -322,9 +323,10 @@ static ep_json_t *parse_number(jp_t *p) {
     return NULL;
   }
   v->num = d;
-  if (integral && len <= 19) {
+  if (integral && len <= 20) {
+    errno = 0;
     v->ival = strtoll(tmp, &end, 10);
-    v->is_int = (*end == '\0');
+    v->is_int = (*end == '\0' && errno == 0); /* ERANGE: not an exact int64 */
   }
   return v;
 }

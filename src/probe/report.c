@@ -3,6 +3,7 @@
 
 #include "probe/report.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,6 +68,17 @@ static ep_report_row_t *find_row(ep_report_t *r, const char *fp, unsigned port, 
   return row;
 }
 
+/* 40 hex digits, nothing else: a fingerprint is printed as it is. */
+static bool is_fingerprint(const char *fp) {
+  size_t n = 0;
+  for (; fp[n] != '\0'; n++) {
+    if (n >= 40 || !isxdigit((unsigned char)fp[n])) {
+      return false;
+    }
+  }
+  return n == 40;
+}
+
 int ep_report_add_record(ep_report_t *r, const char *text, size_t len, const char *file,
                          size_t line, ep_err_t *err) {
   ep_err_t jerr = {0};
@@ -83,7 +95,7 @@ int ep_report_add_record(ep_report_t *r, const char *text, size_t len, const cha
   int64_t port;
   if (schema == NULL || strcmp(schema, "exitprobe/result/1") != 0) {
     ep_err_set(err, rc, "%s:%zu: not an exitprobe/result/1 record", file, line);
-  } else if (fp == NULL || strlen(fp) != 40 || cls == NULL || verdict == NULL ||
+  } else if (fp == NULL || !is_fingerprint(fp) || cls == NULL || verdict == NULL ||
              !ep_json_int(ep_json_get(j, "port"), &port) || port < 0 || port > 65535) {
     ep_err_set(err, rc, "%s:%zu: record lacks exit.fingerprint, port, class or verdict", file,
                line);
