@@ -83,9 +83,9 @@ static int fd_table_reserve(ep_loop_t *loop, int fd, ep_err_t *err) {
 }
 
 static uint32_t to_epoll(unsigned interest) {
-  uint32_t ev = EPOLLRDHUP;
+  uint32_t ev = 0;
   if (interest & EP_LOOP_READ) {
-    ev |= EPOLLIN;
+    ev |= EPOLLIN | EPOLLRDHUP;  /* half-close only matters to a reader */
   }
   if (interest & EP_LOOP_WRITE) {
     ev |= EPOLLOUT;

@@ -11,7 +11,8 @@
  *     loop spins;
  *   - bytes buffered *inside* a library (OpenSSL's record buffer, see
  *     ep_tls_pending) are invisible to epoll: drain them before returning;
- *   - EP_LOOP_HUP/EP_LOOP_ERR are reported whatever the interest; an fd that
+ *   - EP_LOOP_ERR and a full hang-up (EP_LOOP_HUP) are reported whatever the
+ *     interest, a half-close by the peer only with EP_LOOP_READ; an fd that
  *     keeps reporting them must be removed (or closed) by its owner.
  * The loop never closes or owns an fd; remove it (ep_loop_del_fd) before
  * closing it. Callbacks may add, modify and remove any fd (their own
