@@ -202,7 +202,7 @@ void ep_policy_summary_format(const ep_policy_summary_t *s, char *out, size_t ou
       snprintf(item, sizeof item, "%s%u-%u", i ? "," : "", s->ranges[i].lo, s->ranges[i].hi);
     }
     size_t il = strlen(item);
-    if (pos + il + 4 >= outcap) {
+    if (pos + il + 4 > outcap) {
       if (pos + 4 <= outcap) {
         memcpy(out + pos, "...", 4);
       }

@@ -1,0 +1,297 @@
+/* exitprobe — unit tests of src/dir/token: the directory-document tokenizer. */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dir/consensus.h"
+#include "dir/token.h"
+#include "lib/caps.h"
+#include "testutil.h"
+
+enum { T_R, T_S, T_SIG, T_END, T_ONCE };
+
+#define R(kw, id, mn, mx, amin, amax, obj, pos) \
+  { EP_DIR_KW(kw), id, mn, mx, amin, amax, EP_DIR_OBJ_##obj, EP_DIR_POS_##pos }
+static const ep_dir_rule_t rules[] = {
+  R("r", T_R, 1, 1, 8, EP_DIR_MANY, FORBIDDEN, START),
+  R("s", T_S, 0, 1, 0, EP_DIR_MANY, FORBIDDEN, ANY),
+  R("sig", T_SIG, 0, 1, 0, 0, REQUIRED, ANY),
+  R("end", T_END, 0, 1, 0, 1, OPTIONAL, END),
+  R("once", T_ONCE, 1, 1, 1, 2, FORBIDDEN, ANY),
+};
+#undef R
+
+/* Lex all of text; returns the number of items or a negative status. */
+static int lex_all(const char *text, ep_dir_tok_t *toks, int max, unsigned flags, ep_err_t *err) {
+  ep_dir_lexer_t lx;
+  ep_dir_lexer_init(&lx, text, strlen(text), "doc", flags);
+  int n = 0;
+  for (;;) {
+    ep_dir_tok_t t;
+    int rc = ep_dir_next(&lx, &t, err);
+    if (rc < 0) {
+      return rc;
+    }
+    if (rc == 0) {
+      return n;
+    }
+    if (n < max) {
+      toks[n] = t;
+    }
+    n++;
+  }
+}
+
+/* Run text through the rule table as one section. */
+static int check_section(const char *text, ep_err_t *err) {
+  ep_dir_lexer_t lx;
+  ep_dir_lexer_init(&lx, text, strlen(text), "consensus", 0);
+  ep_dir_sec_t sec;
+  ep_dir_sec_init(&sec, "consensus", "router entry", rules, EP_DIR_NRULES(rules));
+  for (;;) {
+    ep_dir_tok_t t;
+    int rc = ep_dir_next(&lx, &t, err);
+    if (rc < 0) {
+      return rc;
+    }
+    if (rc == 0) {
+      return ep_dir_sec_finish(&sec, lx.lineno, err);
+    }
+    if ((rc = ep_dir_match("consensus", rules, EP_DIR_NRULES(rules), &t, err)) < 0 ||
+        (rc = ep_dir_sec_add(&sec, &t, err)) < 0) {
+      return rc;
+    }
+  }
+}
+
+START_TEST(items_arguments_and_objects) {
+  const char *text =
+      "alpha one  two\tthree\n"
+      "\n"
+      "beta\n"
+      "-----BEGIN RSA PUBLIC KEY-----\n"
+      "AAEC\n"
+      "Aw==\n"
+      "-----END RSA PUBLIC KEY-----\n"
+      "gamma-1 x   \n";
+  ep_dir_tok_t t[4];
+  ep_err_t err = {0};
+  ck_assert_int_eq(lex_all(text, t, 4, 0, &err), 3);
+  ck_assert(ep_dir_tok_is(&t[0], "alpha"));
+  ck_assert_uint_eq(t[0].lineno, 1);
+  ck_assert_uint_eq(t[0].argstr_len, strlen("one  two\tthree"));
+  ck_assert_uint_eq(ep_dir_tok_count_args(&t[0]), 3);
+  /* nothing split until asked */
+  ck_assert_uint_eq(t[0].nargs, 0);
+  ep_dir_tok_split(&t[0], 2);
+  ck_assert_uint_eq(t[0].nargs, 2);
+  ck_assert(t[0].more_args);
+  ck_assert(ep_dir_arg_eq(&t[0], 1, "two"));
+  ep_dir_tok_split(&t[0], 5);
+  ck_assert_uint_eq(t[0].nargs, 3);
+  ck_assert(!t[0].more_args);
+  ck_assert(ep_dir_arg_eq(&t[0], 2, "three"));
+
+  ck_assert(ep_dir_tok_is(&t[1], "beta"));
+  ck_assert_uint_eq(t[1].lineno, 3);
+  ck_assert(t[1].has_obj);
+  uint8_t out[8];
+  ck_assert_int_eq(ep_dir_obj_decode("doc", &t[1], "RSA PUBLIC KEY", out, sizeof out, &err), 4);
+  ck_assert_mem_eq(out, "\x00\x01\x02\x03", 4);
+  ck_assert_int_lt(ep_dir_obj_decode("doc", &t[1], "SIGNATURE", out, sizeof out, &err), 0);
+  ck_assert_str_eq(err.msg, "doc line 3: object is 'RSA PUBLIC KEY', wanted 'SIGNATURE'");
+  ck_assert_int_lt(ep_dir_obj_decode("doc", &t[1], NULL, out, 2, &err), 0);
+
+  ck_assert(ep_dir_tok_is(&t[2], "gamma-1"));
+  ck_assert_uint_eq(t[2].lineno, 8);
+  ck_assert_uint_eq(t[2].argstr_len, 1); /* trailing blanks cut */
+  ck_assert_uint_eq(t[2].end_offset, strlen(text));
+}
+END_TEST
+
+START_TEST(lexer_errors_name_the_line) {
+  ep_dir_tok_t t[4];
+  ep_err_t err = {0};
+  ck_assert_int_eq(lex_all("a\nb", t, 4, 0, &err), EP_ERR_TRUNCATED);
+  ck_assert_str_eq(err.msg, "doc line 2: no newline at the end (truncated?)");
+  ck_assert_int_eq(lex_all("a\n b\n", t, 4, 0, &err), EP_ERR_MALFORMED);
+  ck_assert_str_eq(err.msg, "doc line 2: line does not start with a keyword");
+  ck_assert_int_eq(lex_all("a\nb!c x\n", t, 4, 0, &err), EP_ERR_MALFORMED);
+  ck_assert_str_eq(err.msg, "doc line 2: bad character in keyword");
+  ck_assert_int_eq(lex_all("-k\n", t, 4, 0, &err), EP_ERR_MALFORMED);
+  ck_assert_int_eq(lex_all("a 3\r\n", t, 4, 0, &err), EP_ERR_MALFORMED);
+  ck_assert_str_eq(err.msg, "doc line 1: CR before the newline (CRLF line endings?)");
+  ck_assert_int_eq(lex_all("a\n-----BEGIN X-----\nAAAA\n", t, 4, 0, &err), EP_ERR_TRUNCATED);
+  ck_assert_str_eq(err.msg, "doc line 2: object 'X' has no END line");
+  ck_assert_int_eq(lex_all("a\n-----BEGIN X-----\nAAAA\n-----END Y-----\n", t, 4, 0, &err),
+                   EP_ERR_MALFORMED);
+  ck_assert_str_eq(err.msg, "doc line 4: object END line does not match BEGIN");
+  ck_assert_int_eq(lex_all("a\n-----BEGIN X-----\nAA*A\n-----END X-----\n", t, 4, 0, &err),
+                   EP_ERR_MALFORMED);
+  ck_assert_int_eq(lex_all("a\n-----BEGIN X--\n", t, 4, 0, &err), EP_ERR_MALFORMED);
+  ck_assert_int_eq(lex_all("-----BEGIN X-----\n-----END X-----\n", t, 4, 0, &err), EP_ERR_MALFORMED);
+  ck_assert_str_eq(err.msg, "doc line 1: object without a keyword line");
+  /* annotations only when allowed */
+  ck_assert_int_eq(lex_all("@type x 1\n", t, 4, 0, &err), EP_ERR_MALFORMED);
+  ck_assert_int_eq(lex_all("@type x 1\n", t, 4, EP_DIR_ANNOTATIONS_OK, &err), 1);
+  ck_assert_int_eq(t[0].id, EP_DIR_KW_ANNOTATION);
+  /* "opt" prefix */
+  ck_assert_int_eq(lex_all("opt protocols Link 1 2\n", t, 4, 0, &err), 1);
+  ck_assert(ep_dir_tok_is(&t[0], "protocols"));
+  ck_assert_uint_eq(ep_dir_tok_count_args(&t[0]), 3);
+  /* NUL byte */
+  const char nul[] = "a b\0c\n";
+  ep_dir_lexer_t lx;
+  ep_dir_lexer_init(&lx, nul, sizeof nul - 1, "doc", 0);
+  ck_assert_int_eq(ep_dir_next(&lx, &t[0], &err), EP_ERR_MALFORMED);
+}
+END_TEST
+
+START_TEST(lexer_caps_lines_and_objects) {
+  ep_err_t err = {0};
+  ep_dir_tok_t t;
+  ep_dir_lexer_t lx;
+  size_t n = (size_t)EP_CAP_DOC_LINE + 10;
+  char *big = malloc(n + 1);
+  ck_assert_ptr_nonnull(big);
+  memset(big, 'a', n);
+  big[n] = '\n';
+  ep_dir_lexer_init(&lx, big, n + 1, "doc", 0);
+  ck_assert_int_eq(ep_dir_next(&lx, &t, &err), EP_ERR_LIMIT);
+  free(big);
+  /* an object of more than EP_CAP_DOC_OBJECT bytes */
+  size_t lines = (size_t)EP_CAP_DOC_OBJECT / 48 + 4;
+  size_t cap = 64 + lines * 65;
+  char *obj = malloc(cap);
+  ck_assert_ptr_nonnull(obj);
+  size_t pos = (size_t)snprintf(obj, cap, "k\n-----BEGIN X-----\n");
+  for (size_t i = 0; i < lines; i++) {
+    memset(obj + pos, 'A', 64);
+    obj[pos + 64] = '\n';
+    pos += 65;
+  }
+  pos += (size_t)snprintf(obj + pos, cap - pos, "-----END X-----\n");
+  ep_dir_lexer_init(&lx, obj, pos, "doc", 0);
+  ck_assert_int_eq(ep_dir_next(&lx, &t, &err), EP_ERR_LIMIT);
+  ck_assert_ptr_nonnull(strstr(err.msg, "EP_CAP_DOC_OBJECT"));
+  free(obj);
+}
+END_TEST
+
+START_TEST(rules_check_arguments_objects_and_counts) {
+  ep_err_t err = {0};
+  ck_assert_int_eq(check_section("r 1 2 3 4 5 6 7 8\nonce a\n", &err), 0);
+  ck_assert_int_eq(check_section("r a b c\nonce a\n", &err), EP_ERR_MALFORMED);
+  ck_assert_str_eq(err.msg, "consensus line 1: 'r' wants at least 8 arguments, has 3");
+  ck_assert_int_eq(check_section("r 1 2 3 4 5 6 7 8\nonce a b c d\n", &err), EP_ERR_MALFORMED);
+  ck_assert_str_eq(err.msg, "consensus line 2: 'once' wants at most 2 arguments, has 4");
+  ck_assert_int_eq(check_section("r 1 2 3 4 5 6 7 8\nonce\n", &err), EP_ERR_MALFORMED);
+  ck_assert_str_eq(err.msg, "consensus line 2: 'once' wants at least 1 argument, has 0");
+  ck_assert_int_eq(check_section("r 1 2 3 4 5 6 7 8\n", &err), EP_ERR_MALFORMED);
+  ck_assert_str_eq(err.msg, "consensus line 1: the router entry has no 'once' item");
+  ck_assert_int_eq(check_section("r 1 2 3 4 5 6 7 8\nonce a\nonce b\n", &err), EP_ERR_MALFORMED);
+  ck_assert_str_eq(err.msg, "consensus line 3: 'once' may appear only once in the router entry");
+  ck_assert_int_eq(check_section("once a\nr 1 2 3 4 5 6 7 8\n", &err), EP_ERR_MALFORMED);
+  ck_assert_str_eq(err.msg, "consensus line 1: the router entry must start with 'r', not 'once'");
+  ck_assert_int_eq(check_section("r 1 2 3 4 5 6 7 8\nonce a\nsig\n", &err), EP_ERR_MALFORMED);
+  ck_assert_str_eq(err.msg, "consensus line 3: 'sig' wants an object");
+  ck_assert_int_eq(check_section("r 1 2 3 4 5 6 7 8\nonce a\ns\n-----BEGIN A-----\n-----END A-----\n",
+                                 &err), EP_ERR_MALFORMED);
+  ck_assert_str_eq(err.msg, "consensus line 3: 's' takes no object");
+  ck_assert_int_eq(check_section("r 1 2 3 4 5 6 7 8\nonce a\nend\ns\n", &err), EP_ERR_MALFORMED);
+  ck_assert_str_eq(err.msg, "consensus line 4: 's' after the item that must be last");
+  /* unknown keywords are ignored, objects and all */
+  ck_assert_int_eq(check_section("r 1 2 3 4 5 6 7 8\nx-new 1\n-----BEGIN Q-----\n-----END Q-----\n"
+                                 "once a\nend\n", &err), 0);
+}
+END_TEST
+
+START_TEST(argument_helpers) {
+  ep_dir_tok_t t;
+  ep_err_t err = {0};
+  ck_assert_int_eq(lex_all("t 2022-11-19 10:00:00 1970-01-01 00:00:00 2022-02-29 00:00:00\n", &t, 1, 0,
+                           &err), 1);
+  ep_dir_tok_split(&t, 6);
+  time_t tm;
+  ck_assert_int_eq(ep_dir_arg_time(&t, 0, &tm), 0);
+  ck_assert_int_eq((long long)tm, 1668852000LL);
+  ck_assert_int_eq(ep_dir_arg_time(&t, 2, &tm), 0);
+  ck_assert_int_eq((long long)tm, 0);
+  ck_assert_int_eq(ep_dir_arg_time(&t, 4, &tm), -1); /* not a leap year */
+  ck_assert_int_eq(ep_dir_arg_time(&t, 1, &tm), -1);
+  ck_assert_int_eq(ep_dir_arg_time(&t, 5, &tm), -1); /* no second half */
+
+  ck_assert_int_eq(lex_all("h 00ff10 AAoQ1DAR6kkoo19hBAX5K0QztNw AAoQ1DAR6kkoo19hBAX5K0QztNw= AAoQ1DAR6kkoo19hBAX5K0QztNx 0h\n",
+                           &t, 1, 0, &err), 1);
+  ep_dir_tok_split(&t, 6);
+  uint8_t b[20];
+  ck_assert_int_eq(ep_dir_arg_hex(&t, 0, b, 3), 0);
+  ck_assert_mem_eq(b, "\x00\xff\x10", 3);
+  ck_assert_int_eq(ep_dir_arg_hex(&t, 0, b, 2), -1);
+  ck_assert_int_eq(ep_dir_arg_b64(&t, 1, b, 20), 0);
+  ck_assert_mem_eq(b, "\x00\x0a\x10\xd4\x30\x11\xea\x49\x28\xa3\x5f\x61\x04\x05\xf9\x2b\x44\x33\xb4\xdc", 20);
+  ck_assert_int_eq(ep_dir_arg_b64(&t, 2, b, 20), 0);  /* padded form too */
+  ck_assert_int_eq(ep_dir_arg_b64(&t, 3, b, 20), -1); /* non-canonical last char */
+  ck_assert_int_eq(ep_dir_arg_b64(&t, 4, b, 1), -1);
+  ck_assert_int_eq(ep_dir_arg_b64(&t, 1, b, 19), -1);
+
+  uint32_t v4;
+  ck_assert_int_eq(ep_dir_parse_ipv4("104.53.221.159", 14, &v4), 0);
+  ck_assert_uint_eq(v4, 0x6835dd9fu);
+  ck_assert_int_eq(ep_dir_parse_ipv4("1.2.3", 5, &v4), -1);
+  ck_assert_int_eq(ep_dir_parse_ipv4("1.2.3.256", 9, &v4), -1);
+  ck_assert_int_eq(ep_dir_parse_ipv4("01.2.3.4", 8, &v4), -1);
+  ck_assert_int_eq(ep_dir_parse_ipv4("1.2.3.4 ", 8, &v4), -1);
+  int fam;
+  uint8_t a[16];
+  uint16_t port;
+  ck_assert_int_eq(ep_dir_parse_addrport("[2a02:16a8:662:2203::1]:443", 27, &fam, a, &port), 0);
+  ck_assert_int_eq(fam, 6);
+  ck_assert_uint_eq(port, 443);
+  ck_assert_uint_eq(a[0], 0x2a);
+  ck_assert_uint_eq(a[15], 1);
+  ck_assert_int_eq(ep_dir_parse_addrport("127.0.0.1:7000", 14, &fam, a, &port), 0);
+  ck_assert_int_eq(fam, 4);
+  ck_assert_int_eq(ep_dir_parse_addrport("127.0.0.1:0", 11, &fam, a, &port), -1);
+  ck_assert_int_eq(ep_dir_parse_addrport("[::1]443", 8, &fam, a, &port), -1);
+  ck_assert_int_eq(ep_dir_parse_addrport("[zz::1]:443", 11, &fam, a, &port), -1);
+  ck_assert(ep_dir_nickname_ok("moria1", 6));
+  ck_assert(!ep_dir_nickname_ok("a-b", 3));
+  ck_assert(!ep_dir_nickname_ok("abcdefghijklmnopqrst", 20));
+  uint64_t u;
+  ck_assert_int_eq(ep_dir_parse_uint("65535", 5, 65535, &u), 0);
+  ck_assert_int_eq(ep_dir_parse_uint("65536", 5, 65535, &u), -1);
+  ck_assert_int_eq(ep_dir_parse_uint("18446744073709551616", 20, UINT64_MAX, &u), -1);
+}
+END_TEST
+
+START_TEST(protocol_lists) {
+  const char *pr = "Cons=1-2 Desc=1-2 Link=1-5 LinkAuth=1,3 Relay=1-4";
+  size_t n = strlen(pr);
+  ck_assert(ep_dir_proto_supports(pr, n, "Link", 5));
+  ck_assert(!ep_dir_proto_supports(pr, n, "Link", 6));
+  ck_assert(ep_dir_proto_supports(pr, n, "LinkAuth", 3));
+  ck_assert(!ep_dir_proto_supports(pr, n, "LinkAuth", 2));
+  ck_assert(!ep_dir_proto_supports(pr, n, "Lin", 1));
+  ck_assert(!ep_dir_proto_supports(pr, n, "FlowCtrl", 1));
+  ck_assert(!ep_dir_proto_supports("Link=x", 6, "Link", 1));
+}
+END_TEST
+
+static Suite *dir_token_suite(void) {
+  Suite *s = suite_create("dir_token");
+  TCase *tc = tcase_create("core");
+  tcase_add_test(tc, items_arguments_and_objects);
+  tcase_add_test(tc, lexer_errors_name_the_line);
+  tcase_add_test(tc, lexer_caps_lines_and_objects);
+  tcase_add_test(tc, rules_check_arguments_objects_and_counts);
+  tcase_add_test(tc, argument_helpers);
+  tcase_add_test(tc, protocol_lists);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void) { return tu_run_suite(dir_token_suite()); }
