@@ -375,6 +375,10 @@ static void on_netinfo(ep_channel_t *ch, const ep_cell_t *cell) {
   ch->info.peer_time = ni.timestamp;
   ch->info.clock_skew = ni.timestamp != 0 ? (int64_t)ni.timestamp - (int64_t)ch->now : 0;
   ch->info.our_addr = ni.other;
+  static const uint8_t zero4[4] = {0};
+  if (ni.other.family == EP_IPADDR_V4 && memcmp(ni.other.bytes, zero4, 4) == 0) {
+    ch->info.our_addr.family = EP_IPADDR_NONE;   /* 0.0.0.0: "not known" */
+  }
   ch->info.n_peer_addrs = ni.n_my_kept;
   memcpy(ch->info.peer_addrs, ni.my, sizeof ni.my);
 
@@ -382,7 +386,7 @@ static void on_netinfo(ep_channel_t *ch, const ep_cell_t *cell) {
    * dialled it, no addresses of our own. */
   ep_netinfo_t mine;
   memset(&mine, 0, sizeof mine);
-  mine.other.family = EP_ADDR_IPV4;
+  mine.other.family = EP_IPADDR_V4;
   ep_put_u32(mine.other.bytes, ch->peer.ipv4);
   uint8_t payload[EP_CELL_PAYLOAD_LEN];
   if (ep_netinfo_encode(payload, &mine, &e) != EP_OK) {
@@ -705,6 +709,17 @@ int ep_channel_stream_end(ep_channel_t *ch, uint32_t circ_id, uint16_t stream_id
     return err != NULL ? err->code : EP_ERR_STATE;
   }
   int rc = ep_circ_end_stream(c, stream_id, reason, err);
+  reap(ch, c, circ_id);
+  return rc;
+}
+
+int ep_channel_stream_hold(ep_channel_t *ch, uint32_t circ_id, uint16_t stream_id, bool hold,
+                           ep_err_t *err) {
+  ep_circ_t *c = need_circ(ch, circ_id, err);
+  if (c == NULL) {
+    return err != NULL ? err->code : EP_ERR_STATE;
+  }
+  int rc = ep_circ_stream_hold(c, stream_id, hold, err);
   reap(ch, c, circ_id);
   return rc;
 }

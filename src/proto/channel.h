@@ -59,9 +59,9 @@ typedef struct ep_channel_info {
   ep_certs_proven_t proven;     /* identities the relay proved */
   uint32_t peer_time;           /* its NETINFO timestamp (0 if it sent none) */
   int64_t clock_skew;           /* peer_time - our now at receipt, seconds (0 if unknown) */
-  ep_addr_t our_addr;           /* the address it sees us at (family NONE if not said) */
+  ep_ipaddr_t our_addr;           /* the address it sees us at (family NONE if not said) */
   size_t n_peer_addrs;
-  ep_addr_t peer_addrs[EP_NETINFO_ADDRS_KEPT];   /* the addresses it claims */
+  ep_ipaddr_t peer_addrs[EP_NETINFO_ADDRS_KEPT];   /* the addresses it claims */
 } ep_channel_info_t;
 
 /* A channel to `peer` (copied: IPv4/port, RSA id, Ed25519 id when known).
@@ -125,6 +125,10 @@ int ep_channel_stream_begin_dir(ep_channel_t *ch, uint32_t circ_id, uint16_t *st
  * EP_EV_STREAM_WRITABLE / EP_EV_CIRC_WRITABLE). */
 int ep_channel_stream_write(ep_channel_t *ch, uint32_t circ_id, uint16_t stream_id,
                             const uint8_t *data, size_t n, size_t *written, ep_err_t *err);
+/* Backpressure (see ep_circ_stream_hold): hold while the loop's buffer for
+ * the stream is full, release when it drains. */
+int ep_channel_stream_hold(ep_channel_t *ch, uint32_t circ_id, uint16_t stream_id, bool hold,
+                           ep_err_t *err);
 /* RELAY_END (reason: EP_END_DONE or EP_END_MISC) and forget the stream. */
 int ep_channel_stream_end(ep_channel_t *ch, uint32_t circ_id, uint16_t stream_id, uint8_t reason,
                           ep_err_t *err);

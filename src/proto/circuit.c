@@ -41,6 +41,7 @@ typedef struct stream {
   uint8_t state;
   bool dir;
   bool blocked;
+  bool held;                                     /* stream SENDMEs withheld */
   uint8_t hop;                                   /* index into hops */
   int package_window;
   int deliver_window;
@@ -646,6 +647,32 @@ int ep_circ_end_stream(ep_circ_t *c, uint16_t stream_id, uint8_t reason, ep_err_
   return rc;
 }
 
+/* Stream-level SENDMEs now due (version 0, empty: tor-spec §7.4), unless
+ * the stream is held. The data went to the caller at once, so the window
+ * refills as it arrives. */
+static int stream_sendmes(ep_circ_t *c, stream_t *s, ep_err_t *err) {
+  while (!s->held && s->deliver_window <= EP_STREAMWINDOW_START - EP_STREAMWINDOW_INCREMENT) {
+    s->deliver_window += EP_STREAMWINDOW_INCREMENT;
+    ep_relay_msg_t sm;
+    ep_relay_msg_sendme_v0(&sm, s->id);
+    int rc = send_msg(c, s->hop, EP_CELL_RELAY, &sm, err);
+    if (rc != EP_OK) {
+      return rc;
+    }
+  }
+  return EP_OK;
+}
+
+int ep_circ_stream_hold(ep_circ_t *c, uint16_t stream_id, bool hold, ep_err_t *err) {
+  stream_t *s = find_stream(c, stream_id);
+  if (s == NULL || c->state == EP_CIRC_CLOSED) {
+    return ep_err_set(err, EP_ERR_STATE, "circuit %08x: no stream %u", (unsigned)c->id,
+                      (unsigned)stream_id);
+  }
+  s->held = hold;
+  return stream_sendmes(c, s, err);
+}
+
 /* ---- Inbound relay messages ---- */
 
 static int on_data(ep_circ_t *c, unsigned hi, const ep_relay_msg_t *m) {
@@ -691,18 +718,8 @@ static int on_data(ep_circ_t *c, unsigned hi, const ep_relay_msg_t *m) {
   if (rc != EP_OK) {
     return rc;
   }
-  /* The data is handed over at once, so the stream window refills now. */
-  while (s->deliver_window <= EP_STREAMWINDOW_START - EP_STREAMWINDOW_INCREMENT) {
-    s->deliver_window += EP_STREAMWINDOW_INCREMENT;
-    ep_relay_msg_t sm;
-    ep_relay_msg_sendme_v0(&sm, s->id);
-    ep_err_t e = {0};
-    rc = send_msg(c, hi, EP_CELL_RELAY, &sm, &e);
-    if (rc != EP_OK) {
-      return rc;
-    }
-  }
-  return EP_OK;
+  ep_err_t e = {0};
+  return stream_sendmes(c, s, &e);
 }
 
 static int on_sendme(ep_circ_t *c, unsigned hi, const ep_relay_msg_t *m) {

@@ -104,6 +104,11 @@ int ep_circ_write(ep_circ_t *c, uint16_t stream_id, const uint8_t *data, size_t 
                   size_t *written, ep_err_t *err);
 /* Send RELAY_END and forget the stream (no event). */
 int ep_circ_end_stream(ep_circ_t *c, uint16_t stream_id, uint8_t reason, ep_err_t *err);
+/* Backpressure: while a stream is held, its stream-level SENDMEs are not
+ * sent, so the exit may send at most the stream window (500 cells) more;
+ * DATA beyond it closes the circuit. Releasing sends the SENDMEs now due.
+ * (Circuit-level SENDMEs are always sent at once, as tor does.) */
+int ep_circ_stream_hold(ep_circ_t *c, uint16_t stream_id, bool hold, ep_err_t *err);
 /* How many bytes could be written now on a stream (0 if closed/unknown). */
 size_t ep_circ_writable(const ep_circ_t *c, uint16_t stream_id);
 

@@ -66,7 +66,7 @@ typedef struct ep_event {
   int status;               /* ep_status_t for local closes and CHAN_CLOSED */
   char msg[EP_ERR_MSG_MAX];
   bool has_addr;
-  ep_addr_t addr;
+  ep_ipaddr_t addr;
   uint32_t ttl;             /* EP_TTL_ABSENT when not given */
   size_t len;
   uint8_t data[EP_RELAY_PAYLOAD_MAX];

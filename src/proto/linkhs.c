@@ -175,7 +175,7 @@ int ep_auth_challenge_encode(uint8_t *out, size_t cap, const ep_auth_challenge_t
 
 /* One ATYPE | ALEN | AVAL. An unknown type or a wrong length gives family
  * NONE (the address is ignored, §4.5). -1 if truncated. */
-static int read_netinfo_addr(ep_reader_t *r, ep_addr_t *a) {
+static int read_netinfo_addr(ep_reader_t *r, ep_ipaddr_t *a) {
   uint8_t type, alen;
   const uint8_t *val;
   memset(a, 0, sizeof *a);
@@ -183,21 +183,21 @@ static int read_netinfo_addr(ep_reader_t *r, ep_addr_t *a) {
     return -1;
   }
   if (type == 4 && alen == 4) {
-    a->family = EP_ADDR_IPV4;
+    a->family = EP_IPADDR_V4;
     memcpy(a->bytes, val, 4);
   } else if (type == 6 && alen == 16) {
-    a->family = EP_ADDR_IPV6;
+    a->family = EP_IPADDR_V6;
     memcpy(a->bytes, val, 16);
   }
   return 0;
 }
 
-static void write_netinfo_addr(ep_writer_t *w, const ep_addr_t *a) {
-  if (a->family == EP_ADDR_IPV6) {
+static void write_netinfo_addr(ep_writer_t *w, const ep_ipaddr_t *a) {
+  if (a->family == EP_IPADDR_V6) {
     ep_wr_u8(w, 6);
     ep_wr_u8(w, 16);
     ep_wr_bytes(w, a->bytes, 16);
-  } else if (a->family == EP_ADDR_IPV4) {
+  } else if (a->family == EP_IPADDR_V4) {
     ep_wr_u8(w, 4);
     ep_wr_u8(w, 4);
     ep_wr_bytes(w, a->bytes, 4);
@@ -223,12 +223,12 @@ int ep_netinfo_parse(const uint8_t *payload, size_t len, ep_netinfo_t *out, ep_e
     return ep_err_set(err, EP_ERR_TRUNCATED, "NETINFO: no NMYADDR");
   }
   for (unsigned i = 0; i < out->n_my; i++) {
-    ep_addr_t a;
+    ep_ipaddr_t a;
     if (read_netinfo_addr(&r, &a) < 0) {
       return ep_err_set(err, EP_ERR_TRUNCATED, "NETINFO: address %u of %u truncated", i + 1,
                         (unsigned)out->n_my);
     }
-    if (a.family != EP_ADDR_NONE && out->n_my_kept < EP_NETINFO_ADDRS_KEPT) {
+    if (a.family != EP_IPADDR_NONE && out->n_my_kept < EP_NETINFO_ADDRS_KEPT) {
       out->my[out->n_my_kept++] = a;
     }
   }

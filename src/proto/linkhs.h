@@ -90,11 +90,11 @@ int ep_auth_challenge_encode(uint8_t *out, size_t cap, const ep_auth_challenge_t
 
 typedef struct ep_netinfo {
   uint32_t timestamp;          /* seconds since the epoch; clients send 0 */
-  ep_addr_t other;             /* the address the sender sees us at (family NONE if
+  ep_ipaddr_t other;             /* the address the sender sees us at (family NONE if
                                   absent, of an unknown type or a wrong length) */
   uint8_t n_my;                /* as declared */
   size_t n_my_kept;            /* recognised ones kept, at most EP_NETINFO_ADDRS_KEPT */
-  ep_addr_t my[EP_NETINFO_ADDRS_KEPT];
+  ep_ipaddr_t my[EP_NETINFO_ADDRS_KEPT];
 } ep_netinfo_t;
 
 /* Parse a NETINFO payload (trailing bytes ignored). EP_ERR_TRUNCATED. */

@@ -95,12 +95,12 @@ const char *ep_end_reason_format(char *buf, size_t cap, unsigned reason) {
   return buf;
 }
 
-const char *ep_addr_format(char *buf, size_t cap, const ep_addr_t *addr) {
+const char *ep_ipaddr_format(char *buf, size_t cap, const ep_ipaddr_t *addr) {
   char tmp[INET6_ADDRSTRLEN];
   const char *s = "-";
-  if (addr->family == EP_ADDR_IPV4 && inet_ntop(AF_INET, addr->bytes, tmp, sizeof tmp)) {
+  if (addr->family == EP_IPADDR_V4 && inet_ntop(AF_INET, addr->bytes, tmp, sizeof tmp)) {
     s = tmp;
-  } else if (addr->family == EP_ADDR_IPV6 && inet_ntop(AF_INET6, addr->bytes, tmp, sizeof tmp)) {
+  } else if (addr->family == EP_IPADDR_V6 && inet_ntop(AF_INET6, addr->bytes, tmp, sizeof tmp)) {
     s = tmp;
   }
   snprintf(buf, cap, "%s", s);
@@ -218,7 +218,7 @@ static int parse_connected(ep_reader_t *r, ep_relay_connected_t *c, ep_err_t *er
   }
   if (a != 0) {
     c->has_addr = true;
-    c->addr.family = EP_ADDR_IPV4;
+    c->addr.family = EP_IPADDR_V4;
     ep_put_u32(c->addr.bytes, a);
     if (ep_rd_u32(r, &c->ttl) == 0) {
       c->has_ttl = true;
@@ -238,7 +238,7 @@ static int parse_connected(ep_reader_t *r, ep_relay_connected_t *c, ep_err_t *er
   }
   c->has_addr = true;
   c->has_ttl = true;
-  c->addr.family = EP_ADDR_IPV6;
+  c->addr.family = EP_IPADDR_V6;
   return EP_OK;
 }
 
@@ -256,11 +256,11 @@ static int parse_end(ep_reader_t *r, ep_relay_end_t *e) {
    * is processed anyway (tor-spec §6.3). */
   size_t n = ep_rd_remaining(r);
   if (n == 4 || n == 8) {
-    e->addr.family = EP_ADDR_IPV4;
+    e->addr.family = EP_IPADDR_V4;
     ep_rd_bytes(r, e->addr.bytes, 4);
     e->has_addr = true;
   } else if (n == 16 || n == 20) {
-    e->addr.family = EP_ADDR_IPV6;
+    e->addr.family = EP_IPADDR_V6;
     ep_rd_bytes(r, e->addr.bytes, 16);
     e->has_addr = true;
   }
@@ -423,8 +423,8 @@ void ep_relay_msg_sendme_v0(ep_relay_msg_t *m, uint16_t stream_id) {
   m->u.sendme.empty = true;
 }
 
-static void write_addr(ep_writer_t *w, const ep_addr_t *a) {
-  ep_wr_bytes(w, a->bytes, a->family == EP_ADDR_IPV6 ? 16 : 4);
+static void write_addr(ep_writer_t *w, const ep_ipaddr_t *a) {
+  ep_wr_bytes(w, a->bytes, a->family == EP_IPADDR_V6 ? 16 : 4);
 }
 
 int ep_relay_msg_encode(const ep_relay_msg_t *msg, uint8_t *out, size_t cap, size_t *len,
@@ -458,7 +458,7 @@ int ep_relay_msg_encode(const ep_relay_msg_t *msg, uint8_t *out, size_t cap, siz
       if (!c->has_addr) {
         break;
       }
-      if (c->addr.family == EP_ADDR_IPV6) {
+      if (c->addr.family == EP_IPADDR_V6) {
         ep_wr_u32(&w, 0);
         ep_wr_u8(&w, 6);
         ep_wr_bytes(&w, c->addr.bytes, 16);

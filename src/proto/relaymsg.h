@@ -104,7 +104,7 @@ typedef struct ep_relay_begin {
 
 typedef struct ep_relay_connected {
   bool has_addr;                      /* false for an empty body (BEGIN_DIR) */
-  ep_addr_t addr;
+  ep_ipaddr_t addr;
   bool has_ttl;
   uint32_t ttl;
 } ep_relay_connected_t;
@@ -113,7 +113,7 @@ typedef struct ep_relay_end {
   uint8_t reason;                     /* raw byte; MISC when the body was empty */
   bool empty;                         /* the body was empty */
   bool has_addr;                      /* EXITPOLICY with an address of a right length */
-  ep_addr_t addr;
+  ep_ipaddr_t addr;
   uint32_t ttl;                       /* EP_TTL_ABSENT when not given */
 } ep_relay_end_t;
 
@@ -204,6 +204,6 @@ const char *ep_end_reason_format(char *buf, size_t cap, unsigned reason);
 
 /* An address as text ("1.2.3.4", "2001:db8::1", "-" for none) into buf
  * (>= 46 bytes); returns buf. */
-const char *ep_addr_format(char *buf, size_t cap, const ep_addr_t *addr);
+const char *ep_ipaddr_format(char *buf, size_t cap, const ep_ipaddr_t *addr);
 
 #endif
