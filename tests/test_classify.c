@@ -95,7 +95,7 @@ START_TEST(classify_end_reasons_and_connected) {
   o.end_reason = 200; /* unknown reasons are kept, not rejected */
   c = run(o);
   ck_assert_int_eq(c.cls, EP_CLASS_OTHER_END);
-  ck_assert_str_eq(c.why, "END unknown (200) after 104 ms");
+  ck_assert_str_eq(c.why, "END UNKNOWN (200) after 104 ms");
 
   ep_stream_outcome_t t = {.deadline_hit = true};
   ck_assert_int_eq(run(t).cls, EP_CLASS_TIMEOUT);

@@ -3,6 +3,7 @@
 
 #include "probe/classify.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -48,17 +49,21 @@ bool ep_class_is_failure(ep_class_t c) {
   return c != EP_CLASS_REACHABLE && !ep_class_is_no_verdict(c);
 }
 
-/* The name tor-spec gives an END reason, for the "why" line. */
-static const char *end_name(int r) {
-  static const char *const names[] = {
-      NULL, "MISC", "RESOLVEFAILED", "CONNECTREFUSED", "EXITPOLICY", "DESTROY", "DONE", "TIMEOUT",
-      "NOROUTE", "HIBERNATING", "INTERNAL", "RESOURCELIMIT", "CONNRESET", "TORPROTOCOL",
-      "NOTDIRECTORY"};
-  if (r > 0 && r < (int)(sizeof names / sizeof names[0])) {
-    return names[r];
+const char *ep_end_reason_upper(int r, char *buf, size_t cap) {
+  const char *n = r >= 0 ? ep_end_reason_name((unsigned)r) : NULL;
+  if (n == NULL) {
+    n = "unknown";
   }
-  return "unknown";
+  size_t i = 0;
+  for (; n[i] != '\0' && i + 1 < cap; i++) {
+    buf[i] = (char)toupper((unsigned char)n[i]);
+  }
+  buf[i] = '\0';
+  return buf;
 }
+
+/* The name tor-spec gives an END reason (REASON_MISC → "MISC"), for "why". */
+#define end_name(r) ep_end_reason_upper((r), (char[24]){0}, 24)
 
 static ep_class_t class_of_end(int reason) {
   switch (reason) {

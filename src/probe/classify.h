@@ -13,14 +13,7 @@
 #include <stdint.h>
 
 #include "probe/smtp.h"
-
-/* RELAY_END reasons (tor-spec 6.3), as far as classification needs names. */
-enum {
-  EP_END_MISC = 1, EP_END_RESOLVEFAILED = 2, EP_END_CONNECTREFUSED = 3, EP_END_EXITPOLICY = 4,
-  EP_END_DESTROY = 5, EP_END_DONE = 6, EP_END_TIMEOUT = 7, EP_END_NOROUTE = 8,
-  EP_END_HIBERNATING = 9, EP_END_INTERNAL = 10, EP_END_RESOURCELIMIT = 11, EP_END_CONNRESET = 12,
-  EP_END_TORPROTOCOL = 13, EP_END_NOTDIRECTORY = 14
-};
+#include "proto/relaymsg.h"   /* EP_END_* reasons and their names */
 
 typedef enum ep_class {
   EP_CLASS_REACHABLE = 0,        /* connected; the service said what it should */
@@ -73,6 +66,9 @@ typedef struct ep_classification {
   ep_greeting_t greeting;    /* parsed greeting (kind NONE if no data) */
   char why[160];             /* one line: "END MISC (1) after 104 ms" */
 } ep_classification_t;
+
+/* An END reason's tor-spec name in capitals ("MISC", "EXITPOLICY", "UNKNOWN"). */
+const char *ep_end_reason_upper(int reason, char *buf, size_t cap);
 
 void ep_classify(const ep_stream_outcome_t *o, ep_classification_t *out);
 

@@ -3,5 +3,6 @@
 #define EP_PROBE_CMD_H
 
 int ep_cmd_report(int argc, char **argv);
+int ep_cmd_circuit(int argc, char **argv);
 
 #endif

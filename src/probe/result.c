@@ -84,17 +84,6 @@ static int relay(ep_buf_t *o, const char *k, const ep_relay_ref_t *r, ep_err_t *
   return rc;
 }
 
-static const char *end_reason_name(int r) {
-  static const char *const names[] = {
-      "", "MISC", "RESOLVEFAILED", "CONNECTREFUSED", "EXITPOLICY", "DESTROY", "DONE", "TIMEOUT",
-      "NOROUTE", "HIBERNATING", "INTERNAL", "RESOURCELIMIT", "CONNRESET", "TORPROTOCOL",
-      "NOTDIRECTORY"};
-  if (r > 0 && r < (int)(sizeof names / sizeof names[0])) {
-    return names[r];
-  }
-  return "UNKNOWN";
-}
-
 int ep_result_to_json(const ep_result_t *r, ep_buf_t *o, ep_err_t *err) {
   char when[32];
   ep_time_format_iso(when, sizeof when, r->started);
@@ -112,7 +101,11 @@ int ep_result_to_json(const ep_result_t *r, ep_buf_t *o, ep_err_t *err) {
   if (rc == EP_OK) rc = kv_str(o, "detail", r->c.why, true, err);
   if (rc == EP_OK) rc = kv_int(o, "end_reason", r->end_reason, true, true, err);
   if (rc == EP_OK) {
-    rc = kv_str(o, "end_reason_name", r->end_reason >= 0 ? end_reason_name(r->end_reason) : "", true, err);
+    char rn[24] = "";
+    if (r->end_reason >= 0) {
+      ep_end_reason_upper(r->end_reason, rn, sizeof rn);
+    }
+    rc = kv_str(o, "end_reason_name", rn, true, err);
   }
   if (rc == EP_OK && r->exitpolicy_addr[0] != '\0') {
     rc = kv_str(o, "exitpolicy_address", r->exitpolicy_addr, true, err);
