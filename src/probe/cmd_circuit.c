@@ -277,9 +277,9 @@ static void on_event(void *arg, ep_link_t *link, const ep_event_t *ev) {
       } else {
         buf[0] = '\0';
       }
-      char rb[64];
-      say(r, "end", "port %u: END %s%s after %lld ms%s", s->port,
-          ep_end_reason_format(rb, sizeof rb, ev->reason), ev->end_empty ? " (empty body)" : "",
+      char rb[24];
+      say(r, "end", "port %u: END %s (%u)%s after %lld ms%s", s->port,
+          ep_end_reason_upper(ev->reason, rb, sizeof rb), ev->reason, ev->end_empty ? " (empty body)" : "",
           (long long)s->o.end_ms, buf);
       stream_done(s);
       break;

@@ -161,7 +161,7 @@ static void drain_events(ep_link_t *l) {
   while (l->stage != EP_LINK_CLOSED && ep_channel_next_event(l->chan, ev)) {
     if (ev->type == EP_EV_CHAN_OPEN) {
       l->stage = EP_LINK_OPEN;
-      l->open_ms = ep_loop_now(l->loop) - l->started_ms;
+      l->open_ms = ep_now_ms() - l->started_ms;
       if (l->deadline != 0) {
         ep_loop_timer_cancel(l->loop, l->deadline);
         l->deadline = 0;
@@ -240,15 +240,15 @@ static void on_io(ep_loop_t *loop, int fd, unsigned events, void *arg) {
       return;
     }
     l->chan = ep_channel_new(&l->peer, &err);
+    if (l->chan != NULL && l->cfg.trace != NULL) {
+      ep_channel_set_trace(l->chan, l->cfg.trace, l->cfg.trace_arg);
+    }
     int src = l->chan != NULL ? ep_channel_start(l->chan, der, derlen, ep_wall_now(), &err)
                               : EP_ERR_NOMEM;
     free(der);
     if (src != EP_OK) {
       fail(l, src, "link to %s: %s", l->name, err.msg);
       return;
-    }
-    if (l->cfg.trace != NULL) {
-      ep_channel_set_trace(l->chan, l->cfg.trace, l->cfg.trace_arg);
     }
     l->stage = EP_LINK_HANDSHAKE;
     ep_link_flush(l);
@@ -313,7 +313,7 @@ ep_link_t *ep_link_open(ep_loop_t *loop, ep_tls_ctx_t *tls, const ep_target_t *p
   l->arg = arg;
   l->fd = -1;
   l->open_ms = -1;
-  l->started_ms = ep_loop_now(loop);
+  l->started_ms = ep_now_ms();
   ep_buf_init(&l->in, EP_CAP_LINK_INBUF, "link input", 0);
   ep_buf_init(&l->out, EP_CAP_LINK_OUTBUF, "link output", 0);
   char ip[32];
