@@ -305,7 +305,7 @@ static void circuit_usage(FILE *out) {
           "  --first-hop RELAY   the first hop (the TLS link goes to it)\n"
           "  --exit RELAY        the exit (the circuit is extended to it)\n"
           "  --one-hop           no EXTEND2: streams go to the first hop itself\n"
-          "  --port P[,P...]     ports to open streams to (default 25)\n"
+          "  --port P[,P...]     ports to open streams to (default 25; none: only --begin-dir)\n"
           "  --target HOST       where the exit connects (default 127.0.0.1)\n"
           "  --begin-dir         also open a BEGIN_DIR stream on the same circuit\n"
           "  --timeout DURATION  per stream (default 10s) and per link stage\n"
@@ -372,6 +372,9 @@ int ep_cmd_circuit(int argc, char **argv) {
     fprintf(stderr, "exitprobe circuit: %s\n", err.msg);
     goto out;
   }
+  if (strcmp(ports, "none") == 0) {
+    ports = "";
+  }
   for (const char *p = ports; *p != '\0';) {
     char *end;
     long port = strtol(p, &end, 10);
@@ -386,7 +389,7 @@ int ep_cmd_circuit(int argc, char **argv) {
     s->o.expect_greeting = (port == 25 || port == 587);
     p = *end == ',' ? end + 1 : end;
   }
-  if (begin_dir) {
+  if (begin_dir || r->n_streams == 0) {
     stream_state_t *s = &r->streams[r->n_streams++];
     s->run = r;
     s->port = 0;

@@ -1,0 +1,64 @@
+#!/bin/bash
+# exitprobe circuit against the local network of real tor relays:
+# - a link handshake with every relay succeeds and its certificates verify
+#   (one-hop circuit + BEGIN_DIR to each relay);
+# - a wrong fingerprint gives a clear identity-mismatch error;
+# - a 2-hop circuit through each exit, one stream to 127.0.0.1:25, gives the
+#   answer its manifest behaviour implies (TESTNET.md: quick END MISC for
+#   refused/unreachable, nothing for DROP, CONNECTED then DONE, silence, 554);
+# - a port outside the exit's policy gives END EXITPOLICY;
+# - a stream on a one-hop circuit to an exit is refused, and the trace shows
+#   the reason byte the exit sent.
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+EP=${EXITPROBE:?}
+specs=$(mktemp)
+trap 'rm -f "$specs"' EXIT
+python3 "$HERE/relayspecs.py" "$EXITPROBE_TESTNET_MANIFEST" >"$specs" || { echo "cannot read relay specs"; exit 1; }
+spec() { awk -v n="$1" '$1 == n { print $2 }' "$specs"; }
+fails=0
+check() { # description, command output, regex
+  if grep -qE "$3" <<<"$2"; then echo "ok: $1"; else echo "FAIL: $1"; echo "$2" | sed 's/^/    /'; fails=$((fails + 1)); fi
+}
+
+n=0
+while read -r nick s; do
+  out=$("$EP" circuit --first-hop "$s" --one-hop --port none --begin-dir --timeout 5s 2>&1)
+  check "link + certs + BEGIN_DIR with $nick" "$out" "identity verified: .*BEGIN_DIR: connected|BEGIN_DIR: connected"
+  check "identity of $nick verified" "$out" "identity verified: $(cut -d~ -f2 <<<"$s")"
+  n=$((n + 1))
+done <"$specs"
+relays=$(python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))['relays']))" "$EXITPROBE_TESTNET_MANIFEST")
+[ "$n" -eq "$relays" ] && echo "ok: all $n relays reached" || { echo "FAIL: $n of $relays relays have specs"; fails=$((fails + 1)); }
+
+bad=$(spec relay0 | sed -E 's/~(.)/~\1/; s/~([0-9A-F])([0-9A-F]{39})~/~0\2~/')
+[ "$bad" = "$(spec relay0)" ] && bad=$(spec relay0 | sed -E 's/~([0-9A-F])([0-9A-F]{39})~/~1\2~/')
+out=$("$EP" circuit --first-hop "$bad" --exit "$(spec exit0)" --timeout 5s 2>&1); rc=$?
+check "wrong fingerprint: identity mismatch" "$out" "identity mismatch: wanted .* relay proved"
+[ $rc -eq 4 ] && echo "ok: exit status 4" || { echo "FAIL: status $rc"; fails=$((fails + 1)); }
+
+first=$(spec relay0)
+while read -r nick behaviour; do
+  case "$behaviour" in
+    reachable) want="class reachable \(CONNECTED.*greeting 220" ;;
+    reject-*) want="class connect-failed \(END MISC \(1\) after [0-9]+ ms" ;;
+    drop) want="class timeout" ;;
+    close) want="class closed \(CONNECTED, then END DONE" ;;
+    silent) want="class silent" ;;
+    banner-554) want="class reachable-unexpected \(CONNECTED, greeting 554" ;;
+    *) echo "unknown behaviour $behaviour"; fails=$((fails + 1)); continue ;;
+  esac
+  out=$("$EP" circuit --first-hop "$first" --exit "$(spec "$nick")" --port 25 --timeout 4s 2>&1)
+  check "$nick ($behaviour) on port 25" "$out" "$want"
+done < <(python3 -c "
+import json, sys
+for r in json.load(open(sys.argv[1]))['relays']:
+    if r.get('port25_behaviour'): print(r['nickname'], r['port25_behaviour'])" "$EXITPROBE_TESTNET_MANIFEST")
+
+out=$("$EP" circuit --first-hop "$first" --exit "$(spec exit0)" --port 22 --timeout 5s 2>&1)
+check "port outside the policy: END EXITPOLICY" "$out" "END EXITPOLICY \(4\).*address 127.0.0.1"
+out=$("$EP" circuit --first-hop "$(spec exit0)" --one-hop --port 25 --trace --timeout 5s 2>&1)
+check "one-hop stream refused" "$out" "class protocol-error \(END TORPROTOCOL \(13\)"
+check "trace shows the reason byte" "$out" "trace +in +circ 0x[0-9a-f]+ relay .* end stream [0-9]+ len 1 reason torprotocol"
+check "trace shows outbound VERSIONS" "$out" "trace +out circ 0x00000000 versions"
+[ $fails -eq 0 ]
