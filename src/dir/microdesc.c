@@ -173,7 +173,9 @@ static int parse_one(ep_microdescs_t *l, ep_microdesc_t *md, size_t off, size_t 
       break;
     }
     if (rc == 0) {
-      rc = ep_dir_sec_finish(&sec, lx.lineno, err);
+      rc = in_body ? ep_dir_sec_finish(&sec, lx.lineno, err)
+                   : ep_err_set(err, EP_ERR_MALFORMED,
+                                "%s line %zu: annotations without a microdescriptor", DOC, lineno);
       break;
     }
     if (tok.id == EP_DIR_KW_ANNOTATION) {
@@ -276,10 +278,6 @@ static int parse_one(ep_microdescs_t *l, ep_microdesc_t *md, size_t off, size_t 
     if (rc < 0) {
       break;
     }
-  }
-  if (rc >= 0 && !in_body) {
-    rc = ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: annotations without a microdescriptor",
-                    DOC, lineno);
   }
   if (rc < 0 && !in_body) {
     /* Nothing to name it by: digest the whole range. */
