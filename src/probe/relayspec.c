@@ -56,9 +56,9 @@ int ep_relayspec_parse(const char *s, ep_target_t *out, ep_err_t *err) {
       *p++ = '\0';
     }
   }
-  if (n < 3 || n > 4) {
+  if (n < 2 || n > 4) {
     return ep_err_set(err, EP_ERR_MALFORMED,
-                      "relay spec '%.80s': want IP:ORPORT~FINGERPRINT~NTOR_KEY[~ED25519_ID]", s);
+                      "relay spec '%.80s': want IP:ORPORT~FINGERPRINT[~NTOR_KEY[~ED25519_ID]]", s);
   }
   char *colon = strrchr(fields[0], ':');
   struct in_addr ia;
@@ -74,7 +74,7 @@ int ep_relayspec_parse(const char *s, ep_target_t *out, ep_err_t *err) {
   out->ipv4 = ntohl(ia.s_addr);
   out->or_port = (uint16_t)port;
   int rc = ep_fingerprint_parse(fields[1], out->rsa_id, err);
-  if (rc == EP_OK) {
+  if (rc == EP_OK && n >= 3) {
     rc = key32(fields[2], strlen(fields[2]), out->ntor_key, "the ntor key", err);
   }
   if (rc == EP_OK && n == 4) {

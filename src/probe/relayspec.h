@@ -1,5 +1,6 @@
 /* exitprobe — naming a relay on the command line without a directory:
- *   IP:ORPORT~FINGERPRINT~NTOR_KEY[~ED25519_ID]
+ *   IP:ORPORT~FINGERPRINT[~NTOR_KEY[~ED25519_ID]]
+ * (without the ntor key: all zero, usable only for CREATE_FAST)
  * (fingerprint in hex, keys in base64 as microdescriptors write them).
  * With a directory, a bare fingerprint is resolved there instead. */
 #ifndef EP_PROBE_RELAYSPEC_H
