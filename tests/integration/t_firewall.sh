@@ -17,17 +17,18 @@ for r in m["relays"]:
         print(r["nickname"], r["uid"], r["port25_behaviour"], " ".join(ports))
 PY
 
-# All probes in parallel: the slowest (drop, silent) take ~2 s.
+# All probes in parallel (one process per exit uid, one thread per port): the slowest (drop, silent) take ~2 s.
 while read -r nick uid beh ports; do
+	specs=()
 	for port in $ports; do
 		case $port in
-			80|443) extra=(--send 'GET / HTTP/1.0\r\n\r\n') ;;
-			*) extra=(--quit) ;;
+			80|443) specs+=("$port/http") ;;
+			*) specs+=("$port/quit") ;;
 		esac
-		setpriv --reuid="$uid" --regid="$uid" --clear-groups \
-			/usr/bin/python3 "$LIB/tcpprobe.py" 127.0.0.1 "$port" --connect-timeout 2 --read-timeout 2 \
-			"${extra[@]}" >"$tmp/$nick.$port" 2>&1 &
 	done
+	setpriv --reuid="$uid" --regid="$uid" --clear-groups \
+		/usr/bin/python3 "$LIB/tcpprobe.py" 127.0.0.1 "${specs[@]}" --connect-timeout 2 --read-timeout 2 \
+		>"$tmp/$nick" 2>&1 &
 done <"$tmp/list"
 wait
 
@@ -61,10 +62,12 @@ def want25(beh, r):
     data = r.get("data", "")
     if beh == "reachable":
         return res == "data" and data.startswith("220 ") and r.get("quit", "").startswith("221")
+    # (no time limit on the REJECTs: the result itself cannot come from a DROP, and a loaded machine
+    # with 50 probes in parallel has been seen to take 1.1 s to start one)
     if beh in ("reject-tcp-reset", "reject-icmp-port-unreachable"):
-        return res == "refused" and t < 1.0
+        return res == "refused"
     if beh == "reject-icmp-host-unreachable":
-        return res == "ehostunreach" and t < 1.0
+        return res == "ehostunreach"
     if beh == "drop":
         return res == "timeout" and t >= 1.9
     if beh == "close":
@@ -81,9 +84,9 @@ for rel in m["relays"]:
     for port, exp in rel["expected"].items():
         if exp == "exitpolicy":
             continue
-        path = os.path.join(tmp, f"{rel['nickname']}.{port}")
+        path = os.path.join(tmp, rel["nickname"])
         try:
-            r = json.loads(open(path).read())
+            r = [x for x in map(json.loads, open(path).read().splitlines()) if str(x["port"]) == port][0]
         except Exception as e:
             check(False, f"{rel['nickname']} uid {rel['uid']} port {port}: no probe result ({e}): "
                          f"{open(path).read() if os.path.exists(path) else ''}")
