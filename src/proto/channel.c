@@ -546,8 +546,11 @@ bool ep_channel_next_event(ep_channel_t *ch, ep_event_t *ev) {
     if (ch->state == EP_CHAN_NEW) {
       return false;
     }
-    const uint8_t *p = ch->in.data + ch->in_off;
     size_t avail = ch->in.len - ch->in_off;
+    if (avail == 0) {
+      return false;
+    }
+    const uint8_t *p = ch->in.data + ch->in_off;
     size_t clen;
     ep_err_t e = {0};
     int rc = ep_cell_frame(p, avail, ch->linkproto, &clen, &e);

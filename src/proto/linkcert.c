@@ -138,7 +138,7 @@ int ep_certs_verify(const ep_certs_t *certs, const ep_certs_expect_t *want, ep_c
   rsa = x509_rsa_check(c_id->body, c_id->len, 1024, want->now, out->rsa_id, &na, err);
   if (rsa == NULL) {
     rc = err != NULL && err->code != 0 ? err->code : EP_ERR_VERIFY;
-    ep_err_wrap(err, rc, "CERTS: ");
+    ep_err_wrap(err, rc, "CERTS");
     goto done;
   }
   keep_earliest(&out->expires, na);
@@ -154,7 +154,7 @@ int ep_certs_verify(const ep_certs_t *certs, const ep_certs_expect_t *want, ep_c
     rc = ep_rsa_crosscert_check(&cc, rsa, want->now, err);
   }
   if (rc != EP_OK) {
-    ep_err_wrap(err, rc, "CERTS: ");
+    ep_err_wrap(err, rc, "CERTS");
     goto done;
   }
   memcpy(out->ed25519_id, cc.ed25519_key, 32);
@@ -179,7 +179,7 @@ int ep_certs_verify(const ep_certs_t *certs, const ep_certs_expect_t *want, ep_c
     rc = ep_edcert_check(sign, out->ed25519_id, want->now, err);
   }
   if (rc != EP_OK) {
-    ep_err_wrap(err, rc, "CERTS: ");
+    ep_err_wrap(err, rc, "CERTS");
     goto done;
   }
   memcpy(out->signing_key, sign->certified_key, 32);
@@ -198,7 +198,7 @@ int ep_certs_verify(const ep_certs_t *certs, const ep_certs_expect_t *want, ep_c
     rc = ep_edcert_check(link, out->signing_key, want->now, err);
   }
   if (rc != EP_OK) {
-    ep_err_wrap(err, rc, "CERTS: ");
+    ep_err_wrap(err, rc, "CERTS");
     goto done;
   }
   keep_earliest(&out->expires, ep_edcert_expires(link));

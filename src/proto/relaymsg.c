@@ -341,7 +341,7 @@ int ep_relay_msg_parse(ep_relay_ctx_t ctx, uint8_t command, uint16_t stream_id,
     case EP_RELAY_EXTEND2: {
       int rc = ep_linkspecs_read(&r, &out->u.extend2.ls, err);
       if (rc != EP_OK) {
-        return ep_err_wrap(err, rc, "EXTEND2: ");
+        return ep_err_wrap(err, rc, "EXTEND2");
       }
       if (ep_rd_u16(&r, &out->u.extend2.htype) < 0) {
         return ep_err_set(err, EP_ERR_TRUNCATED, "EXTEND2: no HTYPE");
@@ -503,7 +503,7 @@ int ep_relay_msg_encode(const ep_relay_msg_t *msg, uint8_t *out, size_t cap, siz
       const ep_relay_extend2_t *x = &msg->u.extend2;
       int rc = ep_linkspecs_write(&w, &x->ls, err);
       if (rc != EP_OK) {
-        return ep_err_wrap(err, rc, "EXTEND2: ");
+        return ep_err_wrap(err, rc, "EXTEND2");
       }
       ep_wr_u16(&w, x->htype);
       ep_wr_u16(&w, x->hlen);
