@@ -713,26 +713,54 @@ static int finalize(ep_consensus_t *c, ep_err_t *err) {
   return 0;
 }
 
+static ep_consensus_t *parse_text(char *text, size_t len, ep_err_t *err);
+
 ep_consensus_t *ep_consensus_parse(const char *text, size_t len, ep_err_t *err) {
   if (len > EP_CAP_CONSENSUS) {
     ep_err_set(err, EP_ERR_LIMIT, "consensus: %zu bytes exceeds EP_CAP_CONSENSUS", len);
     return NULL;
   }
+  char *copy = malloc(len + 1);
+  if (copy == NULL) {
+    ep_err_set(err, EP_ERR_NOMEM, "consensus: out of memory");
+    return NULL;
+  }
+  memcpy(copy, text, len);
+  copy[len] = '\0';
+  return parse_text(copy, len, err);
+}
+
+ep_consensus_t *ep_consensus_parse_owned(char *text, size_t len, ep_err_t *err) {
+  if (len > EP_CAP_CONSENSUS) {
+    free(text);
+    ep_err_set(err, EP_ERR_LIMIT, "consensus: %zu bytes exceeds EP_CAP_CONSENSUS", len);
+    return NULL;
+  }
+  return parse_text(text, len, err);
+}
+
+/* Parse text[0..len), which the consensus owns from here on (freed with it,
+ * or now on failure). */
+static ep_consensus_t *parse_text(char *text, size_t len, ep_err_t *err) {
   ep_consensus_t *c = calloc(1, sizeof *c);
   if (c == NULL) {
+    free(text);
     ep_err_set(err, EP_ERR_NOMEM, "consensus: out of memory");
     return NULL;
   }
-  c->text = malloc(len + 1);
-  if (c->text == NULL) {
-    free(c);
-    ep_err_set(err, EP_ERR_NOMEM, "consensus: out of memory");
-    return NULL;
-  }
-  memcpy(c->text, text, len);
-  c->text[len] = '\0';
+  c->text = text;
   c->len = len;
   c->doc = "consensus";
+  /* Router entries average ~350 bytes: size the array once. */
+  size_t guess = len / 300 + 16;
+  if (guess > EP_CAP_DOC_ENTRIES) {
+    guess = EP_CAP_DOC_ENTRIES;
+  }
+  if (grow((void **)&c->rs, &c->alloc_rs, guess, sizeof *c->rs, EP_CAP_DOC_ENTRIES) < 0) {
+    ep_consensus_free(c);
+    ep_err_set(err, EP_ERR_NOMEM, "consensus: out of memory");
+    return NULL;
+  }
 
   ep_dir_lexer_t lx;
   ep_dir_lexer_init(&lx, c->text, len, c->doc, 0);

@@ -103,6 +103,10 @@ typedef struct ep_consensus ep_consensus_t;
 /* Parse a consensus of either flavour from text[0..len). Returns a new
  * consensus (free with ep_consensus_free) or NULL with err naming the line. */
 ep_consensus_t *ep_consensus_parse(const char *text, size_t len, ep_err_t *err);
+/* The same, taking ownership of text (malloc'd, len bytes): no copy. text is
+ * freed with the consensus, or before returning NULL. The fetch path hands
+ * its body over this way (ep_buf_steal). */
+ep_consensus_t *ep_consensus_parse_owned(char *text, size_t len, ep_err_t *err);
 void ep_consensus_free(ep_consensus_t *c);   /* NULL-safe */
 
 ep_consensus_flavor_t ep_consensus_flavor(const ep_consensus_t *c);
