@@ -603,6 +603,9 @@ START_TEST(malformed_consensus_errors) {
   expect_error("vote-status consensus\n", EP_ERR_MALFORMED,
                "consensus line 1: does not start with network-status-version");
   expect_error("network-status-version 3 fancy\n", EP_ERR_UNSUPPORTED, "unknown consensus flavour 'fancy'");
+  /* document text in messages is escaped for terminals */
+  expect_error("network-status-version 3 \x1b[2J\n", EP_ERR_UNSUPPORTED,
+               "unknown consensus flavour '\\x1b[2J'");
   expect_error(HDR "vote-status vote\n" SRC R1 "s Fast\n" SIG, EP_ERR_MALFORMED,
                "'vote-status' may appear only once in the preamble");
   expect_error("network-status-version 3\nvote-status vote\n", EP_ERR_UNSUPPORTED,

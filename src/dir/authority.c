@@ -80,6 +80,7 @@ static int parse_ipv6_flag(const char *v, size_t vl, uint8_t addr[16], uint16_t 
 }
 
 int ep_dir_authority_parse_line(const char *s, size_t n, ep_dir_authority_t *out, ep_err_t *err) {
+  char eb[EP_DIR_ESC_BUF];
   memset(out, 0, sizeof *out);
   words_t w;
   if (split_words(s, n, &w) < 0) {
@@ -94,8 +95,8 @@ int ep_dir_authority_parse_line(const char *s, size_t n, ep_dir_authority_t *out
       !word_is(&w, i, "no-v2") && !word_is(&w, i, "bridge") && !word_is(&w, i, "hs") &&
       !word_is(&w, i, "no-hs") && !word_is(&w, i, "v1")) {
     if (!ep_dir_nickname_ok(w.w[i], w.l[i])) {
-      return ep_err_set(err, EP_ERR_MALFORMED, "DirAuthority: bad nickname '%.*s'",
-                        (int)(w.l[i] > 30 ? 30 : w.l[i]), w.w[i]);
+      return ep_err_set(err, EP_ERR_MALFORMED, "DirAuthority: bad nickname '%s'",
+                        ep_dir_esc(eb, sizeof eb, w.w[i], w.l[i]));
     }
     memcpy(out->nickname, w.w[i], w.l[i]);
     out->nickname[w.l[i]] = '\0';
@@ -139,8 +140,8 @@ int ep_dir_authority_parse_line(const char *s, size_t n, ep_dir_authority_t *out
   int fam;
   uint8_t a[16];
   if (ep_dir_parse_addrport(w.w[i], w.l[i], &fam, a, &out->dir_port) < 0 || fam != 4) {
-    return ep_err_set(err, EP_ERR_MALFORMED, "DirAuthority: bad address:dirport '%.*s'",
-                      (int)(w.l[i] > 40 ? 40 : w.l[i]), w.w[i]);
+    return ep_err_set(err, EP_ERR_MALFORMED, "DirAuthority: bad address:dirport '%s'",
+                      ep_dir_esc(eb, sizeof eb, w.w[i], w.l[i]));
   }
   out->ipv4 = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
   if (join_fingerprint(&w, i + 1, out->fingerprint) < 0) {
@@ -153,6 +154,7 @@ int ep_dir_authority_parse_line(const char *s, size_t n, ep_dir_authority_t *out
 }
 
 int ep_dir_fallback_parse_line(const char *s, size_t n, ep_dir_fallback_t *out, ep_err_t *err) {
+  char eb[EP_DIR_ESC_BUF];
   memset(out, 0, sizeof *out);
   words_t w;
   if (split_words(s, n, &w) < 0) {
@@ -167,8 +169,8 @@ int ep_dir_fallback_parse_line(const char *s, size_t n, ep_dir_fallback_t *out, 
   const char *colon = memchr(t, ':', tl);
   size_t hl = colon ? (size_t)(colon - t) : tl;
   if (ep_dir_parse_ipv4(t, hl, &out->ipv4) < 0) {
-    return ep_err_set(err, EP_ERR_MALFORMED, "FallbackDir: bad address '%.*s'",
-                      (int)(tl > 40 ? 40 : tl), t);
+    return ep_err_set(err, EP_ERR_MALFORMED, "FallbackDir: bad address '%s'",
+                      ep_dir_esc(eb, sizeof eb, t, tl));
   }
   if (colon != NULL) {
     uint64_t u;

@@ -204,6 +204,7 @@ void ep_consensus_free(ep_consensus_t *c) {
 
 static int parse_kv_list(const ep_consensus_t *c, const ep_dir_tok_t *tok, kv_t **out, size_t *nout,
                          ep_err_t *err) {
+  char eb[EP_DIR_ESC_BUF];
   size_t cap = ep_dir_tok_count_args(tok);
   if (cap > EP_CONS_MAX_PARAMS) {
     return ep_err_set(err, EP_ERR_LIMIT, "%s line %zu: more than %u parameters", c->doc,
@@ -220,8 +221,8 @@ static int parse_kv_list(const ep_consensus_t *c, const ep_dir_tok_t *tok, kv_t 
     const char *eq = memchr(a, '=', al);
     if (eq == NULL || eq == a) {
       free(v);
-      return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: '%.*s' is not name=value", c->doc,
-                        tok->lineno, (int)(al > 40 ? 40 : al), a);
+      return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: '%s' is not name=value", c->doc,
+                        tok->lineno, ep_dir_esc(eb, sizeof eb, a, al));
     }
     size_t nl = (size_t)(eq - a);
     const char *num = eq + 1;
@@ -230,8 +231,8 @@ static int parse_kv_list(const ep_consensus_t *c, const ep_dir_tok_t *tok, kv_t 
     uint64_t u;
     if (ep_dir_parse_uint(num + neg, numl - neg, neg ? 2147483648u : 2147483647u, &u) < 0) {
       free(v);
-      return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: '%.*s' is not a 32-bit integer",
-                        c->doc, tok->lineno, (int)(al > 40 ? 40 : al), a);
+      return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: '%s' is not a 32-bit integer",
+                        c->doc, tok->lineno, ep_dir_esc(eb, sizeof eb, a, al));
     }
     v[n].name = a;
     v[n].name_len = nl;
@@ -742,6 +743,7 @@ ep_consensus_t *ep_consensus_parse_owned(char *text, size_t len, ep_err_t *err) 
 /* Parse text[0..len), which the consensus owns from here on (freed with it,
  * or now on failure). */
 static ep_consensus_t *parse_text(char *text, size_t len, ep_err_t *err) {
+  char eb[EP_DIR_ESC_BUF];
   ep_consensus_t *c = calloc(1, sizeof *c);
   if (c == NULL) {
     free(text);
@@ -792,9 +794,8 @@ static ep_consensus_t *parse_text(char *text, size_t len, ep_err_t *err) {
         lx.doc = c->doc;
         sec.doc = c->doc;
       } else if (tok.nargs >= 2 && !ep_dir_arg_eq(&tok, 1, "ns")) {
-        rc = ep_err_set(err, EP_ERR_UNSUPPORTED, "%s line %zu: unknown consensus flavour '%.*s'",
-                        c->doc, tok.lineno, (int)(tok.arglen[1] > 40 ? 40 : tok.arglen[1]),
-                        tok.args[1]);
+        rc = ep_err_set(err, EP_ERR_UNSUPPORTED, "%s line %zu: unknown consensus flavour '%s'",
+                        c->doc, tok.lineno, ep_dir_esc(eb, sizeof eb, tok.args[1], tok.arglen[1]));
         goto fail;
       }
     }

@@ -62,6 +62,7 @@ int ep_dir_addr_parse(const char *s, size_t n, ep_dir_addr_t *out) {
 
 int ep_policy_summary_parse_ranges(const char *s, size_t n, bool *accept, ep_port_range_t *ranges,
                                    size_t cap, ep_err_t *err) {
+  char eb[EP_DIR_ESC_BUF];
   size_t i = 0;
   if (n >= 7 && memcmp(s, "accept ", 7) == 0) {
     *accept = true;
@@ -94,16 +95,16 @@ int ep_policy_summary_parse_ranges(const char *s, size_t n, bool *accept, ep_por
     uint64_t lo, hi;
     if (dash == NULL) {
       if (ep_dir_parse_uint(item, il, 65535, &lo) < 0) {
-        return ep_err_set(err, EP_ERR_MALFORMED, "policy summary: bad port '%.*s'",
-                          (int)(il > 20 ? 20 : il), item);
+        return ep_err_set(err, EP_ERR_MALFORMED, "policy summary: bad port '%s'",
+                          ep_dir_esc(eb, sizeof eb, item, il));
       }
       hi = lo;
     } else {
       size_t l1 = (size_t)(dash - item);
       if (ep_dir_parse_uint(item, l1, 65535, &lo) < 0 ||
           ep_dir_parse_uint(dash + 1, il - l1 - 1, 65535, &hi) < 0) {
-        return ep_err_set(err, EP_ERR_MALFORMED, "policy summary: bad port range '%.*s'",
-                          (int)(il > 20 ? 20 : il), item);
+        return ep_err_set(err, EP_ERR_MALFORMED, "policy summary: bad port range '%s'",
+                          ep_dir_esc(eb, sizeof eb, item, il));
       }
     }
     if (lo == 0 || lo > hi) {
@@ -326,6 +327,7 @@ static int mask_from_dotted(uint32_t m, uint8_t *bits) {
 
 int ep_policy_rule_parse(const char *s, size_t n, bool accept, int star_family,
                          ep_policy_rule_t *out, ep_err_t *err) {
+  char eb[EP_DIR_ESC_BUF];
   memset(out, 0, sizeof *out);
   out->accept = accept;
   /* The port is after the last ':' (IPv6 addresses are bracketed). */
@@ -340,14 +342,14 @@ int ep_policy_rule_parse(const char *s, size_t n, bool accept, int star_family,
     }
   }
   if (colon == NULL) {
-    return ep_err_set(err, EP_ERR_MALFORMED, "exit policy: '%.*s' has no ':port'",
-                      (int)(n > 60 ? 60 : n), s);
+    return ep_err_set(err, EP_ERR_MALFORMED, "exit policy: '%s' has no ':port'",
+                      ep_dir_esc(eb, sizeof eb, s, n));
   }
   const char *as = s;
   size_t al = (size_t)(colon - s);
   if (parse_portspec(colon + 1, (size_t)(s + n - colon - 1), &out->port_lo, &out->port_hi) < 0) {
-    return ep_err_set(err, EP_ERR_MALFORMED, "exit policy: bad port in '%.*s'",
-                      (int)(n > 60 ? 60 : n), s);
+    return ep_err_set(err, EP_ERR_MALFORMED, "exit policy: bad port in '%s'",
+                      ep_dir_esc(eb, sizeof eb, s, n));
   }
   if (al == 1 && as[0] == '*') {
     out->family = (uint8_t)star_family;
@@ -361,16 +363,16 @@ int ep_policy_rule_parse(const char *s, size_t n, bool accept, int star_family,
   size_t hl = slash ? (size_t)(slash - as) : al;
   if (hl >= 2 && as[0] == '[' && as[hl - 1] == ']') {
     if (ep_dir_parse_ipv6(as + 1, hl - 2, out->addr) < 0) {
-      return ep_err_set(err, EP_ERR_MALFORMED, "exit policy: bad IPv6 address in '%.*s'",
-                        (int)(n > 60 ? 60 : n), s);
+      return ep_err_set(err, EP_ERR_MALFORMED, "exit policy: bad IPv6 address in '%s'",
+                        ep_dir_esc(eb, sizeof eb, s, n));
     }
     out->family = 6;
     out->maskbits = 128;
     if (slash != NULL) {
       uint64_t b;
       if (ep_dir_parse_uint(slash + 1, al - hl - 1, 128, &b) < 0) {
-        return ep_err_set(err, EP_ERR_MALFORMED, "exit policy: bad IPv6 prefix in '%.*s'",
-                          (int)(n > 60 ? 60 : n), s);
+        return ep_err_set(err, EP_ERR_MALFORMED, "exit policy: bad IPv6 prefix in '%s'",
+                          ep_dir_esc(eb, sizeof eb, s, n));
       }
       out->maskbits = (uint8_t)b;
     }
@@ -379,8 +381,8 @@ int ep_policy_rule_parse(const char *s, size_t n, bool accept, int star_family,
   }
   uint32_t v4;
   if (ep_dir_parse_ipv4(as, hl, &v4) < 0) {
-    return ep_err_set(err, EP_ERR_MALFORMED, "exit policy: bad address in '%.*s'",
-                      (int)(n > 60 ? 60 : n), s);
+    return ep_err_set(err, EP_ERR_MALFORMED, "exit policy: bad address in '%s'",
+                      ep_dir_esc(eb, sizeof eb, s, n));
   }
   out->family = 4;
   out->maskbits = 32;
@@ -394,8 +396,8 @@ int ep_policy_rule_parse(const char *s, size_t n, bool accept, int star_family,
     } else if (ep_dir_parse_ipv4(ms, ml, &m) == 0 && mask_from_dotted(m, &out->maskbits) == 0) {
       /* dotted mask */
     } else {
-      return ep_err_set(err, EP_ERR_MALFORMED, "exit policy: bad mask in '%.*s'",
-                        (int)(n > 60 ? 60 : n), s);
+      return ep_err_set(err, EP_ERR_MALFORMED, "exit policy: bad mask in '%s'",
+                        ep_dir_esc(eb, sizeof eb, s, n));
     }
   }
   out->addr[0] = (uint8_t)(v4 >> 24);
@@ -407,6 +409,7 @@ int ep_policy_rule_parse(const char *s, size_t n, bool accept, int star_family,
 }
 
 ep_policy_t *ep_policy_parse(const char *s, size_t n, ep_err_t *err) {
+  char eb[EP_DIR_ESC_BUF];
   ep_policy_t *p = ep_policy_new();
   if (p == NULL) {
     ep_err_set(err, EP_ERR_NOMEM, "exit policy: out of memory");
@@ -441,8 +444,8 @@ ep_policy_t *ep_policy_parse(const char *s, size_t n, ep_err_t *err) {
       accept = false;
       fam = EP_POLICY_STAR_V6;
     } else {
-      ep_err_set(err, EP_ERR_MALFORMED, "exit policy: unknown action '%.*s'",
-                 (int)(kl > 20 ? 20 : kl), kw);
+      ep_err_set(err, EP_ERR_MALFORMED, "exit policy: unknown action '%s'",
+                 ep_dir_esc(eb, sizeof eb, kw, kl));
       ep_policy_free(p);
       return NULL;
     }

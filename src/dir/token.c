@@ -8,6 +8,7 @@
 
 #include "lib/caps.h"
 #include "lib/encode.h"
+#include "lib/escape.h"
 
 static bool is_ws(char c) { return c == ' ' || c == '\t'; }
 
@@ -748,4 +749,8 @@ int ep_dir_obj_decode(const char *doc, const ep_dir_tok_t *tok, const char *labe
                       tok->lineno);
   }
   return (int)got;
+}
+
+const char *ep_dir_esc(char *buf, size_t cap, const char *s, size_t n) {
+  return ep_escape_text(buf, cap, s, n > 40 ? 40 : n);
 }

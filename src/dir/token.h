@@ -178,6 +178,11 @@ int ep_dir_parse_addrport(const char *s, size_t n, int *family, uint8_t addr[16]
 /* Router nickname: 1..19 of [A-Za-z0-9]. */
 bool ep_dir_nickname_ok(const char *s, size_t n);
 
+/* Untrusted text s[0..n) made safe for an error message: ep_escape_text of
+ * at most 40 bytes, into buf (>= 4*40+4 bytes). Returns buf. */
+#define EP_DIR_ESC_BUF 168
+const char *ep_dir_esc(char *buf, size_t cap, const char *s, size_t n);
+
 /* Decode the token's object into out (cap bytes). Returns the length or a
  * negative ep_status_t (no object, bad base64, too large). If label is not
  * NULL the object's label must equal it. */
