@@ -6,5 +6,6 @@ int ep_cmd_report(int argc, char **argv);
 int ep_cmd_circuit(int argc, char **argv);
 int ep_cmd_scan(int argc, char **argv);
 int ep_cmd_fetch(int argc, char **argv);
+int ep_cmd_exits(int argc, char **argv);
 
 #endif

@@ -298,7 +298,7 @@ int ep_netdir_add_routerdescs(ep_netdir_t *nd, ep_routerdescs_t *l, time_t now, 
       ep_err_set(&e, EP_ERR_STATE, "server descriptor line %zu ($%s): not in the consensus",
                  d->lineno, fp);
     } else if (ep_routerdesc_verify(d, now, &e) != EP_OK) {
-      ep_err_wrap(&e, e.code, "server descriptor line %zu ($%s): ", d->lineno, fp);
+      ep_err_wrap(&e, e.code, "server descriptor line %zu ($%s)", d->lineno, fp);
     } else if (ns && memcmp(d->signed_digest, nd->relays[idx].rs->digest, EP_SHA1_LEN) != 0) {
       ep_err_set(&e, EP_ERR_VERIFY,
                  "server descriptor line %zu ($%s): digest differs from the consensus entry's",
