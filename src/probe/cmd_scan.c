@@ -374,6 +374,8 @@ int ep_cmd_scan(int argc, char **argv) {
         break;
       }
       ep_scandir_relays(sd, &exits, &n_exits, &hops, &n_hops);
+      o->cfg.related = ep_scandir_related;
+      o->cfg.related_arg = sd;
       if (explicit_hops && o->n_given_hops > 0) {
         if (explicit_relays(o->given_hops, o->n_given_hops, 0, &hops, &n_hops) != 0) {
           ep_scandir_free(sd);

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dir/authority.h"
 #include "lib/log.h"
+#include "probe/dirclient.h"
 #include "probe/relayspec.h"
 
 struct ep_scandir {
@@ -195,14 +197,37 @@ bool ep_scandir_related(const ep_scan_relay_t *exit, const ep_scan_relay_t *hop,
   return ep_netdir_same_family(a, b);
 }
 
-/* Fetching the directory for a scan goes through the directory client
- * (src/probe/dirclient), which is being written; until it lands, a scan
- * needs its relays given explicitly (--exit/--first-hop IP:PORT~FP~NTOR). */
+/* Fetch and verify through the directory client, then select. */
 ep_scandir_t *ep_scandir_load(ep_loop_t *loop, const ep_scandir_opts_t *o, ep_err_t *err) {
-  (void)loop;
-  (void)o;
-  ep_err_set(err, EP_ERR_UNSUPPORTED,
-             "fetching the directory is not available in this build yet: give --exit and "
-             "--first-hop as IP:ORPORT~FINGERPRINT~NTOR_KEY");
-  return NULL;
+  ep_dirclient_opts_t dco;
+  ep_dirclient_opts_default(&dco);
+  ep_dir_authset_t *auths = NULL;
+  if (o->dir_authorities != NULL) {
+    auths = ep_dir_authset_load(o->dir_authorities, err);
+    if (auths == NULL) {
+      return NULL;
+    }
+    if (ep_dir_authset_n_v3(auths) == 0) {
+      ep_err_set(err, EP_ERR_MALFORMED, "%s: no v3 DirAuthority lines", o->dir_authorities);
+      ep_dir_authset_free(auths);
+      return NULL;
+    }
+    dco.auths = auths;
+  }
+  dco.cache_dir = o->cache_dir;
+  dco.no_cache = o->no_cache;
+  ep_dirclient_stats_t st;
+  memset(&st, 0, sizeof st);
+  ep_err_t derr = {0};
+  ep_netdir_t *nd = ep_dirclient_fetch(loop, &dco, &st, &derr);
+  ep_dir_authset_free(auths);
+  if (nd == NULL) {
+    ep_err_set(err, derr.code ? derr.code : EP_ERR_VERIFY, "no verified directory: %s", derr.msg);
+    return NULL;
+  }
+  ep_notice("directory: consensus from %s, %zu/%zu signatures good, %zu microdescriptors "
+            "(%zu cached, %zu fetched, %zu missing) in %lld ms",
+            st.consensus_from, st.sigs_good, st.auths_known, st.md_from_cache + st.md_fetched,
+            st.md_from_cache, st.md_fetched, st.md_missing, (long long)st.ms_total);
+  return ep_scandir_from_netdir(nd, o, err);
 }
