@@ -38,6 +38,8 @@ static void exits_usage(FILE *out) {
           "                          ~/.cache/exitprobe; one subdirectory per network)\n"
           "  --no-cache              neither read nor write the cache\n"
           "  --full-policy           also fetch server descriptors and answer from full policies\n"
+          "  --in-order              ask the authorities in the order given (default: starting at\n"
+          "                          a random one, as load spreading)\n"
           "  --timeout DURATION      give up after this long (default 5m)\n"
           "  --skew DURATION         clock skew allowed around validity times (default 5m)\n"
           "\n"
@@ -208,6 +210,8 @@ int ep_cmd_exits(int argc, char **argv) {
       include_badexit = true;
     } else if (strcmp(a, "--no-cache") == 0) {
       o.no_cache = true;
+    } else if (strcmp(a, "--in-order") == 0) {
+      o.in_order = true;
     } else if (strcmp(a, "--full-policy") == 0) {
       o.full_policies = true;
     } else if (strcmp(a, "--port") == 0) {

@@ -506,14 +506,12 @@ static void req_reply(void *arg, int rc, ep_dir_reply_t *reply, const ep_err_t *
   } else {
     ep_notice("fetched %s from %s (%s) in %lld ms", kind_doc[q->kind], who, body, (long long)ms);
   }
-  int64_t c0 = ep_now_ms();
   switch (q->kind) {
     case K_CONSENSUS: rc = handle_consensus(q, reply, &e); break;
     case K_CERTS: rc = handle_certs(q, reply, &e); break;
     case K_MDS: rc = handle_mds(q, reply, &e); break;
     case K_DESCS: rc = handle_descs(q, reply, &e); break;
   }
-  dc->st.ms_verify += ep_now_ms() - c0;
   if (rc != EP_OK) {
     req_failed(q, &e);
   }
@@ -640,7 +638,9 @@ static char *missing_certs_path(ep_dirclient_t *dc, const ep_consensus_t *c) {
 
 static int handle_consensus(dreq_t *q, ep_dir_reply_t *reply, ep_err_t *err) {
   ep_dirclient_t *dc = q->dc;
+  int64_t c0 = ep_now_ms();
   ep_consensus_t *c = ep_consensus_parse((const char *)reply->body, reply->body_len, err);
+  dc->st.ms_verify += ep_now_ms() - c0;
   if (c == NULL) {
     return err->code;
   }
@@ -710,7 +710,9 @@ static int certs_add_text(ep_dirclient_t *dc, const uint8_t *text, size_t len, s
 static int handle_certs(dreq_t *q, ep_dir_reply_t *reply, ep_err_t *err) {
   ep_dirclient_t *dc = q->dc;
   size_t n = 0;
+  int64_t c0 = ep_now_ms();
   int rc = certs_add_text(dc, reply->body, reply->body_len, &n, err);
+  dc->st.ms_verify += ep_now_ms() - c0;
   if (rc != EP_OK) {
     return rc;
   }
@@ -1024,9 +1026,11 @@ static void retry_missing(dreq_t *q, uint8_t *left, size_t n_left) {
 
 static int handle_mds(dreq_t *q, ep_dir_reply_t *reply, ep_err_t *err) {
   ep_dirclient_t *dc = q->dc;
+  int64_t c0 = ep_now_ms();
   ep_microdescs_t *l =
       ep_microdescs_parse((const char *)reply->body, reply->body_len, EP_MD_SKIP_INVALID, err);
   if (l == NULL) {
+    dc->st.ms_verify += ep_now_ms() - c0;
     return err->code;
   }
   if (ep_microdescs_n_invalid(l) > 0) {
@@ -1035,6 +1039,7 @@ static int handle_mds(dreq_t *q, ep_dir_reply_t *reply, ep_err_t *err) {
   }
   size_t used = 0;
   int rc = ep_netdir_add_microdescs(dc->nd, l, &used, err);
+  dc->st.ms_verify += ep_now_ms() - c0;
   if (rc != EP_OK) {
     return rc;
   }
@@ -1060,13 +1065,16 @@ static int handle_mds(dreq_t *q, ep_dir_reply_t *reply, ep_err_t *err) {
 
 static int handle_descs(dreq_t *q, ep_dir_reply_t *reply, ep_err_t *err) {
   ep_dirclient_t *dc = q->dc;
+  int64_t c0 = ep_now_ms();
   ep_routerdescs_t *l = ep_routerdescs_parse((const char *)reply->body, reply->body_len, err);
   if (l == NULL) {
+    dc->st.ms_verify += ep_now_ms() - c0;
     return err->code;
   }
   size_t used = 0, rejected = 0;
   ep_err_t first = {0};
   ep_netdir_add_routerdescs(dc->nd, l, dc_now(dc), &used, &rejected, &first);
+  dc->st.ms_verify += ep_now_ms() - c0;
   dc->st.descs_used += used;
   dc->st.descs_rejected += rejected;
   if (rejected > 0) {
