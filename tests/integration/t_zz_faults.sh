@@ -1,0 +1,89 @@
+#!/bin/bash
+# Faults on the local network during scans (runs last: it changes the network).
+# 1. A first hop killed mid-scan costs no verdicts: every exit still gets the
+#    class and verdict its manifest behaviour implies.
+# 2. An exit whose running policy no longer matches what the consensus
+#    announces (ExitPolicy changed and reloaded, descriptor not republished)
+#    gives END EXITPOLICY: class exitpolicy, verdict violates.
+# 3. An exit killed after the consensus: circuit-failed, and no blame
+#    (verdict inconclusive), while the scan goes on with the others.
+# 4. An interrupted scan (SIGINT or SIGTERM) still writes its records and its summary.
+set -u
+EP=${EXITPROBE:?}
+TN=${EXITPROBE_TESTNET_TOOL:?}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+fp() { python3 -c "import json,sys; print([r['fingerprint'] for r in json.load(open(sys.argv[1]))['relays'] if r['nickname']==sys.argv[2]][0])" "$EXITPROBE_TESTNET_MANIFEST" "$1"; }
+scan() { "$EP" scan --port 25 --target 127.0.0.1 --dir-authorities "$EXITPROBE_TESTNET_DIRAUTH" \
+  --cache-dir "$tmp/cache" --timeout 4s --quiet "$@"; }
+verdict_of() { # results nickname -> "class verdict"
+  python3 -c "
+import json, sys
+fp = sys.argv[2].upper()
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    if r['exit']['fingerprint'] == fp: print(r['class'], r['verdict'])" "$1" "$(fp "$2")"
+}
+
+# 1. Kill a first hop while circuits through it wait for slow exits.
+scan --first-hop "$(fp relay0)" --first-hop "$(fp relay1)" --first-hop "$(fp auth0)" \
+  --output "$tmp/hopkill.jsonl" >"$tmp/hopkill.txt" 2>&1 &
+pid=$!
+sleep 2.5
+"$TN" signal relay0 KILL >/dev/null
+wait $pid
+python3 - "$EXITPROBE_TESTNET_MANIFEST" "$tmp/hopkill.jsonl" <<'PY' || fails=$((fails + 1))
+import json, sys
+m = json.load(open(sys.argv[1]))
+want = {"reachable": ("reachable", "honours"), "drop": ("timeout", "violates"),
+        "close": ("closed", "violates"), "silent": ("silent", "violates"),
+        "banner-554": ("reachable-unexpected", "violates")}
+recs = {json.loads(l)["exit"]["fingerprint"]: json.loads(l) for l in open(sys.argv[2])}
+bad = 0
+for r in m["relays"]:
+    b = r.get("port25_behaviour")
+    if not b:
+        continue
+    w = want.get(b, ("connect-failed", "violates"))
+    got = recs.get(r["fingerprint"].upper())
+    if got is None or (got["class"], got["verdict"]) != w:
+        print("FAIL: first hop killed: %s (%s): %s" % (r["nickname"], b, got and (got["class"], got["verdict"], got["detail"], got["why"])))
+        bad += 1
+hops = {rec["first_hop"]["nickname"] for rec in recs.values()}
+print(("ok" if not bad else "FAIL") + ": first hop relay0 killed mid-scan: %d exits, no verdict lost (first hops used: %s)" % (len(recs), ", ".join(sorted(hops))))
+sys.exit(1 if bad else 0)
+PY
+
+# 2. exit1 stops accepting port 25 but the consensus still announces it.
+"$TN" set-policy --keep-announced exit1 "reject *:25,accept *:80,accept *:443,reject *:*" >/dev/null
+sleep 2
+scan --exit "$(fp exit1)" --output "$tmp/policy.jsonl" >/dev/null 2>&1
+got=$(verdict_of "$tmp/policy.jsonl" exit1)
+if [ "$got" = "exitpolicy violates" ]; then echo "ok: changed policy: exit1 $got"; else echo "FAIL: changed policy: exit1 '$got'"; cat "$tmp/policy.jsonl"; fails=$((fails + 1)); fi
+
+# 3. exit2 dies after the consensus listed it; exit0 is probed in the same scan.
+"$TN" signal exit2 KILL >/dev/null
+sleep 1
+scan --exit "$(fp exit2)" --exit "$(fp exit0)" --output "$tmp/dead.jsonl" >/dev/null 2>&1
+got=$(verdict_of "$tmp/dead.jsonl" exit2)
+if [ "$got" = "circuit-failed inconclusive" ]; then echo "ok: killed exit: exit2 $got"; else echo "FAIL: killed exit: exit2 '$got'"; cat "$tmp/dead.jsonl"; fails=$((fails + 1)); fi
+got=$(verdict_of "$tmp/dead.jsonl" exit0)
+if [ "$got" = "reachable honours" ]; then echo "ok: the scan went on: exit0 $got"; else echo "FAIL: exit0 '$got'"; fails=$((fails + 1)); fi
+
+# 4. SIGTERM while slow exits are still being probed (SIGINT is ignored in
+#    background jobs of a non-interactive shell; both are handled alike).
+scan --output "$tmp/int.jsonl" --timeout 10s >"$tmp/int.txt" 2>&1 &
+pid=$!
+sleep 2
+kill -TERM $pid
+wait $pid
+rc=$?
+n=$(wc -l <"$tmp/int.jsonl")
+if [ $rc -eq 130 ] && grep -q "(interrupted)" "$tmp/int.txt" && [ "$n" -ge 1 ] &&
+   python3 -c "import json,sys; [json.loads(l) for l in open(sys.argv[1])]" "$tmp/int.jsonl"; then
+  echo "ok: interrupted scan: status 130, summary written, $n valid records"
+else
+  echo "FAIL: interrupted scan: status $rc, $n records"; cat "$tmp/int.txt"; fails=$((fails + 1))
+fi
+[ $fails -eq 0 ]
