@@ -166,7 +166,12 @@ START_TEST(verdict_needs_confirmation) {
   x.target_ok_elsewhere = 0; /* EXITPOLICY is the exit's own word: no target needed */
   ck_assert_int_eq(ep_verdict_decide(&x, why, sizeof why), EP_VERDICT_VIOLATES);
   x.policy_may_be_restricted = true;
+  x.full_policy_accepts = 0; /* unknown */
   ck_assert_int_eq(ep_verdict_decide(&x, why, sizeof why), EP_VERDICT_INCONCLUSIVE);
+  x.full_policy_accepts = 1; /* the full policy accepts the address: blame */
+  ck_assert_int_eq(ep_verdict_decide(&x, why, sizeof why), EP_VERDICT_VIOLATES);
+  x.full_policy_accepts = -1; /* the full policy rejects it: the exit is honest */
+  ck_assert_int_eq(ep_verdict_decide(&x, why, sizeof why), EP_VERDICT_HONOURS);
   x = in;
   x.cls = EP_CLASS_REACHABLE;
   ck_assert_int_eq(ep_verdict_decide(&x, why, sizeof why), EP_VERDICT_HONOURS);

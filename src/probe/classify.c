@@ -172,7 +172,11 @@ ep_verdict_t ep_verdict_decide(const ep_verdict_input_t *in, char *why, size_t w
     snprintf(why, whylen, "%s says nothing about the port", ep_class_name(in->cls));
     return EP_VERDICT_INCONCLUSIVE;
   }
-  if (in->cls == EP_CLASS_EXITPOLICY && in->policy_may_be_restricted) {
+  if (in->cls == EP_CLASS_EXITPOLICY && in->full_policy_accepts < 0) {
+    snprintf(why, whylen, "its full exit policy rejects that address: the summary could not say so");
+    return EP_VERDICT_HONOURS;
+  }
+  if (in->cls == EP_CLASS_EXITPOLICY && in->policy_may_be_restricted && in->full_policy_accepts != 1) {
     snprintf(why, whylen, "the policy summary may hide an address restriction");
     return EP_VERDICT_INCONCLUSIVE;
   }

@@ -85,6 +85,8 @@ int ep_verdict_parse(const char *name);
 typedef struct ep_verdict_input {
   ep_class_t cls;
   bool policy_may_be_restricted;  /* the policy summary might hide an address restriction */
+  int full_policy_accepts;        /* EXITPOLICY: the exit's full policy on the address the
+                                     exit named: 1 accepts, -1 rejects, 0 unknown */
   bool control_ok;                /* the same circuit worked for another use */
   bool control_tried;
   bool retry_tried;               /* a retry through another first hop was made */

@@ -61,6 +61,8 @@ static void scan_usage(FILE *out) {
           "                        public network's authorities, built in\n"
           "  --cache-dir DIR       directory cache (default $XDG_CACHE_HOME/exitprobe)\n"
           "  --no-cache            neither read nor write the cache\n"
+          "  --summary-only        do not fetch the exits' server descriptors: without their\n"
+          "                        full policies, END EXITPOLICY is never blamed on an exit\n"
           "Engine:\n"
           "  --concurrency N       exits in flight (default 64)\n"
           "  --timeout D           per stream: BEGIN to answer, and the greeting (default 10s)\n"
@@ -215,6 +217,9 @@ int ep_cmd_scan(int argc, char **argv) {
       goto out;
     } else if (strcmp(a, "--include-badexit") == 0) {
       o->dir.include_badexit = true;
+      takes = false;
+    } else if (strcmp(a, "--summary-only") == 0) {
+      o->dir.summary_only = true;
       takes = false;
     } else if (strcmp(a, "--no-cache") == 0) {
       o->dir.no_cache = true;
@@ -376,6 +381,8 @@ int ep_cmd_scan(int argc, char **argv) {
       ep_scandir_relays(sd, &exits, &n_exits, &hops, &n_hops);
       o->cfg.related = ep_scandir_related;
       o->cfg.related_arg = sd;
+      o->cfg.full_policy = ep_scandir_full_policy;
+      o->cfg.full_policy_arg = sd;
       if (explicit_hops && o->n_given_hops > 0) {
         if (explicit_relays(o->given_hops, o->n_given_hops, 0, &hops, &n_hops) != 0) {
           ep_scandir_free(sd);

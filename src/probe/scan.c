@@ -50,6 +50,9 @@ typedef struct pstream {
   int64_t begin_ms;
   ep_timer_id_t timer;
   ep_stream_outcome_t o;
+  bool end_has_addr;         /* END EXITPOLICY named an address */
+  ep_ipaddr_t end_addr;
+  uint32_t end_ttl;
   uint8_t data[EP_CAP_BANNER];
 } pstream_t;
 
@@ -240,6 +243,9 @@ static void begin_streams(attempt_t *a) {
   ep_channel_t *ch = ep_link_channel(a->hop->link);
   for (size_t i = 0; i < a->n_streams && a->state == AT_STREAMS; i++) {
     pstream_t *st = &a->streams[i];
+    if (st->done) {
+      continue; /* answered on an earlier circuit of this attempt */
+    }
     ep_err_t err = {0};
     int rc = st->kind == SK_CONTROL_DIR
                  ? ep_channel_stream_begin_dir(ch, a->circ_id, &st->id, &err)
@@ -319,25 +325,25 @@ static void attempt_fail(attempt_t *a, bool link, bool circ, bool proto, const c
   attempt_finish(a);
 }
 
-/* The circuit or link under the attempt broke before it could say anything
- * about the exit: start over through another first hop, if any is left. */
+/* The circuit or link under the attempt broke before every stream had its
+ * answer: the streams that finished keep their outcome; the others start
+ * over on a new circuit through another first hop, if any is left. A first
+ * hop that dies mid-scan so costs no verdicts. */
 static void attempt_try_again(attempt_t *a, bool link, const char *msg) {
   scan_t *s = a->job->s;
   attempt_cancel_timers(a);
   attempt_release_hop(a);
-  bool any_answer = false;
-  for (size_t i = 0; i < a->n_streams; i++) {
-    any_answer = any_answer || a->streams[i].o.connected || a->streams[i].o.ended;
-  }
-  if (!any_answer && !s->finalizing && a->n_tried < s->cfg->first_hop_tries &&
-      a->n_tried < MAX_HOP_TRIES) {
+  if (!s->finalizing && a->n_tried < s->cfg->first_hop_tries && a->n_tried < MAX_HOP_TRIES) {
     ep_debug("scan: exit %s: %s; trying another first hop", a->job->exit->ref.fingerprint, msg);
     for (size_t i = 0; i < a->n_streams; i++) {
       pstream_t *st = &a->streams[i];
+      if (st->done) {
+        continue;
+      }
       bool expect = st->o.expect_greeting;
       memset(&st->o, 0, sizeof st->o);
       st->o.expect_greeting = expect;
-      st->begun = st->done = false;
+      st->begun = false;
       st->id = 0;
     }
     a->state = AT_IDLE;
@@ -482,10 +488,9 @@ static void on_link_event(void *arg, ep_link_t *link, const ep_event_t *ev) {
                ev->hops, ev->remote ? ep_destroy_reason_format(rb, sizeof rb, ev->reason) : "",
                ev->msg);
       a->circ_id = 0;
-      if (a->state == AT_STREAMS) {
-        /* Mid-probe: the streams that have answered keep their answer. */
-        bool proto = !ev->remote && ev->status == EP_ERR_MALFORMED;
-        attempt_fail(a, false, !proto, proto, msg);
+      if (!ev->remote && ev->status != 0 && ev->status != EP_ERR_TIMEOUT) {
+        /* We closed it: a relay broke the protocol. */
+        attempt_fail(a, false, false, true, msg);
       } else {
         attempt_try_again(a, false, msg);
       }
@@ -526,6 +531,9 @@ static void on_link_event(void *arg, ep_link_t *link, const ep_event_t *ev) {
       st->o.ended = true;
       st->o.end_reason = ev->reason;
       st->o.end_ms = ep_now_ms() - st->begin_ms;
+      st->end_has_addr = ev->has_addr;
+      st->end_addr = ev->addr;
+      st->end_ttl = ev->ttl;
       stream_done(st);
       break;
     }
@@ -711,6 +719,10 @@ static void job_write(job_t *j, bool interrupted) {
         snprintf(r.c.why, sizeof r.c.why, "%s", m->fail_msg);
       }
       r.end_reason = st->o.ended ? st->o.end_reason : -1;
+      if (st->o.ended && st->end_has_addr) {
+        ep_ipaddr_format(r.exitpolicy_addr, sizeof r.exitpolicy_addr, &st->end_addr);
+        r.exitpolicy_ttl = st->end_ttl == EP_TTL_ABSENT ? -1 : (int64_t)st->end_ttl;
+      }
       r.answer_ms = st->o.connected ? st->o.connected_ms : (st->o.ended ? st->o.end_ms : -1);
     }
     r.circuit_ms = m->circ_ms > 0 ? m->circ_ms : -1;
@@ -728,7 +740,16 @@ static void job_write(job_t *j, bool interrupted) {
                  j->retry.tried[j->retry.n_tried - 1]->relay->ref.fingerprint);
       }
     }
+    int full = 0;
+    if (r.c.cls == EP_CLASS_EXITPOLICY && cfg->full_policy != NULL) {
+      full = cfg->full_policy(j->exit, (st != NULL && st->end_has_addr) ? &st->end_addr : NULL,
+                              r.port, cfg->full_policy_arg);
+      if (full != 0) {
+        r.policy_basis = "full";
+      }
+    }
     ep_verdict_input_t vin = {.cls = r.c.cls,
+                              .full_policy_accepts = full,
                               .policy_may_be_restricted = r.policy_may_be_restricted,
                               .control_ok = control_ok,
                               .control_tried = control_tried,

@@ -56,6 +56,12 @@ typedef struct ep_scan_cfg {
    * family, same /16...). Identity and /16 are checked by the engine. */
   bool (*related)(const ep_scan_relay_t *exit, const ep_scan_relay_t *hop, void *arg);
   void *related_arg;
+  /* Optional: the exit's full exit policy on addr:port (addr NULL: the
+   * target, unresolved): 1 accepts, -1 rejects, 0 unknown. Asked when an
+   * exit answers END EXITPOLICY, with the address it named. */
+  int (*full_policy)(const ep_scan_relay_t *exit, const ep_ipaddr_t *addr, uint16_t port,
+                     void *arg);
+  void *full_policy_arg;
   ep_cell_trace_fn trace;        /* optional per-cell trace for every link */
   void *trace_arg;
 } ep_scan_cfg_t;

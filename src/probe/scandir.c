@@ -127,13 +127,42 @@ ep_scandir_t *ep_scandir_from_netdir(ep_netdir_t *nd, const ep_scandir_opts_t *o
       }
     }
   }
-  /* First hops. */
+  /* First hops: the ones given (any running relay the user names), or the
+   * fast stable guards of the directory. */
   const ep_relay_t **hops = NULL;
   size_t nh = 0;
-  ep_hop_query_t hq = {.exit = NULL, .allow_same_16 = true};
-  if (ep_netdir_first_hops(nd, &hq, &hops, &nh, err) != EP_OK) {
-    ep_scandir_free(sd);
-    return NULL;
+  bool named = false;
+  for (size_t i = 0; i < o->n_given_hops; i++) {
+    named = named || !ep_relayspec_is_explicit(o->given_hops[i]);
+  }
+  if (named) {
+    hops = calloc(o->n_given_hops, sizeof *hops);
+    if (hops == NULL) {
+      ep_err_set(err, EP_ERR_NOMEM, "out of memory");
+      ep_scandir_free(sd);
+      return NULL;
+    }
+    for (size_t i = 0; i < o->n_given_hops; i++) {
+      const ep_relay_t *r = ep_relayspec_is_explicit(o->given_hops[i])
+                                ? NULL
+                                : ep_netdir_find(nd, o->given_hops[i], NULL);
+      if (r == NULL) {
+        continue;
+      }
+      if (!r->has_ntor) {
+        ep_err_set(err, EP_ERR_STATE, "first hop %s: no microdescriptor (no ntor key)", o->given_hops[i]);
+        free(hops);
+        ep_scandir_free(sd);
+        return NULL;
+      }
+      hops[nh++] = r;
+    }
+  } else {
+    ep_hop_query_t hq = {.exit = NULL, .allow_same_16 = true};
+    if (ep_netdir_first_hops(nd, &hq, &hops, &nh, err) != EP_OK) {
+      ep_scandir_free(sd);
+      return NULL;
+    }
   }
   sd->hops = calloc(nh ? nh : 1, sizeof *sd->hops);
   if (sd->hops == NULL) {
@@ -143,10 +172,7 @@ ep_scandir_t *ep_scandir_from_netdir(ep_netdir_t *nd, const ep_scandir_opts_t *o
     return NULL;
   }
   for (size_t i = 0; i < nh; i++) {
-    bool lookups;
-    if (given_match(nd, o->given_hops, o->n_given_hops, hops[i], &lookups)) {
-      fill_relay(nd, hops[i], &sd->hops[sd->n_hops++]);
-    }
+    fill_relay(nd, hops[i], &sd->hops[sd->n_hops++]);
   }
   free(hops);
   /* A network whose relays all share one /16 is a local test network. */
@@ -215,6 +241,7 @@ ep_scandir_t *ep_scandir_load(ep_loop_t *loop, const ep_scandir_opts_t *o, ep_er
     dco.auths = auths;
   }
   dco.cache_dir = o->cache_dir;
+  dco.full_policies = !o->summary_only;
   dco.no_cache = o->no_cache;
   ep_dirclient_stats_t st;
   memset(&st, 0, sizeof st);
@@ -230,4 +257,27 @@ ep_scandir_t *ep_scandir_load(ep_loop_t *loop, const ep_scandir_opts_t *o, ep_er
             st.consensus_from, st.sigs_good, st.auths_known, st.md_from_cache + st.md_fetched,
             st.md_from_cache, st.md_fetched, st.md_missing, (long long)st.ms_total);
   return ep_scandir_from_netdir(nd, o, err);
+}
+
+int ep_scandir_full_policy(const ep_scan_relay_t *exit, const ep_ipaddr_t *addr, uint16_t port,
+                           void *arg) {
+  (void)arg;
+  const ep_relay_t *r = exit->handle;
+  if (r == NULL || r->desc == NULL) {
+    return 0;
+  }
+  ep_policy_answer_t a;
+  if (addr != NULL && (addr->family == EP_IPADDR_V4 || addr->family == EP_IPADDR_V6)) {
+    ep_dir_addr_t da;
+    memset(&da, 0, sizeof da);
+    da.family = addr->family == EP_IPADDR_V4 ? 4 : 6;
+    memcpy(da.a, addr->bytes, da.family == 4 ? 4 : 16);
+    a = ep_routerdesc_policy_eval(r->desc, &da, da.family, port);
+  } else {
+    a = ep_routerdesc_policy_eval(r->desc, NULL, 4, port);
+    if (a.verdict == EP_POLICY_ACCEPT_SOME) {
+      return 0;
+    }
+  }
+  return a.verdict == EP_POLICY_REJECT ? -1 : 1;
 }

@@ -19,6 +19,7 @@ typedef struct ep_scandir_opts {
   const char *cache_dir;
   bool no_cache;
   bool include_badexit;
+  bool summary_only;             /* do not fetch server descriptors (full policies) */
   const char *const *given_exits;   /* fingerprints (explicit specs are not looked up) */
   size_t n_given_exits;
   const char *const *given_hops;
@@ -44,6 +45,10 @@ void ep_scandir_own_hops(ep_scandir_t *sd, ep_scan_relay_t *hops, size_t n_hops)
 bool ep_scandir_is_test_network(const ep_scandir_t *sd);
 /* The engine's `related` callback: same family or same /16 per netdir. */
 bool ep_scandir_related(const ep_scan_relay_t *exit, const ep_scan_relay_t *hop, void *arg);
+/* The engine's `full_policy` callback: the exit's verified server
+ * descriptor's policy (0 when there is none). */
+int ep_scandir_full_policy(const ep_scan_relay_t *exit, const ep_ipaddr_t *addr, uint16_t port,
+                           void *arg);
 const ep_netdir_t *ep_scandir_netdir(const ep_scandir_t *sd);
 
 #endif
