@@ -709,7 +709,11 @@ static void job_write(job_t *j, bool interrupted) {
     r.port = cfg->ports[p];
     r.policy_basis = j->exit->policy_basis != NULL ? j->exit->policy_basis : "unknown";
     r.policy_may_be_restricted = j->exit->may_be_restricted;
-    if (st != NULL) {
+    if (st == NULL) {
+      r.c.cls = EP_CLASS_CIRCUIT_FAILED;
+      snprintf(r.c.why, sizeof r.c.why, "not probed: %s",
+               interrupted ? "the scan was stopped first" : "no stream was opened");
+    } else {
       stream_class(st, &r.c);
       if (!st->begun && !st->done) {
         /* Never began: the scan ended first. */
@@ -920,10 +924,14 @@ int ep_scan_run(ep_loop_t *loop, ep_tls_ctx_t *tls, const ep_scan_relay_t *exits
   for (size_t i = 0; i < n_exits; i++) {
     job_t *j = &s.jobs[i];
     if (!j->started) {
-      if (sum->interrupted || sum->deadline_hit) {
-        continue; /* never probed: no record claims anything about it */
-      }
-      job_start(&s, j);
+      /* Never probed: its record says so (class circuit-failed, no verdict),
+       * so every candidate ends with a record. */
+      j->started = true;
+      j->started_wall = ep_wall_now();
+      j->start_ms = ep_now_ms();
+      s.active++;
+      attempt_init(&j->main, j, false);
+      attempt_init(&j->retry, j, true);
     }
     if (!j->finished) {
       attempt_cancel_timers(&j->main);

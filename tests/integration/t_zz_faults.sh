@@ -73,7 +73,9 @@ if [ "$got" = "reachable honours" ]; then echo "ok: the scan went on: exit0 $got
 
 # 4. SIGTERM while slow exits are still being probed (SIGINT is ignored in
 #    background jobs of a non-interactive shell; both are handled alike).
-scan --output "$tmp/int.jsonl" --timeout 10s >"$tmp/int.txt" 2>&1 &
+# (exitprobe itself, not a shell function around it, must get the signal)
+"$EP" scan --port 25 --target 127.0.0.1 --dir-authorities "$EXITPROBE_TESTNET_DIRAUTH" \
+  --cache-dir "$tmp/cache" --quiet --output "$tmp/int.jsonl" --timeout 10s >"$tmp/int.txt" 2>&1 &
 pid=$!
 sleep 2
 kill -TERM $pid
