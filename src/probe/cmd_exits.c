@@ -146,10 +146,12 @@ static int put_json(ep_buf_t *b, const ep_netdir_t *nd, const ep_exit_candidate_
   rc = rc != EP_OK ? rc
                    : ep_buf_printf(b, NULL,
                                    "],\"policy_basis\":\"%s\",\"policy_verdict\":\"%s\","
-                                   "\"policy_may_be_restricted\":%s,\"policy_summary\":",
+                                   "\"policy_may_be_restricted\":%s,"
+                                   "\"policy_some_may_be_rejected\":%s,\"policy_summary\":",
                                    c->answer.basis == EP_POLICY_BASIS_FULL ? "full" : "summary",
                                    ep_policy_verdict_name(c->answer.verdict),
-                                   c->may_be_restricted ? "true" : "false");
+                                   c->may_be_restricted ? "true" : "false",
+                                   c->some_may_be_rejected ? "true" : "false");
   rc = rc != EP_OK ? rc : ep_json_put_str(b, summary, strlen(summary), NULL);
   rc = rc != EP_OK ? rc
                    : ep_buf_printf(b, NULL,

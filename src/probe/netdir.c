@@ -468,8 +468,8 @@ int ep_netdir_exits(const ep_netdir_t *nd, const ep_exit_query_t *q, ep_exit_can
     ep_exit_candidate_t *c = &v[nv++];
     c->relay = r;
     c->answer = a;
-    c->may_be_restricted = a.basis == EP_POLICY_BASIS_SUMMARY || a.some_rejected ||
-                           a.may_be_restricted || a.verdict == EP_POLICY_ACCEPT_SOME;
+    c->may_be_restricted = a.may_be_restricted || a.verdict == EP_POLICY_ACCEPT_SOME;
+    c->some_may_be_rejected = a.basis == EP_POLICY_BASIS_SUMMARY || a.some_rejected;
     if (a.basis == EP_POLICY_BASIS_FULL) {
       st.n_by_full++;
     } else {

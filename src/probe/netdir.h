@@ -134,12 +134,17 @@ typedef struct ep_exit_query {
 typedef struct ep_exit_candidate {
   const ep_relay_t *relay;
   ep_policy_answer_t answer;  /* verdict (accept / accept-some), basis */
-  /* The answer cannot rule out that the exit treats some destination
-   * addresses differently on this port: always with a summary (tor's
-   * summaries drop address-restricted rules), with a full policy when some
-   * addresses are rejected or only some accepted. An EXITPOLICY answer from
-   * such an exit is not evidence against it. */
+  /* The accept may be restricted to some addresses (README's
+   * policy_may_be_restricted): a full policy that accepts the port only to
+   * some addresses, or an answer src/dir marks so. An EXITPOLICY answer
+   * from such an exit is not evidence against it. */
   bool may_be_restricted;
+  /* Some destination addresses may be rejected on this port although the
+   * port is accepted: always possible with a summary (tor leaves rejects of
+   * fewer than 2^25 addresses, and of private ones, out of summaries), and
+   * with a full policy that rejects some addresses first. Weaker than
+   * may_be_restricted: the scanner may want it for targets it cannot check. */
+  bool some_may_be_rejected;
 } ep_exit_candidate_t;
 
 typedef struct ep_exit_stats {
