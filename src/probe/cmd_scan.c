@@ -59,6 +59,9 @@ static void scan_usage(FILE *out) {
           "Directory:\n"
           "  --dir-authorities F   torrc DirAuthority lines (test networks); default: the\n"
           "                        public network's authorities, built in\n"
+          "  --dir-via dirport|orport\n"
+          "                        plain HTTP to the authorities' DirPorts (default), or\n"
+          "                        BEGIN_DIR over a one-hop circuit to their ORPorts\n"
           "  --cache-dir DIR       directory cache (default $XDG_CACHE_HOME/exitprobe)\n"
           "  --no-cache            neither read nor write the cache\n"
           "  --summary-only        do not fetch the exits' server descriptors: without their\n"
@@ -266,6 +269,12 @@ int ep_cmd_scan(int argc, char **argv) {
       o->given_hops[o->n_given_hops++] = v;
     } else if (strcmp(a, "--dir-authorities") == 0) {
       o->dir.dir_authorities = v;
+    } else if (strcmp(a, "--dir-via") == 0) {
+      if (strcmp(v, "orport") != 0 && strcmp(v, "dirport") != 0) {
+        fprintf(stderr, "exitprobe scan: --dir-via wants dirport or orport\n");
+        goto out;
+      }
+      o->dir.dir_via_orport = strcmp(v, "orport") == 0;
     } else if (strcmp(a, "--cache-dir") == 0) {
       o->dir.cache_dir = v;
     } else if (strcmp(a, "--concurrency") == 0) {
@@ -356,6 +365,7 @@ int ep_cmd_scan(int argc, char **argv) {
     goto close_out;
   }
   ep_loop_catch_signals(loop, NULL);
+  o->dir.tls = tls;
   status = EP_EXIT_OK;
   bool explicit_exits = all_explicit(o->given_exits, o->n_given_exits);
   bool explicit_hops = all_explicit(o->given_hops, o->n_given_hops);

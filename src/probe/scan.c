@@ -806,6 +806,7 @@ static void job_start(scan_t *s, job_t *j) {
   j->start_ms = ep_now_ms();
   s->active++;
   attempt_init(&j->main, j, false);
+  attempt_init(&j->retry, j, true);
   for (size_t p = 0; p < cfg->n_ports; p++) {
     if (port_wanted(j->exit, p)) {
       add_stream(&j->main, SK_PROBE, cfg->ports[p], p);

@@ -9,6 +9,7 @@
 #include "dir/authority.h"
 #include "lib/log.h"
 #include "probe/dirclient.h"
+#include "probe/dirvia.h"
 #include "probe/relayspec.h"
 
 struct ep_scandir {
@@ -242,12 +243,24 @@ ep_scandir_t *ep_scandir_load(ep_loop_t *loop, const ep_scandir_opts_t *o, ep_er
   }
   dco.cache_dir = o->cache_dir;
   dco.full_policies = !o->summary_only;
+  ep_dir_transport_t *via = NULL;
+  if (o->dir_via_orport) {
+    via = ep_dir_transport_orport_new(o->tls);
+    if (via == NULL) {
+      ep_dir_authset_free(auths);
+      ep_err_set(err, EP_ERR_NOMEM, "out of memory");
+      return NULL;
+    }
+    dco.transport = via;
+  }
   dco.no_cache = o->no_cache;
   ep_dirclient_stats_t st;
   memset(&st, 0, sizeof st);
   ep_err_t derr = {0};
   ep_netdir_t *nd = ep_dirclient_fetch(loop, &dco, &st, &derr);
   ep_dir_authset_free(auths);
+  ep_loop_run_once(loop, 0, NULL); /* release finished BEGIN_DIR links */
+  ep_dir_transport_orport_free(via);
   if (nd == NULL) {
     ep_err_set(err, derr.code ? derr.code : EP_ERR_VERIFY, "no verified directory: %s", derr.msg);
     return NULL;

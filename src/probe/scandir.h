@@ -13,13 +13,16 @@
 #include "probe/loop.h"
 #include "probe/netdir.h"
 #include "probe/scan.h"
+#include "probe/tls.h"
 
 typedef struct ep_scandir_opts {
   const char *dir_authorities;   /* torrc DirAuthority lines; NULL: built in */
   const char *cache_dir;
   bool no_cache;
   bool include_badexit;
-  bool summary_only;             /* do not fetch server descriptors (full policies) */
+  bool summary_only;
+  bool dir_via_orport;           /* fetch over BEGIN_DIR to the authorities' ORPorts */
+  ep_tls_ctx_t *tls;             /* for dir_via_orport */             /* do not fetch server descriptors (full policies) */
   const char *const *given_exits;   /* fingerprints (explicit specs are not looked up) */
   size_t n_given_exits;
   const char *const *given_hops;

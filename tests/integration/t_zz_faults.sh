@@ -8,6 +8,8 @@
 # 3. An exit killed after the consensus: circuit-failed, and no blame
 #    (verdict inconclusive), while the scan goes on with the others.
 # 4. An interrupted scan (SIGINT or SIGTERM) still writes its records and its summary.
+# 5. An exit stopped (SIGSTOP) after the consensus: circuit-failed, no blame.
+# 6. An authority down during the directory fetch: the fetch goes to the others.
 set -u
 EP=${EXITPROBE:?}
 TN=${EXITPROBE_TESTNET_TOOL:?}
@@ -88,4 +90,22 @@ if [ $rc -eq 130 ] && grep -q "(interrupted)" "$tmp/int.txt" && [ "$n" -ge 1 ] &
 else
   echo "FAIL: interrupted scan: status $rc, $n records"; cat "$tmp/int.txt"; fails=$((fails + 1))
 fi
+
+# 5. exit3 frozen: the first hop cannot finish the extend to it.
+"$TN" signal exit3 STOP >/dev/null
+scan --exit "$(fp exit3)" --exit "$(fp exit0)" --circuit-timeout 5s --output "$tmp/stop.jsonl" >/dev/null 2>&1
+"$TN" signal exit3 CONT >/dev/null
+got=$(verdict_of "$tmp/stop.jsonl" exit3)
+if [ "$got" = "circuit-failed inconclusive" ]; then echo "ok: stopped exit: exit3 $got"; else echo "FAIL: stopped exit: exit3 '$got'"; cat "$tmp/stop.jsonl"; fails=$((fails + 1)); fi
+got=$(verdict_of "$tmp/stop.jsonl" exit0)
+if [ "$got" = "reachable honours" ]; then echo "ok: the scan went on: exit0 $got"; else echo "FAIL: exit0 '$got'"; fails=$((fails + 1)); fi
+
+# 6. auth2 down; a fresh cache forces a fetch; every try of it is refused at once.
+"$TN" signal auth2 KILL >/dev/null
+for i in 1 2 3; do
+  "$EP" scan --port 25 --target 127.0.0.1 --dir-authorities "$EXITPROBE_TESTNET_DIRAUTH" --no-cache \
+    --timeout 4s --quiet --exit "$(fp exit0)" --output "$tmp/auth$i.jsonl" >/dev/null 2>"$tmp/auth$i.log"
+  got=$(verdict_of "$tmp/auth$i.jsonl" exit0)
+  if [ "$got" = "reachable honours" ]; then echo "ok: authority down, fetch $i: exit0 $got"; else echo "FAIL: authority down, fetch $i: '$got'"; cat "$tmp/auth$i.log"; fails=$((fails + 1)); fi
+done
 [ $fails -eq 0 ]
