@@ -40,4 +40,12 @@ if "$EP" fetch --orport "$bad" /tor/status-vote/current/consensus 2>&1 >/dev/nul
 else
   echo "FAIL: wrong identity not refused"; fails=$((fails + 1))
 fi
+# The directory client over BEGIN_DIR (--dir-via orport): verified directory, then a probe.
+exit0=$(awk '$1 == "exit0" { print $2 }' "$tmp/specs" | cut -d~ -f2)
+if "$EP" scan --port 25 --target 127.0.0.1 --dir-authorities "$EXITPROBE_TESTNET_DIRAUTH" --dir-via orport \
+     --no-cache --quiet --exit "$exit0" --json 2>"$tmp/via.log" | grep -q '"class":"reachable"'; then
+  echo "ok: scan --dir-via orport: verified directory over BEGIN_DIR, exit0 reachable"
+else
+  echo "FAIL: scan --dir-via orport"; cat "$tmp/via.log"; fails=$((fails + 1))
+fi
 [ $fails -eq 0 ]
