@@ -86,8 +86,11 @@ START_TEST(classify_end_reasons_and_connected) {
   ck_assert_str_eq(c.why, "END MISC (1) after 104 ms");
   o.end_reason = EP_END_EXITPOLICY;
   ck_assert_int_eq(run(o).cls, EP_CLASS_EXITPOLICY);
-  o.end_reason = EP_END_INTERNAL;
+  o.end_reason = EP_END_INTERNAL; /* quick: a failed connect (tor 0.4.9 under load) */
+  ck_assert_int_eq(run(o).cls, EP_CLASS_CONNECT_FAILED);
+  o.end_ms = 133000;              /* after the kernel's SYN retries: a connect timeout */
   ck_assert_int_eq(run(o).cls, EP_CLASS_TIMEOUT);
+  o.end_ms = 104;
   o.end_reason = EP_END_CONNECTREFUSED;
   ck_assert_int_eq(run(o).cls, EP_CLASS_REFUSED);
   o.end_reason = EP_END_NOROUTE;

@@ -49,11 +49,40 @@ void ep_sha256(uint8_t out[EP_SHA256_LEN], const void *p, size_t n) {
   one_shot(EVP_sha256(), out, p, n);
 }
 
+/* HMAC (RFC 2104) over one reusable SHA-256 context: OpenSSL 3's HMAC()
+ * fetches the MAC algorithm on every call, which cost ~10% of a probe's CPU
+ * (bench/RESULTS.md). Keys and pads are wiped. */
 void ep_hmac_sha256(uint8_t out[EP_SHA256_LEN], const void *key, size_t klen, const void *msg,
                     size_t mlen) {
-  unsigned int len = 0;
+  uint8_t k[64], pad[64], inner[EP_SHA256_LEN];
+  memset(k, 0, sizeof k);
   memset(out, 0, EP_SHA256_LEN);
-  (void)HMAC(EVP_sha256(), key, (int)klen, msg, mlen, out, &len);
+  if (klen > sizeof k) {
+    ep_sha256(k, key, klen);
+  } else if (klen > 0) {
+    memcpy(k, key, klen);
+  }
+  EVP_MD_CTX *c = EVP_MD_CTX_new();
+  unsigned int len = 0;
+  if (c != NULL) {
+    for (size_t i = 0; i < sizeof pad; i++) {
+      pad[i] = k[i] ^ 0x36;
+    }
+    bool ok = EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 && EVP_DigestUpdate(c, pad, sizeof pad) == 1 &&
+              EVP_DigestUpdate(c, msg, mlen) == 1 && EVP_DigestFinal_ex(c, inner, &len) == 1;
+    for (size_t i = 0; i < sizeof pad; i++) {
+      pad[i] = k[i] ^ 0x5c;
+    }
+    ok = ok && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 && EVP_DigestUpdate(c, pad, sizeof pad) == 1 &&
+         EVP_DigestUpdate(c, inner, sizeof inner) == 1 && EVP_DigestFinal_ex(c, out, &len) == 1;
+    if (!ok) {
+      memset(out, 0, EP_SHA256_LEN);
+    }
+    EVP_MD_CTX_free(c);
+  }
+  ep_wipe(k, sizeof k);
+  ep_wipe(pad, sizeof pad);
+  ep_wipe(inner, sizeof inner);
 }
 
 struct ep_digest {

@@ -65,13 +65,20 @@ const char *ep_end_reason_upper(int r, char *buf, size_t cap) {
 /* The name tor-spec gives an END reason (REASON_MISC → "MISC"), for "why". */
 #define end_name(r) ep_end_reason_upper((r), (char[24]){0}, 24)
 
-static ep_class_t class_of_end(int reason) {
+/* tor 0.4.9 answers some failed connects with a quick END INTERNAL (seen
+ * under load, within a second), and a connect that timed out (DROP) with END
+ * INTERNAL after ~2 minutes: the time tells them apart. */
+#define EP_QUICK_INTERNAL_MS 10000
+
+static ep_class_t class_of_end(int reason, int64_t ms) {
+  if (reason == EP_END_INTERNAL) {
+    return ms < EP_QUICK_INTERNAL_MS ? EP_CLASS_CONNECT_FAILED : EP_CLASS_TIMEOUT;
+  }
   switch (reason) {
     case EP_END_MISC: return EP_CLASS_CONNECT_FAILED;
     case EP_END_CONNECTREFUSED: return EP_CLASS_REFUSED;
     case EP_END_NOROUTE: return EP_CLASS_NOROUTE;
     case EP_END_TIMEOUT: return EP_CLASS_TIMEOUT;
-    case EP_END_INTERNAL: return EP_CLASS_TIMEOUT; /* tor: a connect that timed out (DROP) */
     case EP_END_EXITPOLICY: return EP_CLASS_EXITPOLICY;
     case EP_END_RESOLVEFAILED: return EP_CLASS_RESOLVEFAILED;
     case EP_END_CONNRESET: return EP_CLASS_CONNRESET;
@@ -101,7 +108,7 @@ void ep_classify(const ep_stream_outcome_t *o, ep_classification_t *out) {
   }
   if (!o->connected) {
     if (o->ended) {
-      out->cls = class_of_end(o->end_reason);
+      out->cls = class_of_end(o->end_reason, o->end_ms);
       snprintf(out->why, sizeof out->why, "END %s (%d) after %lld ms", end_name(o->end_reason),
                o->end_reason, (long long)o->end_ms);
     } else {

@@ -21,7 +21,6 @@
 #include "proto/channel.h"
 #include "proto/relaymsg.h"
 
-#define MAX_STREAMS (EP_SCAN_MAX_PORTS + 2)
 #define MAX_HOP_TRIES 8
 
 typedef struct scan scan_t;
@@ -70,8 +69,8 @@ struct attempt {
   uint32_t circ_id;
   int64_t circ_start_ms, circ_ms;
   ep_timer_id_t timer;
-  pstream_t streams[MAX_STREAMS];
-  size_t n_streams;
+  pstream_t *streams;        /* allocated when the job starts, freed when it ends */
+  size_t n_streams, cap_streams;
   bool link_failed, circ_failed, proto_error;
   char fail_msg[160];
 };
@@ -548,13 +547,30 @@ static bool port_wanted(const ep_scan_relay_t *exit, size_t port_idx) {
   return exit->ports_mask == 0 || (exit->ports_mask & (1u << port_idx)) != 0;
 }
 
+/* Streams are allocated only for jobs in flight, so memory follows
+ * --concurrency, not the number of exits (bench/RESULTS.md). */
 static void attempt_init(attempt_t *a, job_t *j, bool retry) {
+  free(a->streams);
   memset(a, 0, sizeof *a);
   a->job = j;
   a->is_retry = retry;
+  a->cap_streams = j->s->cfg->n_ports + 2;
+  a->streams = calloc(a->cap_streams, sizeof *a->streams);
+  if (a->streams == NULL) {
+    a->cap_streams = 0;
+  }
+}
+
+static void attempt_free_streams(attempt_t *a) {
+  free(a->streams);
+  a->streams = NULL;
+  a->n_streams = a->cap_streams = 0;
 }
 
 static void add_stream(attempt_t *a, stream_kind_t kind, uint16_t port, size_t port_idx) {
+  if (a->n_streams >= a->cap_streams) {
+    return; /* out of memory at init: the port gets a not-probed record */
+  }
   pstream_t *st = &a->streams[a->n_streams++];
   memset(st, 0, sizeof *st);
   st->att = a;
@@ -768,6 +784,8 @@ static void job_finish(job_t *j, bool interrupted) {
     return;
   }
   job_write(j, interrupted);
+  attempt_free_streams(&j->main);
+  attempt_free_streams(&j->retry);
   j->finished = true;
   j->s->active--;
   j->s->finished++;
