@@ -112,6 +112,22 @@ START_TEST(md_2022_join_and_exits_25) {
   }
   ck_assert_str_eq(v[0].relay->nickname, "EO");
   free(v);
+  /* Over IPv6 the "p6" summaries answer. */
+  ep_exit_query_t q6 = {.port = 25, .family = 6};
+  ck_assert_int_eq(ep_netdir_exits(nd, &q6, &v, &n, &st, &err), EP_OK);
+  size_t want6 = 0;
+  for (size_t i = 0; i < ep_netdir_count(nd); i++) {
+    const ep_relay_t *r = ep_netdir_relay(nd, i);
+    const uint32_t rv = EP_RS_RUNNING | EP_RS_VALID;
+    want6 += r->has_md && (r->flags & rv) == rv && (r->flags & EP_RS_BADEXIT) == 0 &&
+             ep_policy_summary_allows(r->policy6, 25);
+  }
+  ck_assert_uint_gt(want6, 0);
+  ck_assert_uint_eq(n, want6);
+  for (size_t i = 0; i < n; i++) {
+    ck_assert(ep_policy_summary_allows(v[i].relay->policy6, 25));
+  }
+  free(v);
   q.include_badexit = true;
   ck_assert_int_eq(ep_netdir_exits(nd, &q, &v, &n, &st, &err), EP_OK);
   ck_assert_uint_eq(n, 9);

@@ -163,7 +163,7 @@ static int put_json(ep_buf_t *b, const ep_netdir_t *nd, const ep_exit_candidate_
 }
 
 static void print_text(const ep_netdir_t *nd, const ep_exit_candidate_t *v, size_t n) {
-  printf("%-40s  %-19s  %-21s  %-44s  %s\n", "FINGERPRINT", "NICKNAME", "ADDRESS:ORPORT", "FLAGS",
+  printf("%-40s  %-19s  %-21s  %-50s  %s\n", "FINGERPRINT", "NICKNAME", "ADDRESS:ORPORT", "FLAGS",
          "POLICY");
   for (size_t i = 0; i < n; i++) {
     const ep_relay_t *r = v[i].relay;
@@ -181,7 +181,7 @@ static void print_text(const ep_netdir_t *nd, const ep_exit_candidate_t *v, size
       ep_policy_summary_format(r->policy, summary, sizeof summary);
       snprintf(basis, sizeof basis, "summary \"%s\"", summary);
     }
-    printf("%-40s  %-19s  %-21s  %-44s  %s\n", fp, nick, ap, flags, basis);
+    printf("%-40s  %-19s  %-21s  %-50s  %s\n", fp, nick, ap, flags, basis);
   }
   fflush(stdout);
 }
