@@ -18,8 +18,10 @@
 #include "probe/cmd.h"
 #include "probe/commands.h"
 #include "probe/dirclient.h"
+#include "probe/dirvia.h"
 #include "probe/loop.h"
 #include "probe/netdir.h"
+#include "probe/tls.h"
 
 static void exits_usage(FILE *out) {
   fprintf(out,
@@ -38,6 +40,8 @@ static void exits_usage(FILE *out) {
           "                          ~/.cache/exitprobe; one subdirectory per network)\n"
           "  --no-cache              neither read nor write the cache\n"
           "  --full-policy           also fetch server descriptors and answer from full policies\n"
+          "  --dir-via dirport|orport  plain HTTP to the DirPorts (default), or BEGIN_DIR streams\n"
+          "                          on one-hop circuits to the ORPorts\n"
           "  --in-order              ask the authorities in the order given (default: starting at\n"
           "                          a random one, as load spreading)\n"
           "  --timeout DURATION      give up after this long (default 5m)\n"
@@ -192,7 +196,7 @@ int ep_cmd_exits(int argc, char **argv) {
   ep_dirclient_files_t files;
   memset(&files, 0, sizeof files);
   const char *authfile = NULL;
-  bool json = false, ipv6 = false, include_badexit = false, port_given = false;
+  bool json = false, ipv6 = false, include_badexit = false, port_given = false, via_or = false;
   long port = 0;
   const path_opt_t paths[] = {{"--dir-authorities", &authfile}, {"--cache-dir", &o.cache_dir},
                               {"--consensus", &files.consensus},  {"--microdescs", &files.microdescs},
@@ -212,6 +216,16 @@ int ep_cmd_exits(int argc, char **argv) {
       include_badexit = true;
     } else if (strcmp(a, "--no-cache") == 0) {
       o.no_cache = true;
+    } else if (strcmp(a, "--dir-via") == 0) {
+      if (!want_arg(argc, argv, i)) {
+        return EP_EXIT_USAGE;
+      }
+      const char *v = argv[++i];
+      if (strcmp(v, "dirport") != 0 && strcmp(v, "orport") != 0) {
+        fprintf(stderr, "exitprobe exits: --dir-via wants dirport or orport\n");
+        return EP_EXIT_USAGE;
+      }
+      via_or = strcmp(v, "orport") == 0;
     } else if (strcmp(a, "--in-order") == 0) {
       o.in_order = true;
     } else if (strcmp(a, "--full-policy") == 0) {
@@ -292,6 +306,8 @@ int ep_cmd_exits(int argc, char **argv) {
   int status = EP_EXIT_OK;
   ep_loop_t *loop = NULL;
   ep_netdir_t *nd = NULL;
+  ep_tls_ctx_t *tls = NULL;
+  ep_dir_transport_t *via = NULL;
   ep_dirclient_stats_t st;
   memset(&st, 0, sizeof st);
   if (offline) {
@@ -304,6 +320,18 @@ int ep_cmd_exits(int argc, char **argv) {
       ep_dir_authset_free(auths);
       return EP_EXIT_FAILURE;
     }
+    if (via_or) {
+      tls = ep_tls_ctx_new_client(&err);
+      via = tls != NULL ? ep_dir_transport_orport_new(tls) : NULL;
+      if (via == NULL) {
+        fprintf(stderr, "exitprobe exits: %s\n", tls == NULL ? err.msg : "out of memory");
+        ep_tls_ctx_free(tls);
+        ep_loop_free(loop);
+        ep_dir_authset_free(auths);
+        return EP_EXIT_FAILURE;
+      }
+      o.transport = via;
+    }
     nd = ep_dirclient_fetch(loop, &o, &st, &err);
   }
   if (nd == NULL) {
@@ -311,10 +339,12 @@ int ep_cmd_exits(int argc, char **argv) {
     if (offline && err.code == EP_ERR_EXPIRED && !files.has_at) {
       fprintf(stderr, "exitprobe exits: (to look at an old consensus, give the time with --at)\n");
     }
+    bool stopped = loop != NULL && ep_loop_stopping(loop);
+    ep_dir_transport_orport_free(via);
+    ep_tls_ctx_free(tls);
     ep_loop_free(loop);
     ep_dir_authset_free(auths);
-    return err.code == EP_ERR_STATE && loop != NULL && ep_loop_stopping(loop) ? EP_EXIT_FAILURE
-                                                                              : EP_EXIT_DIRECTORY;
+    return stopped ? EP_EXIT_FAILURE : EP_EXIT_DIRECTORY;
   }
 
   const ep_consensus_t *c = ep_netdir_consensus(nd);
@@ -366,6 +396,8 @@ int ep_cmd_exits(int argc, char **argv) {
   }
   free(v);
   ep_netdir_free(nd);
+  ep_dir_transport_orport_free(via);
+  ep_tls_ctx_free(tls);
   ep_loop_free(loop);
   ep_dir_authset_free(auths);
   return status;

@@ -341,6 +341,15 @@ struct ep_dirclient {
   int64_t t0;
 };
 
+/* A server in messages: by the port the transport uses. */
+static void describe(const ep_dirclient_t *dc, size_t i, char *out, size_t outcap) {
+  ep_dir_server_t s = dc->servers[i];
+  if (strcmp(dc->tr->name, "orport") == 0) {
+    s.dir_port = s.or_port;
+  }
+  ep_dir_server_describe(&s, out, outcap);
+}
+
 static time_t dc_now(const ep_dirclient_t *dc) {
   return dc->o.now != 0 ? dc->o.now : ep_wall_now();
 }
@@ -448,7 +457,7 @@ static void req_exhausted(dreq_t *q) {
 static void req_failed(dreq_t *q, const ep_err_t *err) {
   ep_dirclient_t *dc = q->dc;
   char who[64];
-  ep_dir_server_describe(&dc->servers[q->cur], who, sizeof who);
+  describe(dc, q->cur, who, sizeof who);
   dc->st.n_failed++;
   dc->last_err = *err;
   /* The next server to try, for the message. */
@@ -463,7 +472,7 @@ static void req_failed(dreq_t *q, const ep_err_t *err) {
   char then[80] = "no authority left to try";
   if (next < dc->n_servers) {
     char nx[64];
-    ep_dir_server_describe(&dc->servers[next], nx, sizeof nx);
+    describe(dc, next, nx, sizeof nx);
     snprintf(then, sizeof then, "trying %s", nx);
   }
   ep_warn("authority %s: %s: %s; %s", who, kind_doc[q->kind], err->msg, then);
@@ -497,7 +506,7 @@ static void req_reply(void *arg, int rc, ep_dir_reply_t *reply, const ep_err_t *
   dc->st.wire_bytes += reply->wire_len;
   dc->st.body_bytes += reply->body_len;
   char who[64], wire[32], body[32];
-  ep_dir_server_describe(&dc->servers[q->cur], who, sizeof who);
+  describe(dc, q->cur, who, sizeof who);
   size_format(wire, sizeof wire, reply->wire_len);
   size_format(body, sizeof body, reply->body_len);
   if (reply->enc != EP_HTTP_ENC_IDENTITY) {
@@ -547,7 +556,7 @@ static void req_send(dreq_t *q) {
     q->t0 = ep_now_ms();
     dc->st.n_requests++;
     char who[64];
-    ep_dir_server_describe(&dc->servers[next], who, sizeof who);
+    describe(dc, next, who, sizeof who);
     ep_info("asking %s for %.120s", who, q->path);
     q->handle = dc->tr->start(dc->tr->self, dc->loop, &dc->servers[next], q->path, &lim, req_reply,
                               q, &e);
@@ -572,7 +581,7 @@ static void verify_candidate(ep_dirclient_t *dc) {
                                          EP_DIR_TIME_LIVE, &rep, &e);
   dc->st.ms_verify += ep_now_ms() - c0;
   char who[64];
-  ep_dir_server_describe(&dc->servers[dc->cand_server], who, sizeof who);
+  describe(dc, dc->cand_server, who, sizeof who);
   if (rc != EP_OK) {
     ep_warn("consensus-microdesc from %s: %s", who, e.msg);
     dc->last_err = e;

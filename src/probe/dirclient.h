@@ -87,7 +87,7 @@ void ep_dir_reply_clear(ep_dir_reply_t *r);   /* frees the body (if not taken) *
 typedef void (*ep_dir_reply_cb)(void *arg, int rc, ep_dir_reply_t *reply, const ep_err_t *err);
 
 typedef struct ep_dir_transport {
-  const char *name;        /* "dirport", "orport" */
+  const char *name;        /* "dirport", "orport" (messages then name the ORPort) */
   /* Longest path it can send (the DirPort one: what fits probe/http's
    * request buffer). Batches are cut to fit. */
   size_t max_path;

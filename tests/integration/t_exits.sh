@@ -4,8 +4,8 @@
 # the manifest's relays whose policy accepts port 25 (the 10 exits and the accept-25-only relay), with
 # their fingerprints, nicknames and ORPorts, verified by all 3 authorities' signatures. A second run must
 # take the consensus and microdescriptors from the cache (no request); a run with one authority's DirPort
-# unreachable must still succeed; --full-policy answers from server descriptors; with the authorities'
-# keys unknown there is no verified directory (exit status 3).
+# unreachable must still succeed; --full-policy answers from server descriptors; --dir-via orport gets the
+# same over BEGIN_DIR; with the authorities' keys unknown there is no verified directory (exit status 3).
 set -u
 : "${EXITPROBE_TESTNET_MANIFEST:?run me through tests/integration/run (needs the testnet env)}"
 : "${EXITPROBE:?}"
@@ -116,7 +116,12 @@ check "full policies: exit status 0" '[ "$(cat "$tmp/full.rc")" = 0 ]'
 check "full policies: same list, basis full, nothing hidden" 'compare full full'
 check "full policies: fetched server descriptors" 'grep -q "fetched server descriptors from auth" "$tmp/full.err"'
 
-# 5. One trusted v3 identity wrong: 2 of 3 good signatures are still a majority. All wrong: no verified
+# 5. Over BEGIN_DIR to the authorities' ORPorts instead of their DirPorts.
+run orport --dir-authorities "$EXITPROBE_TESTNET_DIRAUTH" --no-cache --dir-via orport
+check "via ORPort: exit status 0" '[ "$(cat "$tmp/orport.rc")" = 0 ]'
+check "via ORPort: same list" 'compare orport'
+
+# 6. One trusted v3 identity wrong: 2 of 3 good signatures are still a majority. All wrong: no verified
 #    directory, exit status 3, nothing listed.
 sed '0,/v3ident=[0-9A-F]\{4\}/s//v3ident=0000/' "$EXITPROBE_TESTNET_DIRAUTH" >"$tmp/auth-wrong"
 run wrong --dir-authorities "$tmp/auth-wrong" --no-cache
@@ -128,6 +133,6 @@ check "no trusted authority signed: exit status 3" '[ "$(cat "$tmp/allwrong.rc")
 check "no trusted authority signed: says why" 'grep -q "not a trusted authority\|no verified" "$tmp/allwrong.err"'
 check "no trusted authority signed: lists nothing" '[ ! -s "$tmp/allwrong.out" ]'
 
-echo "timings (whole process, sanitizers if built with them): first $(cat "$tmp/first.ms") ms, cached $(cat "$tmp/second.ms") ms, one down $(cat "$tmp/down.ms") ms, full policies $(cat "$tmp/full.ms") ms"
+echo "timings (whole process, sanitizers if built with them): first $(cat "$tmp/first.ms") ms, cached $(cat "$tmp/second.ms") ms, one down $(cat "$tmp/down.ms") ms, full policies $(cat "$tmp/full.ms") ms, via ORPort $(cat "$tmp/orport.ms") ms"
 echo "t_exits: $fails failure(s)"
 [ $fails -eq 0 ]
