@@ -367,6 +367,7 @@ static void req_send(dreq_t *q);
 static void start_consensus(ep_dirclient_t *dc);
 static void have_consensus(ep_dirclient_t *dc, ep_consensus_t *c);
 static void pump(ep_dirclient_t *dc);
+static char *batch_path(const ep_dirclient_t *dc, bool mds, const uint8_t *items, size_t k);
 static void finish(ep_dirclient_t *dc, ep_netdir_t *nd, const ep_err_t *err);
 
 static void req_unlink(dreq_t *q) {
@@ -918,31 +919,18 @@ static void pump(ep_dirclient_t *dc) {
     if (k > batch) {
       k = batch;
     }
-    ep_buf_t b;
-    ep_buf_init(&b, dc->tr->max_path + 1, "request path", 0);
-    int rc = ep_buf_append_str(&b, prefix, NULL);
     const uint8_t *items = dc->queue + dc->queue_pos * width;
-    for (size_t i = 0; i < k && rc == EP_OK; i++) {
-      char enc[64];
-      if (mds) {
-        ep_base64_encode(enc, sizeof enc, items + i * width, width, EP_B64_NOPAD);
-      } else {
-        ep_hex_encode(enc, sizeof enc, items + i * width, width, true);
-      }
-      rc = ep_buf_printf(&b, NULL, "%s%s", i > 0 ? (mds ? "-" : "+") : "", enc);
-    }
+    char *path = batch_path(dc, mds, items, k);
     uint8_t *copy = malloc(k * width);
-    if (rc != EP_OK || ep_buf_nul_terminate(&b, NULL) != EP_OK || copy == NULL) {
+    if (path == NULL || copy == NULL) {
+      free(path);
       free(copy);
-      ep_buf_free(&b);
       ep_err_t e = {0};
       ep_err_set(&e, EP_ERR_NOMEM, "out of memory building a request");
       finish(dc, NULL, &e);
       return;
     }
     memcpy(copy, items, k * width);
-    size_t plen;
-    char *path = (char *)ep_buf_steal(&b, &plen);
     /* Spread the batches over the servers. */
     size_t prefer = (dc->first + dc->batch_no++) % dc->n_servers;
     dreq_t *q = req_new(dc, mds ? K_MDS : K_DESCS, path,
@@ -984,53 +972,56 @@ static void pump(ep_dirclient_t *dc) {
   all_done(dc);
 }
 
-/* Ask again, elsewhere, for the items of q that did not come. */
-static void retry_missing(dreq_t *q, uint8_t *left, size_t n_left) {
-  ep_dirclient_t *dc = q->dc;
-  bool any_untried = false;
-  for (size_t i = 0; i < dc->n_servers; i++) {
-    any_untried = any_untried || !q->tried[i];
-  }
-  if (n_left == 0 || !any_untried) {
-    if (n_left > 0) {
-      ep_warn("%zu %s asked for did not come from any authority", n_left,
-              items_name(q->kind, n_left));
-    }
-    free(left);
-    return;
-  }
-  bool mds = q->kind == K_MDS;
+/* "/tor/micro/d/A-B" or "/tor/server/fp/A+B" for k items (malloc'd). */
+static char *batch_path(const ep_dirclient_t *dc, bool mds, const uint8_t *items, size_t k) {
   size_t width = mds ? EP_SHA256_LEN : 20;
   ep_buf_t b;
   ep_buf_init(&b, dc->tr->max_path + 1, "request path", 0);
   int rc = ep_buf_append_str(&b, mds ? "/tor/micro/d/" : "/tor/server/fp/", NULL);
-  for (size_t i = 0; i < n_left && rc == EP_OK; i++) {
+  for (size_t i = 0; i < k && rc == EP_OK; i++) {
     char enc[64];
     if (mds) {
-      ep_base64_encode(enc, sizeof enc, left + i * width, width, EP_B64_NOPAD);
+      ep_base64_encode(enc, sizeof enc, items + i * width, width, EP_B64_NOPAD);
     } else {
-      ep_hex_encode(enc, sizeof enc, left + i * width, width, true);
+      ep_hex_encode(enc, sizeof enc, items + i * width, width, true);
     }
     rc = ep_buf_printf(&b, NULL, "%s%s", i > 0 ? (mds ? "-" : "+") : "", enc);
   }
   if (rc != EP_OK || ep_buf_nul_terminate(&b, NULL) != EP_OK) {
     ep_buf_free(&b);
-    free(left);
-    return;
+    return NULL;
   }
-  size_t plen;
-  char *path = (char *)ep_buf_steal(&b, &plen);
-  ep_info("%zu %s did not come from that authority; asking another", n_left,
-          items_name(q->kind, n_left));
-  dreq_t *r = req_new(dc, q->kind, path, q->body_cap, q->tried, (q->cur + 1) % dc->n_servers);
+  size_t len;
+  return (char *)ep_buf_steal(&b, &len);
+}
+
+/* A request, not yet sent, for the items of q that did not come, to the
+ * servers q has not tried; NULL if there are none (or none left). Takes left. */
+static dreq_t *retry_missing(dreq_t *q, uint8_t *left, size_t n_left) {
+  ep_dirclient_t *dc = q->dc;
+  bool any_untried = false;
+  for (size_t i = 0; i < dc->n_servers; i++) {
+    any_untried = any_untried || !q->tried[i];
+  }
+  char *path = NULL;
+  if (n_left > 0 && !any_untried) {
+    ep_warn("%zu %s asked for did not come from any authority", n_left,
+            items_name(q->kind, n_left));
+  } else if (n_left > 0) {
+    path = batch_path(dc, q->kind == K_MDS, left, n_left);
+  }
+  dreq_t *r = path != NULL ? req_new(dc, q->kind, path, q->body_cap, q->tried,
+                                     (q->cur + 1) % dc->n_servers)
+                           : NULL;
   if (r == NULL) {
     free(left);
-    return;
+    return NULL;
   }
-  r->cur = q->cur;
+  ep_info("%zu %s did not come from that authority; asking another", n_left,
+          items_name(q->kind, n_left));
   r->items = left;
   r->n_items = n_left;
-  req_send(r);
+  return r;
 }
 
 static int handle_mds(dreq_t *q, ep_dir_reply_t *reply, ep_err_t *err) {
@@ -1064,10 +1055,11 @@ static int handle_mds(dreq_t *q, ep_dir_reply_t *reply, ep_err_t *err) {
       memcpy(left + n_left++ * EP_SHA256_LEN, d, EP_SHA256_LEN);
     }
   }
-  if (left != NULL) {
-    retry_missing(q, left, n_left);
-  }
+  dreq_t *again = left != NULL ? retry_missing(q, left, n_left) : NULL;
   req_free(q);
+  if (again != NULL) {
+    req_send(again);
+  }
   pump(dc);
   return EP_OK;
 }
@@ -1098,12 +1090,16 @@ static int handle_descs(dreq_t *q, ep_dir_reply_t *reply, ep_err_t *err) {
     }
   }
   /* Rejected descriptors would come again the same: do not ask again. */
+  dreq_t *again = NULL;
   if (left != NULL && rejected == 0) {
-    retry_missing(q, left, n_left);
+    again = retry_missing(q, left, n_left);
   } else {
     free(left);
   }
   req_free(q);
+  if (again != NULL) {
+    req_send(again);
+  }
   pump(dc);
   return EP_OK;
 }
