@@ -77,7 +77,7 @@ if [ "$got" = "reachable honours" ]; then echo "ok: the scan went on: exit0 $got
 #    background jobs of a non-interactive shell; both are handled alike).
 # (exitprobe itself, not a shell function around it, must get the signal)
 "$EP" scan --port 25 --target 127.0.0.1 --dir-authorities "$EXITPROBE_TESTNET_DIRAUTH" \
-  --cache-dir "$tmp/cache" --quiet --output "$tmp/int.jsonl" --timeout 10s >"$tmp/int.txt" 2>&1 &
+  --cache-dir "$tmp/cache" --quiet --output "$tmp/int.jsonl" --timeout 30s >"$tmp/int.txt" 2>&1 &
 pid=$!
 sleep 2
 kill -TERM $pid
