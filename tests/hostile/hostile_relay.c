@@ -88,8 +88,8 @@ static const struct {
 /* Terminal escapes (colour, window title with BEL, cursor home + clear),
  * NUL bytes and invalid UTF-8 inside an otherwise proper 220 line. */
 static const uint8_t ESCAPE_GREETING[] =
-    "220 \x1b[31mhostile\x1b[0m \x1b]0;pwned\x07 \x1b[H\x1b[2J nul\x00\x00byte "
-    "bad-utf8 \xff\xfe\xc3\x28 \xed\xa0\x80 ESMTP\r\n";
+    "220 \x1b[31mhostile\x1b[0m \x1b]0;pwned\x07 \x1b[H\x1b[2J nul\x00\x00" "byte "
+    "bad-utf8 \xff\xfe\xc3\x28 \xed\xa0\x80" " ESMTP\r\n";
 #define HUGE_GREETING_BYTES (10u * 1024u * 1024u)
 #define FLOOD_CELLS 1200u            /* DATA cells sent at once: past both windows */
 #define PROBE_PORT 25                /* BEGINs to other ports get a plain CONNECTED */
@@ -432,7 +432,8 @@ static void put_connected(conn_t *c, hcirc_t *h, uint16_t sid) {
 
 /* Greeting bytes number `off` onwards of the huge greeting: "220-" lines. */
 static size_t huge_chunk(size_t off, uint8_t *out, size_t n) {
-  static const char line[] = "220-hostile huge greeting, line after line after line .......\r\n";
+  static const char line[] =
+      "220-hostile huge greeting, line after line after line after line after line ....\r\n";
   size_t ll = sizeof line - 1;
   for (size_t i = 0; i < n; i++) {
     out[i] = (uint8_t)line[(off + i) % ll];
@@ -499,7 +500,10 @@ static void on_begin(conn_t *c, hcirc_t *h, const ep_relay_msg_t *m, bool dir) {
       /* Ignore flow control: FLOOD_CELLS full DATA cells at once. */
       put_connected(c, h, sid);
       uint8_t chunk[EP_RELAY_PAYLOAD_MAX];
-      static const char line[] = "220-flood\r\n";
+      /* 83-byte "220-" lines, 6 to a cell: a proper multi-line reply that never ends. */
+      static const char line[] =
+          "220-flood flood flood flood flood flood flood flood flood flood flood flood flood\r\n";
+      _Static_assert(EP_RELAY_PAYLOAD_MAX % (sizeof line - 1) == 0, "whole lines per cell");
       for (size_t i = 0; i < sizeof chunk; i++) {
         chunk[i] = (uint8_t)line[i % (sizeof line - 1)];
       }
