@@ -145,7 +145,7 @@ void ep_classify(const ep_stream_outcome_t *o, ep_classification_t *out) {
       snprintf(out->why, sizeof out->why, "CONNECTED, greeting %d instead of 220", g->code);
     } else {
       snprintf(out->why, sizeof out->why, "CONNECTED, %zu bytes that are not an SMTP greeting",
-               o->data_len);
+               g->len);
     }
   }
 }

@@ -32,7 +32,7 @@ typedef struct stream_state {
   bool begun, done;
   int64_t begin_ms;
   ep_stream_outcome_t o;
-  uint8_t data[EP_CAP_BANNER];
+  uint8_t data[EP_CAP_BANNER + 1];  /* one past the cap: the reader sees "capped" */
   ep_timer_id_t deadline;
 } stream_state_t;
 
@@ -75,14 +75,26 @@ static void trace_cell(void *arg, const ep_cell_trace_t *t) {
                t->relay_command == EP_RELAY_END ? ep_end_reason_format(rb, sizeof rb, t->reason)
                                                 : ep_destroy_reason_format(rb, sizeof rb, t->reason));
     }
-    snprintf(extra, sizeof extra, " hop %u %s stream %u len %u%s", t->hop,
-             ep_relay_command_name(t->relay_command), t->stream_id, t->relay_len, reason);
+    const char *rc = ep_relay_command_name(t->relay_command);
+    char rcbuf[24];
+    if (rc == NULL) {
+      snprintf(rcbuf, sizeof rcbuf, "relay-%u", t->relay_command);
+      rc = rcbuf;
+    }
+    snprintf(extra, sizeof extra, " hop %u %s stream %u len %u%s", t->hop, rc, t->stream_id,
+             t->relay_len, reason);
   } else if (t->has_reason) {
     snprintf(extra, sizeof extra, " reason %s", ep_destroy_reason_format(rb, sizeof rb, t->reason));
   }
+  const char *cc = ep_cell_command_name(t->command);
+  char ccbuf[24];
+  if (cc == NULL) {
+    snprintf(ccbuf, sizeof ccbuf, "command-%u", t->command);
+    cc = ccbuf;
+  }
   printf("%9.3f ms  trace    %s circ 0x%08x %-14s len %-3zu%s%s\n", (double)(ep_now_ms() - r->t0),
-         t->outbound ? "out" : "in ", t->circ_id, ep_cell_command_name(t->command), t->length,
-         extra, t->dropped ? " (dropped)" : "");
+         t->outbound ? "out" : "in ", t->circ_id, cc, t->length, extra,
+         t->dropped ? " (dropped)" : "");
 }
 
 static void stream_done(stream_state_t *s) {
@@ -433,8 +445,8 @@ int ep_cmd_circuit(int argc, char **argv) {
         ep_link_flush(r->link);
       }
       ep_link_close(r->link);
-      ep_loop_run_once(r->loop, 0, NULL); /* let the deferred release run */
     }
+    ep_loop_run_once(r->loop, 0, NULL); /* let deferred releases run */
   }
   ep_tls_ctx_free(tls);
   ep_loop_free(r->loop);

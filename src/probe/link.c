@@ -314,7 +314,9 @@ ep_link_t *ep_link_open(ep_loop_t *loop, ep_tls_ctx_t *tls, const ep_target_t *p
   l->fd = -1;
   l->open_ms = -1;
   l->started_ms = ep_now_ms();
-  ep_buf_init(&l->in, EP_CAP_LINK_INBUF, "link input", 0);
+  /* Read at most a quarter of the channel's input cap at a time: the channel
+   * still holds an undecoded partial cell when the next read arrives. */
+  ep_buf_init(&l->in, EP_CAP_LINK_INBUF / 4, "link input", 0);
   ep_buf_init(&l->out, EP_CAP_LINK_OUTBUF, "link output", 0);
   char ip[32];
   snprintf(ip, sizeof ip, "%u.%u.%u.%u", (peer->ipv4 >> 24) & 255, (peer->ipv4 >> 16) & 255,

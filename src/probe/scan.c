@@ -52,7 +52,7 @@ typedef struct pstream {
   bool end_has_addr;         /* END EXITPOLICY named an address */
   ep_ipaddr_t end_addr;
   uint32_t end_ttl;
-  uint8_t data[EP_CAP_BANNER];
+  uint8_t data[EP_CAP_BANNER + 1];  /* one past the cap: the reader sees "capped" */
 } pstream_t;
 
 typedef enum at_state {
@@ -332,6 +332,7 @@ static void attempt_try_again(attempt_t *a, bool link, const char *msg) {
   scan_t *s = a->job->s;
   attempt_cancel_timers(a);
   attempt_release_hop(a);
+  snprintf(a->fail_msg, sizeof a->fail_msg, "%s", msg);
   if (!s->finalizing && a->n_tried < s->cfg->first_hop_tries && a->n_tried < MAX_HOP_TRIES) {
     ep_debug("scan: exit %s: %s; trying another first hop", a->job->exit->ref.fingerprint, msg);
     for (size_t i = 0; i < a->n_streams; i++) {
@@ -380,8 +381,13 @@ static void attempt_start(attempt_t *a) {
   scan_t *s = a->job->s;
   hop_t *h = pick_hop(s, a);
   if (h == NULL) {
-    attempt_fail(a, a->n_tried > 0, a->n_tried == 0, false,
-                 a->n_tried > 0 ? "every first hop tried failed" : "no usable first hop");
+    char msg[sizeof a->fail_msg];
+    if (a->n_tried > 0) {
+      snprintf(msg, sizeof msg, "no first hop left to try; last: %.120s", a->fail_msg);
+    } else {
+      snprintf(msg, sizeof msg, "no usable first hop");
+    }
+    attempt_fail(a, a->n_tried > 0, a->n_tried == 0, false, msg);
     return;
   }
   a->tried[a->n_tried++] = h;
@@ -483,9 +489,12 @@ static void on_link_event(void *arg, ep_link_t *link, const ep_event_t *ev) {
     case EP_EV_CIRC_DESTROYED: {
       char msg[240];
       char rb[48];
-      snprintf(msg, sizeof msg, "circuit %s after %u hop(s): %s%.100s", ev->remote ? "destroyed" : "closed",
-               ev->hops, ev->remote ? ep_destroy_reason_format(rb, sizeof rb, ev->reason) : "",
-               ev->msg);
+      if (ev->remote) {
+        snprintf(msg, sizeof msg, "circuit destroyed after %u hop(s): %s; %.150s", ev->hops,
+                 ep_destroy_reason_format(rb, sizeof rb, ev->reason), ev->msg);
+      } else {
+        snprintf(msg, sizeof msg, "%.200s", ev->msg); /* names the hop and the failure */
+      }
       a->circ_id = 0;
       if (!ev->remote && ev->status != 0 && ev->status != EP_ERR_TIMEOUT) {
         /* We closed it: a relay broke the protocol. */
@@ -735,7 +744,8 @@ static void job_write(job_t *j, bool interrupted) {
         /* Never began: the scan ended first. */
         r.c.cls = EP_CLASS_CIRCUIT_FAILED;
         snprintf(r.c.why, sizeof r.c.why, "%s", m->fail_msg[0] ? m->fail_msg : "never started");
-      } else if ((st->o.first_hop_failed || st->o.circuit_failed) && m->fail_msg[0]) {
+      } else if ((st->o.first_hop_failed || st->o.circuit_failed || st->o.protocol_error) &&
+                 m->fail_msg[0]) {
         snprintf(r.c.why, sizeof r.c.why, "%s", m->fail_msg);
       }
       r.end_reason = st->o.ended ? st->o.end_reason : -1;
