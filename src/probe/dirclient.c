@@ -67,23 +67,28 @@ typedef struct dirport_req {
   void *arg;
 } dirport_req_t;
 
-static void dirport_done(void *arg, int rc, ep_http_resp_t *resp, const ep_err_t *err) {
-  dirport_req_t *q = arg;
-  ep_dir_reply_cb cb = q->cb;
-  void *cbarg = q->arg;
-  free(q);
+void ep_dir_reply_deliver(ep_dir_reply_cb cb, void *arg, int rc, ep_http_resp_t *resp,
+                          const ep_err_t *err) {
   if (rc != EP_OK) {
-    cb(cbarg, rc, NULL, err);
+    cb(arg, rc, NULL, err);
     return;
   }
   ep_dir_reply_t reply;
   ep_err_t e = {0};
   if (ep_dir_reply_from_http(resp, &reply, &e) != EP_OK) {
-    cb(cbarg, e.code, NULL, &e);
+    cb(arg, e.code, NULL, &e);
     return;
   }
-  cb(cbarg, EP_OK, &reply, NULL);
+  cb(arg, EP_OK, &reply, NULL);
   ep_dir_reply_clear(&reply);
+}
+
+static void dirport_done(void *arg, int rc, ep_http_resp_t *resp, const ep_err_t *err) {
+  dirport_req_t *q = arg;
+  ep_dir_reply_cb cb = q->cb;
+  void *cbarg = q->arg;
+  free(q);
+  ep_dir_reply_deliver(cb, cbarg, rc, resp, err);
 }
 
 static void *dirport_start(void *self, ep_loop_t *loop, const ep_dir_server_t *srv,

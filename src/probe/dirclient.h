@@ -85,6 +85,10 @@ void ep_dir_reply_clear(ep_dir_reply_t *r);   /* frees the body (if not taken) *
  * says what failed. Never called from inside start(). The callee must not
  * cancel the request it is called for. */
 typedef void (*ep_dir_reply_cb)(void *arg, int rc, ep_dir_reply_t *reply, const ep_err_t *err);
+/* A transport's end of a request: turn an ep_http_fetch_cb outcome into the
+ * reply callback (every transport shares this). */
+void ep_dir_reply_deliver(ep_dir_reply_cb cb, void *arg, int rc, ep_http_resp_t *resp,
+                          const ep_err_t *err);
 
 typedef struct ep_dir_transport {
   const char *name;        /* "dirport", "orport" (messages then name the ORPort) */

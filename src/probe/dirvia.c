@@ -28,18 +28,7 @@ static void orport_done(void *arg, int rc, ep_http_resp_t *resp, const ep_err_t 
   ep_dir_reply_cb cb = q->cb;
   void *cbarg = q->arg;
   free(q);
-  if (rc != EP_OK) {
-    cb(cbarg, rc, NULL, err);
-    return;
-  }
-  ep_dir_reply_t reply;
-  ep_err_t e = {0};
-  if (ep_dir_reply_from_http(resp, &reply, &e) != EP_OK) {
-    cb(cbarg, e.code, NULL, &e);
-    return;
-  }
-  cb(cbarg, EP_OK, &reply, NULL);
-  ep_dir_reply_clear(&reply);
+  ep_dir_reply_deliver(cb, cbarg, rc, resp, err);
 }
 
 static void *orport_start(void *self, ep_loop_t *loop, const ep_dir_server_t *srv,
