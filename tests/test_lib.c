@@ -388,6 +388,57 @@ START_TEST(crypto_rsa_raw_signature) {
 }
 END_TEST
 
+START_TEST(crypto_rsa_der_strict) {
+  /* PKCS#1 RSAPublicKey DER: exact round trip, nothing accepted around it. */
+  ep_err_t err = {0};
+  size_t n;
+  uint8_t *pem = tu_read_data("lib/rsa1024-pub.pem", &n);
+  ep_rsa_pub_t *k = ep_rsa_pub_from_pem((const char *)pem, n, &err);
+  ck_assert_msg(k != NULL, "%s", err.msg);
+  uint8_t der[600];
+  int dl = ep_rsa_pub_to_der(k, der, sizeof der);
+  ck_assert_int_eq(dl, 140); /* 1024-bit modulus, e = 65537 */
+  uint8_t fp[20], fp2[20];
+  ck_assert_int_eq(ep_rsa_pub_fingerprint(k, fp), 0);
+  ep_sha1(fp2, der, (size_t)dl);
+  ck_assert(memcmp(fp, fp2, 20) == 0);
+  /* Decoded again, it encodes to the same bytes. */
+  ep_rsa_pub_t *k2 = ep_rsa_pub_from_der(der, (size_t)dl, &err);
+  ck_assert_msg(k2 != NULL, "%s", err.msg);
+  uint8_t der2[600];
+  ck_assert_int_eq(ep_rsa_pub_to_der(k2, der2, sizeof der2), dl);
+  ck_assert(memcmp(der, der2, (size_t)dl) == 0);
+  ep_rsa_pub_free(k2);
+  /* A short output buffer is refused and not written past. */
+  memset(der2, 0xa5, sizeof der2);
+  ck_assert_int_eq(ep_rsa_pub_to_der(k, der2, (size_t)dl - 1), -1);
+  for (size_t i = 0; i < sizeof der2; i++) {
+    ck_assert_uint_eq(der2[i], 0xa5);
+  }
+  /* Every truncation, and a trailing byte, are malformed. */
+  for (int cut = 0; cut < dl; cut++) {
+    err.code = 0;
+    ck_assert_ptr_null(ep_rsa_pub_from_der(der, (size_t)cut, &err));
+    ck_assert_int_eq(err.code, EP_ERR_MALFORMED);
+  }
+  der[dl] = 0;
+  ck_assert_ptr_null(ep_rsa_pub_from_der(der, (size_t)dl + 1, &err));
+  ck_assert_int_eq(err.code, EP_ERR_MALFORMED);
+  /* The same key as a SubjectPublicKeyInfo (X.509's form) is not PKCS#1. */
+  static const uint8_t spki_head[] = {0x30, 0x81, 0x9f, 0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48,
+                                      0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00, 0x03, 0x81,
+                                      0x8d, 0x00};
+  uint8_t spki[sizeof spki_head + 140];
+  memcpy(spki, spki_head, sizeof spki_head);
+  memcpy(spki + sizeof spki_head, der, 140);
+  err.code = 0;
+  ck_assert_ptr_null(ep_rsa_pub_from_der(spki, sizeof spki, &err));
+  ck_assert_int_eq(err.code, EP_ERR_MALFORMED);
+  ep_rsa_pub_free(k);
+  free(pem);
+}
+END_TEST
+
 static Suite *lib_suite(void) {
   Suite *s = suite_create("lib");
   TCase *tc = tcase_create("core");
@@ -407,6 +458,7 @@ static Suite *lib_suite(void) {
   tcase_add_test(tc, crypto_aes_ctr_continuous);
   tcase_add_test(tc, crypto_x25519_and_ed25519);
   tcase_add_test(tc, crypto_rsa_raw_signature);
+  tcase_add_test(tc, crypto_rsa_der_strict);
   suite_add_tcase(s, tc);
   return s;
 }

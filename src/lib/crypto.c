@@ -6,19 +6,59 @@
 #include "lib/encode.h"
 
 #include <openssl/core_names.h>
-#include <openssl/decoder.h>
-#include <openssl/encoder.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
-int ep_crypto_init(void) { return sodium_init() < 0 ? -1 : 0; }
+/* Algorithms fetched once. OpenSSL 3 resolves EVP_sha256() and friends
+ * through the provider on every EVP_DigestInit_ex/EVP_EncryptInit_ex call
+ * (a fetch under a lock: 5-6 k instructions per call, measured in bench/):
+ * with 1788 microdescriptor digests, 4 hop ciphers and a dozen HMACs per
+ * probe that adds up. The handles are written once under pthread_once and
+ * read-only afterwards; a failed fetch falls back to the implicit form. */
+static const EVP_MD *g_sha1, *g_sha256;
+static const EVP_CIPHER *g_aes128ctr;
+static pthread_once_t g_algs_once = PTHREAD_ONCE_INIT;
+
+static void fetch_algs(void) {
+  EVP_MD *s1 = EVP_MD_fetch(NULL, "SHA1", NULL);
+  EVP_MD *s256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+  EVP_CIPHER *ctr = EVP_CIPHER_fetch(NULL, "AES-128-CTR", NULL);
+  g_sha1 = s1 != NULL ? s1 : EVP_sha1();
+  g_sha256 = s256 != NULL ? s256 : EVP_sha256();
+  g_aes128ctr = ctr != NULL ? ctr : EVP_aes_128_ctr();
+  ERR_clear_error();
+}
+
+static const EVP_MD *md_sha1(void) {
+  (void)pthread_once(&g_algs_once, fetch_algs);
+  return g_sha1;
+}
+
+static const EVP_MD *md_sha256(void) {
+  (void)pthread_once(&g_algs_once, fetch_algs);
+  return g_sha256;
+}
+
+static const EVP_CIPHER *cipher_aes128ctr(void) {
+  (void)pthread_once(&g_algs_once, fetch_algs);
+  return g_aes128ctr;
+}
+
+int ep_crypto_init(void) {
+  if (sodium_init() < 0) {
+    return -1;
+  }
+  (void)pthread_once(&g_algs_once, fetch_algs);
+  return 0;
+}
 
 void ep_wipe(void *p, size_t n) {
   if (p != NULL && n > 0) {
@@ -43,10 +83,10 @@ static void one_shot(const EVP_MD *md, uint8_t *out, const void *p, size_t n) {
   (void)EVP_Digest(p, n, out, &len, md, NULL);
 }
 
-void ep_sha1(uint8_t out[EP_SHA1_LEN], const void *p, size_t n) { one_shot(EVP_sha1(), out, p, n); }
+void ep_sha1(uint8_t out[EP_SHA1_LEN], const void *p, size_t n) { one_shot(md_sha1(), out, p, n); }
 
 void ep_sha256(uint8_t out[EP_SHA256_LEN], const void *p, size_t n) {
-  one_shot(EVP_sha256(), out, p, n);
+  one_shot(md_sha256(), out, p, n);
 }
 
 /* HMAC (RFC 2104) over one reusable SHA-256 context: OpenSSL 3's HMAC()
@@ -68,12 +108,12 @@ void ep_hmac_sha256(uint8_t out[EP_SHA256_LEN], const void *key, size_t klen, co
     for (size_t i = 0; i < sizeof pad; i++) {
       pad[i] = k[i] ^ 0x36;
     }
-    bool ok = EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 && EVP_DigestUpdate(c, pad, sizeof pad) == 1 &&
+    bool ok = EVP_DigestInit_ex(c, md_sha256(), NULL) == 1 && EVP_DigestUpdate(c, pad, sizeof pad) == 1 &&
               EVP_DigestUpdate(c, msg, mlen) == 1 && EVP_DigestFinal_ex(c, inner, &len) == 1;
     for (size_t i = 0; i < sizeof pad; i++) {
       pad[i] = k[i] ^ 0x5c;
     }
-    ok = ok && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 && EVP_DigestUpdate(c, pad, sizeof pad) == 1 &&
+    ok = ok && EVP_DigestInit_ex(c, md_sha256(), NULL) == 1 && EVP_DigestUpdate(c, pad, sizeof pad) == 1 &&
          EVP_DigestUpdate(c, inner, sizeof inner) == 1 && EVP_DigestFinal_ex(c, out, &len) == 1;
     if (!ok) {
       memset(out, 0, EP_SHA256_LEN);
@@ -98,7 +138,7 @@ ep_digest_t *ep_digest_new(ep_digest_alg_t alg) {
   d->alg = alg;
   d->ctx = EVP_MD_CTX_new();
   if (d->ctx == NULL ||
-      EVP_DigestInit_ex(d->ctx, alg == EP_DIGEST_SHA1 ? EVP_sha1() : EVP_sha256(), NULL) != 1) {
+      EVP_DigestInit_ex(d->ctx, alg == EP_DIGEST_SHA1 ? md_sha1() : md_sha256(), NULL) != 1) {
     ep_digest_free(d);
     return NULL;
   }
@@ -160,7 +200,7 @@ ep_aes_ctr_t *ep_aes_ctr_new(const uint8_t key[16], const uint8_t iv[16]) {
     return NULL;
   }
   c->ctx = EVP_CIPHER_CTX_new();
-  if (c->ctx == NULL || EVP_EncryptInit_ex(c->ctx, EVP_aes_128_ctr(), NULL, key, iv) != 1) {
+  if (c->ctx == NULL || EVP_EncryptInit_ex(c->ctx, cipher_aes128ctr(), NULL, key, iv) != 1) {
     ep_aes_ctr_free(c);
     return NULL;
   }
@@ -221,24 +261,22 @@ static ep_rsa_pub_t *wrap_pkey(EVP_PKEY *pkey, ep_err_t *err) {
   return k;
 }
 
+/* PKCS#1 RSAPublicKey DER through d2i_PublicKey: the ASN.1 template decoder
+ * alone. OSSL_DECODER tried every decoder it knows and took ~1.4 M
+ * instructions a key (20% of a consensus parse+verify, bench/RESULTS.md). */
 ep_rsa_pub_t *ep_rsa_pub_from_der(const uint8_t *der, size_t n, ep_err_t *err) {
-  EVP_PKEY *pkey = NULL;
-  OSSL_DECODER_CTX *dctx = OSSL_DECODER_CTX_new_for_pkey(&pkey, "DER", "type-specific", "RSA",
-                                                         EVP_PKEY_PUBLIC_KEY, NULL, NULL);
-  if (dctx == NULL) {
-    ossl_error(err, EP_ERR_INTERNAL, "RSA key decoder");
+  if (n == 0 || n > 0x7fffffff) {
+    ep_err_set(err, EP_ERR_MALFORMED, "RSA public key: not a valid PKCS#1 RSAPublicKey (%zu bytes)", n);
     return NULL;
   }
   const unsigned char *p = der;
-  size_t left = n;
-  if (OSSL_DECODER_from_data(dctx, &p, &left) != 1 || left != 0) {
-    OSSL_DECODER_CTX_free(dctx);
+  EVP_PKEY *pkey = d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, (long)n);
+  if (pkey == NULL || p != der + n) {
     EVP_PKEY_free(pkey);
     ERR_clear_error();
     ep_err_set(err, EP_ERR_MALFORMED, "RSA public key: not a valid PKCS#1 RSAPublicKey (%zu bytes)", n);
     return NULL;
   }
-  OSSL_DECODER_CTX_free(dctx);
   return wrap_pkey(pkey, err);
 }
 
@@ -301,24 +339,18 @@ void ep_rsa_pub_free(ep_rsa_pub_t *k) {
 int ep_rsa_pub_bits(const ep_rsa_pub_t *k) { return EVP_PKEY_get_bits(k->pkey); }
 
 int ep_rsa_pub_to_der(const ep_rsa_pub_t *k, uint8_t *out, size_t outcap) {
-  OSSL_ENCODER_CTX *ectx = OSSL_ENCODER_CTX_new_for_pkey(k->pkey, EVP_PKEY_PUBLIC_KEY, "DER",
-                                                         "type-specific", NULL);
-  if (ectx == NULL) {
+  /* Measure first, so a short buffer is never written past. */
+  int len = i2d_PublicKey(k->pkey, NULL);
+  if (len <= 0 || (size_t)len > outcap) {
     ERR_clear_error();
     return -1;
   }
-  unsigned char *data = NULL;
-  size_t len = 0;
-  int ok = OSSL_ENCODER_to_data(ectx, &data, &len);
-  OSSL_ENCODER_CTX_free(ectx);
-  if (ok != 1 || len > outcap || len > 0x7fffffff) {
-    OPENSSL_free(data);
+  unsigned char *p = out;
+  if (i2d_PublicKey(k->pkey, &p) != len) {
     ERR_clear_error();
     return -1;
   }
-  memcpy(out, data, len);
-  OPENSSL_free(data);
-  return (int)len;
+  return len;
 }
 
 int ep_rsa_pub_fingerprint(const ep_rsa_pub_t *k, uint8_t out[EP_SHA1_LEN]) {
@@ -360,7 +392,7 @@ int ep_rsa_verify_sha256(const ep_rsa_pub_t *k, const uint8_t *sig, size_t sigle
                          size_t mlen) {
   EVP_MD_CTX *ctx = EVP_MD_CTX_new();
   int rc = EP_ERR_VERIFY;
-  if (ctx != NULL && EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, k->pkey) == 1 &&
+  if (ctx != NULL && EVP_DigestVerifyInit(ctx, NULL, md_sha256(), NULL, k->pkey) == 1 &&
       EVP_DigestVerify(ctx, sig, siglen, msg, mlen) == 1) {
     rc = EP_OK;
   }
