@@ -3,7 +3,9 @@
  * The input is parsed as a concatenation of descriptors; each one that
  * parses is verified (RSA and, if present, Ed25519) and its full policy asked
  * about a few ports, to an unspecified address and to fixed ones, and
- * summarised. The Ed25519 certificate parser also gets the raw input. */
+ * summarised. The Ed25519 certificate parser also gets the raw input.
+ * The same input parsed with EP_RD_SKIP_INVALID must agree with the strict
+ * parse: everything when that succeeds, at least one skipped when it fails. */
 #include "config.h"
 
 #include <stdint.h>
@@ -33,6 +35,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_CHECK(rc == EP_OK || rc == EP_ERR_VERIFY || rc == EP_ERR_EXPIRED);
   }
   ep_routerdescs_t *l = ep_routerdescs_parse((const char *)data, size, &err);
+  ep_err_t err2 = {0};
+  ep_routerdescs_t *lax = ep_routerdescs_parse_flags((const char *)data, size, EP_RD_SKIP_INVALID, &err2);
+  if (lax == NULL) {
+    FUZZ_CHECK(err2.code < 0 && strstr(err2.msg, "server descriptor") == err2.msg);
+    FUZZ_CHECK(l == NULL);
+  } else if (l != NULL) {
+    FUZZ_CHECK(ep_routerdescs_count(lax) == ep_routerdescs_count(l) && ep_routerdescs_n_invalid(lax) == 0);
+  } else {
+    FUZZ_CHECK(ep_routerdescs_n_invalid(lax) >= 1 && ep_routerdescs_first_error(lax) != NULL);
+  }
+  ep_routerdescs_free(lax);
   if (l == NULL) {
     FUZZ_CHECK(err.code < 0 && strstr(err.msg, "server descriptor") == err.msg);
     return 0;

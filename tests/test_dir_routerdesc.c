@@ -226,6 +226,107 @@ START_TEST(malformed_descriptors) {
 }
 END_TEST
 
+/* The n-th "router " line of t (0-based), or NULL. */
+static char *nth_router(char *t, int k) {
+  char *p = t;
+  for (int i = 0; p != NULL; i++) {
+    if (i == k) {
+      return p;
+    }
+    p = strstr(p + 1, "\nrouter ");
+    if (p != NULL) {
+      p++;
+    }
+  }
+  return NULL;
+}
+
+static void check_skipped(const char *t, size_t n, size_t want_n, const char *want_err) {
+  ep_err_t err = {0};
+  /* Strict parsing refuses the whole document... */
+  ck_assert_ptr_null(ep_routerdescs_parse(t, n, &err));
+  ck_assert_msg(strstr(err.msg, want_err) != NULL, "strict: got '%s', want '%s'", err.msg, want_err);
+  /* ...skipping keeps every other descriptor, and each still verifies. */
+  ep_routerdescs_t *l = ep_routerdescs_parse_flags(t, n, EP_RD_SKIP_INVALID, &err);
+  ck_assert_msg(l != NULL, "%s", err.msg);
+  ck_assert_uint_eq(ep_routerdescs_count(l), want_n);
+  ck_assert_uint_eq(ep_routerdescs_n_invalid(l), 1);
+  ck_assert_msg(strstr(ep_routerdescs_first_error(l), want_err) != NULL, "skip: got '%s', want '%s'",
+                ep_routerdescs_first_error(l), want_err);
+  for (size_t i = 0; i < ep_routerdescs_count(l); i++) {
+    ck_assert_msg(ep_routerdesc_verify(ep_routerdescs_get(l, i), 0, &err) == EP_OK, "#%zu: %s", i,
+                  err.msg);
+  }
+  ep_routerdescs_free(l);
+}
+
+START_TEST(one_bad_descriptor_costs_only_itself) {
+  size_t n;
+  char *orig = (char *)tu_read_data("dir/testnet-server-all", &n);
+  char *t = malloc(n + 1);
+  ck_assert_ptr_nonnull(t);
+  /* 1. an item of the 4th descriptor misspelt: it has no bandwidth */
+  memcpy(t, orig, n);
+  t[n] = '\0';
+  char *b = strstr(nth_router(t, 3), "\nbandwidth ");
+  ck_assert_ptr_nonnull(b);
+  memcpy(b + 1, "bandwidXh", 9);
+  check_skipped(t, n, 14, "the descriptor has no 'bandwidth' item");
+  ep_err_t err = {0};
+  ep_routerdescs_t *l;
+  /* 2. the router line of the 7th broken (a bad address) */
+  memcpy(t, orig, n);
+  char *r = nth_router(t, 6);
+  char *sp = strchr(r + 7, ' ');
+  memcpy(sp + 1, "999", 3);
+  check_skipped(t, n, 14, "bad address or port in 'router'");
+  /* 3. the 2nd descriptor's signature object never ends: it swallows lines
+   * up to the next router line only */
+  memcpy(t, orig, n);
+  char *end = strstr(nth_router(t, 1), "-----END SIGNATURE-----");
+  ck_assert_ptr_nonnull(end);
+  memcpy(end, "-----END SIGNATURX-----", 23);
+  check_skipped(t, n, 14, "server descriptor line");
+  /* 4. the last descriptor cut short */
+  memcpy(t, orig, n);
+  check_skipped(t, n - 40, 14, "truncated");
+  /* 5. every descriptor broken: no list */
+  memcpy(t, orig, n);
+  for (int k = 0; k < 15; k++) {
+    char *x = nth_router(t, k);
+    ck_assert_ptr_nonnull(x);
+    x[7] = '-'; /* nickname "-..." */
+  }
+  l = ep_routerdescs_parse_flags(t, n, EP_RD_SKIP_INVALID, &err);
+  ck_assert_ptr_null(l);
+  ck_assert_msg(strstr(err.msg, "no valid descriptor (15 malformed; first: server descriptor line 1: bad nickname") != NULL,
+                "%s", err.msg);
+  /* 6. cut at every line start: the complete descriptors before the cut
+   * survive, never a crash or a leak */
+  memcpy(t, orig, n);
+  size_t complete = 0;
+  for (size_t cut = 1; cut <= n; cut++) {
+    if (t[cut - 1] != '\n') {
+      continue;
+    }
+    if (cut >= 24 && memcmp(t + cut - 24, "-----END SIGNATURE-----\n", 24) == 0) {
+      complete++;
+    }
+    l = ep_routerdescs_parse_flags(t, cut, EP_RD_SKIP_INVALID, &err);
+    if (complete == 0) {
+      ck_assert_ptr_null(l);
+      continue;
+    }
+    ck_assert_msg(l != NULL, "cut at %zu: %s", cut, err.msg);
+    ck_assert_uint_eq(ep_routerdescs_count(l), complete);
+    ep_routerdescs_free(l);
+  }
+  ck_assert_uint_eq(complete, 15);
+  free(t);
+  free(orig);
+}
+END_TEST
+
 START_TEST(ed25519_certificates) {
   uint8_t seed[32] = {1, 2, 3}, pk[32], sk[64], cert[200];
   ep_ed25519_seed_keypair(pk, sk, seed);
@@ -278,6 +379,7 @@ static Suite *dir_routerdesc_suite(void) {
   tcase_add_test(tc, testnet_exits);
   tcase_add_test(tc, tampered_descriptors_fail);
   tcase_add_test(tc, malformed_descriptors);
+  tcase_add_test(tc, one_bad_descriptor_costs_only_itself);
   tcase_add_test(tc, ed25519_certificates);
   suite_add_tcase(s, tc);
   return s;

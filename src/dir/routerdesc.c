@@ -63,6 +63,8 @@ struct ep_routerdescs {
   size_t len;
   ep_routerdesc_t *v;
   size_t n, alloc;
+  size_t n_invalid;                   /* skipped (EP_RD_SKIP_INVALID) */
+  char first_error[EP_ERR_MSG_MAX];
 };
 
 static void desc_clear(ep_routerdesc_t *d) {
@@ -87,6 +89,31 @@ void ep_routerdescs_free(ep_routerdescs_t *l) {
 }
 
 size_t ep_routerdescs_count(const ep_routerdescs_t *l) { return l == NULL ? 0 : l->n; }
+
+size_t ep_routerdescs_n_invalid(const ep_routerdescs_t *l) { return l == NULL ? 0 : l->n_invalid; }
+
+const char *ep_routerdescs_first_error(const ep_routerdescs_t *l) {
+  return (l == NULL || l->first_error[0] == '\0') ? NULL : l->first_error;
+}
+
+/* Where the next descriptor starts after `from`: the next line that begins
+ * with "router ". Base64 object lines never hold a space, so no object can
+ * hide one; a descriptor whose object never ends loses at most itself and
+ * what follows up to the next router line. len if there is none. */
+static size_t next_router_line(const char *t, size_t len, size_t from, size_t *lineno) {
+  size_t pos = from;
+  for (;;) {
+    const char *nl = memchr(t + pos, '\n', len - pos);
+    if (nl == NULL) {
+      return len;
+    }
+    pos = (size_t)(nl - t) + 1;
+    (*lineno)++;
+    if (len - pos >= 7 && memcmp(t + pos, "router ", 7) == 0) {
+      return pos;
+    }
+  }
+}
 
 const ep_routerdesc_t *ep_routerdescs_get(const ep_routerdescs_t *l, size_t i) {
   return (l == NULL || i >= l->n) ? NULL : &l->v[i];
@@ -396,7 +423,78 @@ static int handle(ep_routerdescs_t *l, ep_routerdesc_t *d, const ep_dir_tok_t *t
   }
 }
 
+/* One item of a descriptor list: 1 (or 2 when it starts a descriptor), or
+ * a negative ep_status_t with *err set. */
+static int one_item(ep_routerdescs_t *l, ep_dir_tok_t *tokp, ep_routerdesc_t **curp,
+                    ep_dir_sec_t *sec, size_t *start, ep_err_t *err) {
+#define tok (*tokp)
+  ep_routerdesc_t *cur = *curp;
+  int started = 1;
+  if (tok.id == EP_DIR_KW_ANNOTATION) {
+    if (cur != NULL) {
+      return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: annotation inside a descriptor", DOC,
+                        tok.lineno);
+    }
+    return 1;
+  }
+  if (ep_dir_tok_is(&tok, "router")) {
+    if (cur != NULL) {
+      return ep_err_set(err, EP_ERR_MALFORMED,
+                        "%s line %zu: 'router' before the previous descriptor ended (no "
+                        "router-signature?)",
+                        DOC, tok.lineno);
+    }
+    if (l->n >= EP_RD_MAX_DESCS) {
+      return ep_err_set(err, EP_ERR_LIMIT, "%s line %zu: too many descriptors", DOC, tok.lineno);
+    }
+    if (l->n == l->alloc) {
+      size_t na = l->alloc ? l->alloc * 2 : 8;
+      ep_routerdesc_t *nv = realloc(l->v, na * sizeof *nv);
+      if (nv == NULL) {
+        return ep_err_set(err, EP_ERR_NOMEM, "%s: out of memory", DOC);
+      }
+      l->v = nv;
+      l->alloc = na;
+    }
+    cur = *curp = &l->v[l->n++];
+    memset(cur, 0, sizeof *cur);
+    cur->lineno = tok.lineno;
+    *start = tok.offset;
+    ep_dir_sec_init(sec, DOC, "descriptor", rd_rules, EP_DIR_NRULES(rd_rules));
+    started = 2;
+  } else if (cur == NULL) {
+    return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: '%.*s' outside a descriptor", DOC,
+                      tok.lineno, (int)(tok.kw_len > 40 ? 40 : tok.kw_len), tok.kw);
+  }
+  int rc = ep_dir_match(DOC, rd_rules, EP_DIR_NRULES(rd_rules), &tok, err);
+  if (rc < 0) {
+    return rc;
+  }
+  rc = ep_dir_sec_add(sec, &tok, err);
+  if (rc < 0) {
+    return rc;
+  }
+  rc = handle(l, cur, &tok, *start, err);
+  if (rc < 0) {
+    return rc;
+  }
+  if (tok.id == K_SIGNATURE) {
+    rc = ep_dir_sec_finish(sec, tok.lineno, err);
+    if (rc < 0) {
+      return rc;
+    }
+    *curp = NULL;
+  }
+  return started;
+#undef tok
+}
+
 ep_routerdescs_t *ep_routerdescs_parse(const char *text, size_t len, ep_err_t *err) {
+  return ep_routerdescs_parse_flags(text, len, 0, err);
+}
+
+ep_routerdescs_t *ep_routerdescs_parse_flags(const char *text, size_t len, unsigned flags,
+                                             ep_err_t *err) {
   if (len > EP_CAP_SERVER_DESCS) {
     ep_err_set(err, EP_ERR_LIMIT, "%s: %zu bytes exceeds EP_CAP_SERVER_DESCS", DOC, len);
     return NULL;
@@ -415,88 +513,68 @@ ep_routerdescs_t *ep_routerdescs_parse(const char *text, size_t len, ep_err_t *e
   ep_dir_tok_t tok;
   ep_dir_sec_t sec;
   ep_routerdesc_t *cur = NULL;
-  size_t start = 0;
+  size_t start = 0, start_lineno = 0;
+  ep_err_t e = {0};
   int rc;
   for (;;) {
-    rc = ep_dir_next(&lx, &tok, err);
-    if (rc < 0) {
-      goto fail;
-    }
+    size_t item_pos = ep_dir_lexer_pos(&lx), item_lineno = lx.lineno;
+    rc = ep_dir_next(&lx, &tok, &e);
     if (rc == 0) {
-      break;
-    }
-    if (tok.id == EP_DIR_KW_ANNOTATION) {
-      if (cur != NULL) {
-        rc = ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: annotation inside a descriptor", DOC,
-                        tok.lineno);
-        goto fail;
+      if (cur == NULL) {
+        break;
       }
+      rc = ep_dir_sec_finish(&sec, lx.lineno, &e);
+      if (rc >= 0) {
+        rc = ep_err_set(&e, EP_ERR_TRUNCATED, "%s line %zu: descriptor does not end (truncated?)",
+                        DOC, lx.lineno);
+      }
+    }
+    if (rc > 0) {
+      rc = one_item(l, &tok, &cur, &sec, &start, &e);
+      if (rc == 2) {
+        start_lineno = tok.lineno;
+      }
+    }
+    if (rc >= 0) {
       continue;
     }
-    if (ep_dir_tok_is(&tok, "router")) {
-      if (cur != NULL) {
-        rc = ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: 'router' before the previous descriptor "
-                        "ended (no router-signature?)", DOC, tok.lineno);
-        goto fail;
-      }
-      if (l->n >= EP_RD_MAX_DESCS) {
-        rc = ep_err_set(err, EP_ERR_LIMIT, "%s line %zu: too many descriptors", DOC, tok.lineno);
-        goto fail;
-      }
-      if (l->n == l->alloc) {
-        size_t na = l->alloc ? l->alloc * 2 : 8;
-        ep_routerdesc_t *nv = realloc(l->v, na * sizeof *nv);
-        if (nv == NULL) {
-          rc = ep_err_set(err, EP_ERR_NOMEM, "%s: out of memory", DOC);
-          goto fail;
-        }
-        l->v = nv;
-        l->alloc = na;
-      }
-      cur = &l->v[l->n++];
-      memset(cur, 0, sizeof *cur);
-      cur->lineno = tok.lineno;
-      start = tok.offset;
-      ep_dir_sec_init(&sec, DOC, "descriptor", rd_rules, EP_DIR_NRULES(rd_rules));
-    } else if (cur == NULL) {
-      rc = ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: '%.*s' outside a descriptor", DOC,
-                      tok.lineno, (int)(tok.kw_len > 40 ? 40 : tok.kw_len), tok.kw);
+    /* A malformed descriptor: fatal, or (EP_RD_SKIP_INVALID) dropped and
+     * parsing resumes at the next "router" line. Resource errors stay fatal. */
+    if (!(flags & EP_RD_SKIP_INVALID) || rc == EP_ERR_NOMEM || rc == EP_ERR_LIMIT) {
       goto fail;
     }
-    rc = ep_dir_match(DOC, rd_rules, EP_DIR_NRULES(rd_rules), &tok, err);
-    if (rc < 0) {
-      goto fail;
+    if (l->n_invalid++ == 0) {
+      memcpy(l->first_error, e.msg, sizeof l->first_error);
     }
-    rc = ep_dir_sec_add(&sec, &tok, err);
-    if (rc < 0) {
-      goto fail;
-    }
-    rc = handle(l, cur, &tok, start, err);
-    if (rc < 0) {
-      goto fail;
-    }
-    if (tok.id == K_SIGNATURE) {
-      rc = ep_dir_sec_finish(&sec, tok.lineno, err);
-      if (rc < 0) {
-        goto fail;
-      }
+    size_t from = item_pos, lineno = item_lineno;
+    if (cur != NULL) {
+      desc_clear(cur);
+      l->n--;
       cur = NULL;
+      from = start;
+      lineno = start_lineno;
     }
-  }
-  if (cur != NULL) {
-    rc = ep_dir_sec_finish(&sec, lx.lineno, err);
-    if (rc >= 0) {
-      ep_err_set(err, EP_ERR_TRUNCATED, "%s line %zu: descriptor does not end (truncated?)", DOC,
-                 lx.lineno);
+    size_t next = next_router_line(l->text, len, from, &lineno);
+    if (next >= len) {
+      break;
     }
-    goto fail;
+    ep_dir_lexer_seek(&lx, next, lineno);
+    memset(&e, 0, sizeof e);
   }
   if (l->n == 0) {
-    ep_err_set(err, EP_ERR_MALFORMED, "%s: no descriptors", DOC);
+    if (l->n_invalid > 0) {
+      ep_err_set(&e, EP_ERR_MALFORMED, "%s: no valid descriptor (%zu malformed; first: %s)", DOC,
+                 l->n_invalid, l->first_error);
+    } else {
+      ep_err_set(&e, EP_ERR_MALFORMED, "%s: no descriptors", DOC);
+    }
     goto fail;
   }
   return l;
 fail:
+  if (err != NULL) {
+    *err = e;
+  }
   ep_routerdescs_free(l);
   return NULL;
 }

@@ -57,7 +57,20 @@ typedef struct ep_routerdesc {
 
 typedef struct ep_routerdescs ep_routerdescs_t;
 
+/* Fails on the first malformed descriptor; with EP_RD_SKIP_INVALID a
+ * malformed descriptor is dropped (counted, its error kept) and parsing
+ * resumes at the next "router" line — one bad descriptor from a relay or a
+ * directory does not cost the others in the same document. Resource errors
+ * (EP_ERR_NOMEM, EP_ERR_LIMIT) and a document with no valid descriptor are
+ * errors either way. */
+#define EP_RD_SKIP_INVALID 0x1u
 ep_routerdescs_t *ep_routerdescs_parse(const char *text, size_t len, ep_err_t *err);
+ep_routerdescs_t *ep_routerdescs_parse_flags(const char *text, size_t len, unsigned flags,
+                                             ep_err_t *err);
+/* With EP_RD_SKIP_INVALID: how many were dropped, and the first one's error
+ * (NULL if none). */
+size_t ep_routerdescs_n_invalid(const ep_routerdescs_t *l);
+const char *ep_routerdescs_first_error(const ep_routerdescs_t *l);
 void ep_routerdescs_free(ep_routerdescs_t *l);     /* NULL-safe */
 size_t ep_routerdescs_count(const ep_routerdescs_t *l);
 const ep_routerdesc_t *ep_routerdescs_get(const ep_routerdescs_t *l, size_t i);

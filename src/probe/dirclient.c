@@ -1072,10 +1072,16 @@ static int handle_mds(dreq_t *q, ep_dir_reply_t *reply, ep_err_t *err) {
 static int handle_descs(dreq_t *q, ep_dir_reply_t *reply, ep_err_t *err) {
   ep_dirclient_t *dc = q->dc;
   int64_t c0 = ep_now_ms();
-  ep_routerdescs_t *l = ep_routerdescs_parse((const char *)reply->body, reply->body_len, err);
+  ep_routerdescs_t *l = ep_routerdescs_parse_flags((const char *)reply->body, reply->body_len,
+                                                  EP_RD_SKIP_INVALID, err);
   if (l == NULL) {
     dc->st.ms_verify += ep_now_ms() - c0;
     return err->code;
+  }
+  size_t invalid = ep_routerdescs_n_invalid(l);
+  if (invalid > 0) {
+    ep_warn("%zu malformed server descriptor%s skipped (first: %s)", invalid, invalid == 1 ? "" : "s",
+            ep_routerdescs_first_error(l));
   }
   size_t used = 0, rejected = 0;
   ep_err_t first = {0};
@@ -1094,9 +1100,9 @@ static int handle_descs(dreq_t *q, ep_dir_reply_t *reply, ep_err_t *err) {
       memcpy(left + n_left++ * 20, q->items + i * 20, 20);
     }
   }
-  /* Rejected descriptors would come again the same: do not ask again. */
+  /* Rejected or malformed descriptors would come again the same: do not ask again. */
   dreq_t *again = NULL;
-  if (left != NULL && rejected == 0) {
+  if (left != NULL && rejected == 0 && invalid == 0) {
     again = retry_missing(q, left, n_left);
   } else {
     free(left);
@@ -1446,12 +1452,17 @@ ep_netdir_t *ep_dirclient_load_files(const ep_dirclient_files_t *f, const ep_dir
     if (read_doc_file(f->descs, EP_CAP_SERVER_DESCS, &text, &len, err) != EP_OK) {
       goto fail;
     }
-    ep_routerdescs_t *l = ep_routerdescs_parse((const char *)text, len, err);
+    ep_routerdescs_t *l =
+        ep_routerdescs_parse_flags((const char *)text, len, EP_RD_SKIP_INVALID, err);
     free(text);
     text = NULL;
     if (l == NULL) {
       ep_err_wrap(err, err != NULL ? err->code : EP_ERR_MALFORMED, "%s", f->descs);
       goto fail;
+    }
+    if (ep_routerdescs_n_invalid(l) > 0) {
+      ep_warn("%s: %zu malformed server descriptor(s) skipped (first: %s)", f->descs,
+              ep_routerdescs_n_invalid(l), ep_routerdescs_first_error(l));
     }
     ep_err_t first = {0};
     ep_netdir_add_routerdescs(nd, l, now, &s->descs_used, &s->descs_rejected, &first);
