@@ -204,6 +204,7 @@ int ep_cmd_exits(int argc, char **argv) {
                               {NULL, NULL}};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
+    const char **dst;
     int64_t ms;
     if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
       exits_usage(stdout);
@@ -241,11 +242,11 @@ int ep_cmd_exits(int argc, char **argv) {
         return EP_EXIT_USAGE;
       }
       port_given = true;
-    } else if (path_option(a, paths) != NULL) {
+    } else if ((dst = path_option(a, paths)) != NULL) {
       if (!want_arg(argc, argv, i)) {
         return EP_EXIT_USAGE;
       }
-      *path_option(a, paths) = argv[++i];
+      *dst = argv[++i];
     } else if (strcmp(a, "--at") == 0) {
       if (!want_arg(argc, argv, i)) {
         return EP_EXIT_USAGE;
