@@ -104,11 +104,50 @@ START_TEST(items_arguments_and_objects) {
   ck_assert_int_lt(ep_dir_obj_decode("doc", &t[1], "SIGNATURE", out, sizeof out, &err), 0);
   ck_assert_str_eq(err.msg, "doc line 3: object is 'RSA PUBLIC KEY', wanted 'SIGNATURE'");
   ck_assert_int_lt(ep_dir_obj_decode("doc", &t[1], NULL, out, 2, &err), 0);
+  /* Checking without decoding: same answers, same errors. */
+  ck_assert_int_eq(ep_dir_obj_check("doc", &t[1], "RSA PUBLIC KEY", sizeof out, &err), 4);
+  ck_assert_int_eq(ep_dir_obj_check("doc", &t[1], NULL, 6, &err), 4);
+  ck_assert_int_lt(ep_dir_obj_check("doc", &t[1], "SIGNATURE", sizeof out, &err), 0);
+  ck_assert_str_eq(err.msg, "doc line 3: object is 'RSA PUBLIC KEY', wanted 'SIGNATURE'");
+  /* the size check counts whole quanta (2 here: up to 6 bytes), as decoding does */
+  ck_assert_int_eq(ep_dir_obj_decode("doc", &t[1], NULL, out, 5, &err), EP_ERR_LIMIT);
+  ck_assert_int_eq(ep_dir_obj_check("doc", &t[1], NULL, 5, &err), EP_ERR_LIMIT);
+  ck_assert_str_eq(err.msg, "doc line 3: object too large (9 bytes, at most 5)");
+  ck_assert_int_eq(ep_dir_obj_check("doc", &t[0], NULL, 8, &err), EP_ERR_MALFORMED);
+  ck_assert_str_eq(err.msg, "doc line 1: 'alpha' has no object");
 
   ck_assert(ep_dir_tok_is(&t[2], "gamma-1"));
   ck_assert_uint_eq(t[2].lineno, 8);
   ck_assert_uint_eq(t[2].argstr_len, 1); /* trailing blanks cut */
   ck_assert_uint_eq(t[2].end_offset, strlen(text));
+}
+END_TEST
+
+/* Objects the lexer accepts (alphabet only) but that are not valid base64:
+ * the check-only path must refuse every one, as decoding does. */
+START_TEST(object_check_rejects_bad_base64) {
+  static const char *bodies[] = {
+    "AA==AA==\n",          /* data after padding */
+    "AAAAA\n",             /* a lone character */
+    "AB==\n",              /* non-zero trailing bits */
+    "AAA==\n",             /* too much padding */
+    "AA=\n",               /* incomplete padding */
+    "=\n",
+    "AAAA\nA\n",           /* a lone character on its own line */
+  };
+  for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+    char text[256];
+    snprintf(text, sizeof text, "k\n-----BEGIN X-----\n%s-----END X-----\n", bodies[i]);
+    ep_dir_tok_t t[1];
+    ep_err_t err = {0};
+    ck_assert_int_eq(lex_all(text, t, 1, 0, &err), 1);
+    uint8_t out[64];
+    ck_assert_int_eq(ep_dir_obj_decode("doc", &t[0], "X", out, sizeof out, &err), EP_ERR_MALFORMED);
+    ck_assert_str_eq(err.msg, "doc line 1: object is not valid base64");
+    ep_err_t err2 = {0};
+    ck_assert_int_eq(ep_dir_obj_check("doc", &t[0], "X", sizeof out, &err2), EP_ERR_MALFORMED);
+    ck_assert_str_eq(err2.msg, err.msg);
+  }
 }
 END_TEST
 
@@ -285,6 +324,7 @@ static Suite *dir_token_suite(void) {
   Suite *s = suite_create("dir_token");
   TCase *tc = tcase_create("core");
   tcase_add_test(tc, items_arguments_and_objects);
+  tcase_add_test(tc, object_check_rejects_bad_base64);
   tcase_add_test(tc, lexer_errors_name_the_line);
   tcase_add_test(tc, lexer_caps_lines_and_objects);
   tcase_add_test(tc, rules_check_arguments_objects_and_counts);

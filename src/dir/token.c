@@ -10,17 +10,37 @@
 #include "lib/encode.h"
 #include "lib/escape.h"
 
-static bool is_ws(char c) { return c == ' ' || c == '\t'; }
+/* Character classes of the meta-format, one table lookup each. */
+enum {
+  C_KW_START = 0x1,   /* A-Z a-z 0-9: may start a keyword */
+  C_KW = 0x2,         /* keyword characters: the above and '-' */
+  C_B64 = 0x4,        /* object body characters: A-Z a-z 0-9 + / = */
+  C_WS = 0x8,         /* SP, TAB: separate keyword and arguments */
+};
+#define C_ALNUM (C_KW_START | C_KW | C_B64)
+static const uint8_t ctab[256] = {
+    ['A'] = C_ALNUM, ['B'] = C_ALNUM, ['C'] = C_ALNUM, ['D'] = C_ALNUM, ['E'] = C_ALNUM,
+    ['F'] = C_ALNUM, ['G'] = C_ALNUM, ['H'] = C_ALNUM, ['I'] = C_ALNUM, ['J'] = C_ALNUM,
+    ['K'] = C_ALNUM, ['L'] = C_ALNUM, ['M'] = C_ALNUM, ['N'] = C_ALNUM, ['O'] = C_ALNUM,
+    ['P'] = C_ALNUM, ['Q'] = C_ALNUM, ['R'] = C_ALNUM, ['S'] = C_ALNUM, ['T'] = C_ALNUM,
+    ['U'] = C_ALNUM, ['V'] = C_ALNUM, ['W'] = C_ALNUM, ['X'] = C_ALNUM, ['Y'] = C_ALNUM,
+    ['Z'] = C_ALNUM, ['a'] = C_ALNUM, ['b'] = C_ALNUM, ['c'] = C_ALNUM, ['d'] = C_ALNUM,
+    ['e'] = C_ALNUM, ['f'] = C_ALNUM, ['g'] = C_ALNUM, ['h'] = C_ALNUM, ['i'] = C_ALNUM,
+    ['j'] = C_ALNUM, ['k'] = C_ALNUM, ['l'] = C_ALNUM, ['m'] = C_ALNUM, ['n'] = C_ALNUM,
+    ['o'] = C_ALNUM, ['p'] = C_ALNUM, ['q'] = C_ALNUM, ['r'] = C_ALNUM, ['s'] = C_ALNUM,
+    ['t'] = C_ALNUM, ['u'] = C_ALNUM, ['v'] = C_ALNUM, ['w'] = C_ALNUM, ['x'] = C_ALNUM,
+    ['y'] = C_ALNUM, ['z'] = C_ALNUM, ['0'] = C_ALNUM, ['1'] = C_ALNUM, ['2'] = C_ALNUM,
+    ['3'] = C_ALNUM, ['4'] = C_ALNUM, ['5'] = C_ALNUM, ['6'] = C_ALNUM, ['7'] = C_ALNUM,
+    ['8'] = C_ALNUM, ['9'] = C_ALNUM,
+    ['-'] = C_KW, ['+'] = C_B64, ['/'] = C_B64, ['='] = C_B64, [' '] = C_WS, ['\t'] = C_WS,
+};
+#undef C_ALNUM
 
-static bool is_kw_start(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
+static bool is_ws(char c) { return (ctab[(uint8_t)c] & C_WS) != 0; }
 
-static bool is_kw_char(char c) { return is_kw_start(c) || c == '-'; }
+static bool is_kw_start(char c) { return (ctab[(uint8_t)c] & C_KW_START) != 0; }
 
-static bool is_b64_char(char c) {
-  return is_kw_start(c) || c == '+' || c == '/' || c == '=';
-}
+static bool is_kw_char(char c) { return (ctab[(uint8_t)c] & C_KW) != 0; }
 
 void ep_dir_lexer_init(ep_dir_lexer_t *lx, const char *text, size_t len, const char *docname,
                        unsigned flags) {
@@ -200,11 +220,13 @@ static int read_object(ep_dir_lexer_t *lx, ep_dir_tok_t *tok, ep_err_t *err) {
       tok->obj_max_len = chars / 4 * 3 + 3;
       return 0;
     }
+    unsigned ok = C_B64;
     for (size_t i = 0; i < len; i++) {
-      if (!is_b64_char(line[i])) {
-        return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: bad character in object body",
-                          lx->doc, ln);
-      }
+      ok &= ctab[(uint8_t)line[i]];
+    }
+    if (ok == 0) {
+      return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: bad character in object body",
+                        lx->doc, ln);
     }
     chars += len;
     if (chars > maxchars) {
@@ -725,8 +747,10 @@ bool ep_dir_nickname_ok(const char *s, size_t n) {
   return true;
 }
 
-int ep_dir_obj_decode(const char *doc, const ep_dir_tok_t *tok, const char *label, uint8_t *out,
-                      size_t cap, ep_err_t *err) {
+/* What ep_dir_obj_decode and ep_dir_obj_check share: the object is there,
+ * has the label and fits in cap bytes (by its length in characters). */
+static int obj_precheck(const char *doc, const ep_dir_tok_t *tok, const char *label, size_t cap,
+                        ep_err_t *err) {
   if (!tok->has_obj) {
     return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: '%.*s' has no object", doc, tok->lineno,
                       (int)(tok->kw_len > 40 ? 40 : tok->kw_len), tok->kw);
@@ -743,7 +767,30 @@ int ep_dir_obj_decode(const char *doc, const ep_dir_tok_t *tok, const char *labe
     return ep_err_set(err, EP_ERR_LIMIT, "%s line %zu: object too large (%zu bytes, at most %zu)",
                       doc, tok->lineno, tok->obj_max_len, cap);
   }
+  return 0;
+}
+
+int ep_dir_obj_decode(const char *doc, const ep_dir_tok_t *tok, const char *label, uint8_t *out,
+                      size_t cap, ep_err_t *err) {
+  int rc = obj_precheck(doc, tok, label, cap, err);
+  if (rc < 0) {
+    return rc;
+  }
   ssize_t got = ep_base64_decode(out, cap, tok->obj_b64, tok->obj_b64_len);
+  if (got < 0) {
+    return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: object is not valid base64", doc,
+                      tok->lineno);
+  }
+  return (int)got;
+}
+
+int ep_dir_obj_check(const char *doc, const ep_dir_tok_t *tok, const char *label, size_t cap,
+                     ep_err_t *err) {
+  int rc = obj_precheck(doc, tok, label, cap, err);
+  if (rc < 0) {
+    return rc;
+  }
+  ssize_t got = ep_base64_check(tok->obj_b64, tok->obj_b64_len, cap);
   if (got < 0) {
     return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: object is not valid base64", doc,
                       tok->lineno);
