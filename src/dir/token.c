@@ -66,13 +66,12 @@ void ep_dir_lexer_seek(ep_dir_lexer_t *lx, size_t pos, size_t lineno) {
 /* Take the next line (without its newline) from the reader. 1 = line,
  * 0 = end of input, negative = error. */
 static int take_line(ep_dir_lexer_t *lx, const char **line, size_t *len, ep_err_t *err) {
-  if (ep_rd_empty(&lx->rd)) {
-    return 0;
-  }
-  ep_reader_t peek = lx->rd;
   const uint8_t *rest;
   size_t restlen;
-  ep_rd_rest(&peek, &rest, &restlen);
+  ep_rd_peek_rest(&lx->rd, &rest, &restlen);
+  if (restlen == 0) {
+    return 0;
+  }
   size_t window = restlen < (size_t)EP_CAP_DOC_LINE + 1 ? restlen : (size_t)EP_CAP_DOC_LINE + 1;
   const uint8_t *nl = memchr(rest, '\n', window);
   if (nl == NULL) {
@@ -102,13 +101,11 @@ static int take_line(ep_dir_lexer_t *lx, const char **line, size_t *len, ep_err_
 }
 
 /* Does the next line start with prefix? (no consumption) */
-static bool next_line_starts(const ep_dir_lexer_t *lx, const char *prefix) {
-  ep_reader_t peek = lx->rd;
+static bool next_line_starts(const ep_dir_lexer_t *lx, const char *prefix, size_t pl) {
   const uint8_t *rest;
   size_t restlen;
-  ep_rd_rest(&peek, &rest, &restlen);
-  size_t pl = strlen(prefix);
-  return restlen >= pl && memcmp(rest, prefix, pl) == 0;
+  ep_rd_peek_rest(&lx->rd, &rest, &restlen);
+  return restlen >= pl && rest[0] == (uint8_t)prefix[0] && memcmp(rest, prefix, pl) == 0;
 }
 
 /* Blank (SP or TAB) lookup: 1 for blanks. */
@@ -302,7 +299,7 @@ int ep_dir_next(ep_dir_lexer_t *lx, ep_dir_tok_t *tok, ep_err_t *err) {
     tok->kw_len = kl;
     set_argstr(tok, k + kl, (size_t)(line + len - (k + kl)));
   }
-  if (next_line_starts(lx, "-----BEGIN ")) {
+  if (next_line_starts(lx, "-----BEGIN ", 11)) {
     int rc = read_object(lx, tok, err);
     if (rc < 0) {
       return rc;
@@ -325,8 +322,11 @@ int ep_dir_match(const char *doc, const ep_dir_rule_t *rules, size_t nrules, ep_
   }
   tok->id = EP_DIR_KW_UNKNOWN;
   const ep_dir_rule_t *r = NULL;
+  /* Length and first byte rule out nearly every other entry without a call. */
+  size_t kl = tok->kw_len;
   for (size_t i = 0; i < nrules; i++) {
-    if (rules[i].kw_len == tok->kw_len && memcmp(rules[i].kw, tok->kw, tok->kw_len) == 0) {
+    if (rules[i].kw_len == kl && rules[i].kw[0] == tok->kw[0] &&
+        (kl == 1 || memcmp(rules[i].kw + 1, tok->kw + 1, kl - 1) == 0)) {
       r = &rules[i];
       break;
     }
