@@ -570,63 +570,82 @@ int ep_dir_arg_hex(const ep_dir_tok_t *tok, uint32_t i, uint8_t *out, size_t n) 
   return ep_hex_decode(out, n, tok->args[i], tok->arglen[i]) == (ssize_t)n ? 0 : -1;
 }
 
-/* Base64 alphabet: value + 1; 0 for other bytes. */
-static const uint8_t b64_tab[256] = {
-  ['A'] = 1,  ['B'] = 2,  ['C'] = 3,  ['D'] = 4,  ['E'] = 5,  ['F'] = 6,  ['G'] = 7,  ['H'] = 8,
-  ['I'] = 9,  ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16,
-  ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] = 23, ['X'] = 24,
-  ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32,
-  ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40,
-  ['o'] = 41, ['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48,
-  ['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
-  ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64,
+/* The base64 alphabet as (character, value) pairs, for the tables below. */
+#define B64_ALPHABET(X) \
+  X('A', 0) X('B', 1) X('C', 2) X('D', 3) X('E', 4) X('F', 5) X('G', 6) X('H', 7) \
+  X('I', 8) X('J', 9) X('K', 10) X('L', 11) X('M', 12) X('N', 13) X('O', 14) X('P', 15) \
+  X('Q', 16) X('R', 17) X('S', 18) X('T', 19) X('U', 20) X('V', 21) X('W', 22) X('X', 23) \
+  X('Y', 24) X('Z', 25) X('a', 26) X('b', 27) X('c', 28) X('d', 29) X('e', 30) X('f', 31) \
+  X('g', 32) X('h', 33) X('i', 34) X('j', 35) X('k', 36) X('l', 37) X('m', 38) X('n', 39) \
+  X('o', 40) X('p', 41) X('q', 42) X('r', 43) X('s', 44) X('t', 45) X('u', 46) X('v', 47) \
+  X('w', 48) X('x', 49) X('y', 50) X('z', 51) X('0', 52) X('1', 53) X('2', 54) X('3', 55) \
+  X('4', 56) X('5', 57) X('6', 58) X('7', 59) X('8', 60) X('9', 61) X('+', 62) X('/', 63) \
+
+/* b64_q[k][c]: the value of character c in place k of a 4-character quantum,
+ * already shifted there (18, 12, 6, 0 bits), plus a "valid" bit 24+k; 0 for
+ * bytes outside the alphabet. A quantum is the OR of four lookups; it was
+ * all alphabet iff its bits 24..27 are all set. */
+#define B64_Q(val, shift, k) ((uint32_t)(val) << (shift) | (uint32_t)1 << (24 + (k)))
+#define B64_Q0(c, val) [(unsigned char)(c)] = B64_Q(val, 18, 0),
+#define B64_Q1(c, val) [(unsigned char)(c)] = B64_Q(val, 12, 1),
+#define B64_Q2(c, val) [(unsigned char)(c)] = B64_Q(val, 6, 2),
+#define B64_Q3(c, val) [(unsigned char)(c)] = B64_Q(val, 0, 3),
+static const uint32_t b64_q[4][256] = {
+  {B64_ALPHABET(B64_Q0)},
+  {B64_ALPHABET(B64_Q1)},
+  {B64_ALPHABET(B64_Q2)},
+  {B64_ALPHABET(B64_Q3)},
 };
+#undef B64_Q0
+#undef B64_Q1
+#undef B64_Q2
+#undef B64_Q3
+#undef B64_Q
+#undef B64_ALPHABET
+#define B64_VALID4 (0xfu << 24)
 
 /* Decode exactly n bytes from unpadded base64 s[0..l) with l == ceil(4n/3):
- * the fast path for digests and keys in arguments. */
+ * the fast path for digests and keys in arguments. Bad characters anywhere,
+ * a lone last character and non-zero trailing bits are refused. */
 static int b64_fixed(const char *s, size_t l, uint8_t *out, size_t n) {
-  size_t i = 0, o = 0;
-  uint32_t bad = 0;
-  while (l - i >= 4) {
-    uint32_t a = b64_tab[(uint8_t)s[i]], b = b64_tab[(uint8_t)s[i + 1]];
-    uint32_t c = b64_tab[(uint8_t)s[i + 2]], d = b64_tab[(uint8_t)s[i + 3]];
-    bad |= (uint32_t)(a == 0) | (uint32_t)(b == 0) | (uint32_t)(c == 0) | (uint32_t)(d == 0);
-    uint32_t v = (a - 1) << 18 | ((b - 1) & 63) << 12 | ((c - 1) & 63) << 6 | ((d - 1) & 63);
-    if (o + 3 > n) {
-      return -1;
-    }
-    out[o] = (uint8_t)(v >> 16);
-    out[o + 1] = (uint8_t)(v >> 8);
-    out[o + 2] = (uint8_t)v;
-    o += 3;
-    i += 4;
+  const uint8_t *u = (const uint8_t *)s;
+  size_t full = l / 4, rest = l % 4;
+  if (rest == 1 || full * 3 + (rest ? rest - 1 : 0) != n) {
+    return -1;
   }
-  size_t rest = l - i;
-  if (rest == 1) {
+  uint32_t ok = B64_VALID4;
+  for (size_t q = 0; q < full; q++) {
+    const uint8_t *c = u + 4 * q;
+    uint32_t x = b64_q[0][c[0]] | b64_q[1][c[1]] | b64_q[2][c[2]] | b64_q[3][c[3]];
+    ok &= x;
+    out[3 * q] = (uint8_t)(x >> 16);
+    out[3 * q + 1] = (uint8_t)(x >> 8);
+    out[3 * q + 2] = (uint8_t)x;
+  }
+  if ((ok & B64_VALID4) != B64_VALID4) {
     return -1;
   }
   if (rest > 0) {
-    uint32_t v = 0;
-    for (size_t j = 0; j < rest; j++) {
-      uint32_t x = b64_tab[(uint8_t)s[i + j]];
-      bad |= (uint32_t)(x == 0);
-      v = v << 6 | ((x - 1) & 63);
+    const uint8_t *c = u + 4 * full;
+    uint8_t *o = out + 3 * full;
+    uint32_t x = b64_q[0][c[0]] | b64_q[1][c[1]];
+    if (rest == 2) {
+      /* 12 bits: one byte, 4 bits that must be zero */
+      if (((x >> 24) & 0x3u) != 0x3u || (x & 0xf000u) != 0) {
+        return -1;
+      }
+      o[0] = (uint8_t)(x >> 16);
+    } else {
+      /* 18 bits: two bytes, 2 bits that must be zero */
+      x |= b64_q[2][c[2]];
+      if (((x >> 24) & 0x7u) != 0x7u || (x & 0xc0u) != 0) {
+        return -1;
+      }
+      o[0] = (uint8_t)(x >> 16);
+      o[1] = (uint8_t)(x >> 8);
     }
-    size_t nb = rest - 1; /* 2 chars -> 1 byte, 3 -> 2 */
-    unsigned extra = (unsigned)(rest * 6 - nb * 8);
-    if ((v & ((1u << extra) - 1)) != 0) {
-      return -1; /* non-canonical trailing bits */
-    }
-    v >>= extra;
-    if (o + nb > n) {
-      return -1;
-    }
-    for (size_t j = 0; j < nb; j++) {
-      out[o + j] = (uint8_t)(v >> (8 * (nb - 1 - j)));
-    }
-    o += nb;
   }
-  return (bad || o != n) ? -1 : 0;
+  return 0;
 }
 
 int ep_dir_arg_b64(const ep_dir_tok_t *tok, uint32_t i, uint8_t *out, size_t n) {
