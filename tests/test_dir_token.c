@@ -187,6 +187,37 @@ START_TEST(lexer_errors_name_the_line) {
   ep_dir_lexer_t lx;
   ep_dir_lexer_init(&lx, nul, sizeof nul - 1, "doc", 0);
   ck_assert_int_eq(ep_dir_next(&lx, &t[0], &err), EP_ERR_MALFORMED);
+  ck_assert_str_eq(err.msg, "doc line 1: NUL byte in line");
+  /* The document is scanned for NUL once; the error still names the NUL's
+   * own line, after the lines before it were read, whether it is in a
+   * keyword line, an object line or the last byte before a newline. */
+  const char nul2[] = "a 1\nb 2\nc\0\nd\n";
+  ep_dir_lexer_init(&lx, nul2, sizeof nul2 - 1, "doc", 0);
+  ck_assert_int_eq(ep_dir_next(&lx, &t[0], &err), 1);
+  ck_assert_int_eq(ep_dir_next(&lx, &t[0], &err), 1);
+  ck_assert_int_eq(ep_dir_next(&lx, &t[0], &err), EP_ERR_MALFORMED);
+  ck_assert_str_eq(err.msg, "doc line 3: NUL byte in line");
+  const char nul3[] = "k\n-----BEGIN X-----\nAAAA\nAA\0A\n-----END X-----\n";
+  ep_dir_lexer_init(&lx, nul3, sizeof nul3 - 1, "doc", 0);
+  ck_assert_int_eq(ep_dir_next(&lx, &t[0], &err), EP_ERR_MALFORMED);
+  ck_assert_str_eq(err.msg, "doc line 4: NUL byte in line");
+  /* an earlier error is still reported first */
+  const char nul4[] = "a 1\n!bad\nc\0\n";
+  ep_dir_lexer_init(&lx, nul4, sizeof nul4 - 1, "doc", 0);
+  ck_assert_int_eq(ep_dir_next(&lx, &t[0], &err), 1);
+  ck_assert_int_eq(ep_dir_next(&lx, &t[0], &err), EP_ERR_MALFORMED);
+  ck_assert_str_eq(err.msg, "doc line 2: line does not start with a keyword");
+  /* a NUL in a line that a seek skips is not this reading's; one after is */
+  const char nul5[] = "a\0\nb 1\nc\0\n";
+  ep_dir_lexer_init(&lx, nul5, sizeof nul5 - 1, "doc", 0);
+  ep_dir_lexer_seek(&lx, 3, 2);
+  ck_assert_int_eq(ep_dir_next(&lx, &t[0], &err), 1);
+  ck_assert(ep_dir_tok_is(&t[0], "b"));
+  ck_assert_int_eq(ep_dir_next(&lx, &t[0], &err), EP_ERR_MALFORMED);
+  ck_assert_str_eq(err.msg, "doc line 3: NUL byte in line");
+  ep_dir_lexer_seek(&lx, 0, 1);
+  ck_assert_int_eq(ep_dir_next(&lx, &t[0], &err), EP_ERR_MALFORMED);
+  ck_assert_str_eq(err.msg, "doc line 1: NUL byte in line");
 }
 END_TEST
 

@@ -49,6 +49,10 @@ void ep_dir_lexer_init(ep_dir_lexer_t *lx, const char *text, size_t len, const c
   lx->lineno = 1;
   lx->doc = docname;
   lx->flags = flags;
+  /* One scan for NUL bytes up front instead of one per line; take_line
+   * still reports the first one at its own line, when it gets there. */
+  const char *nul = len > 0 ? memchr(text, '\0', len) : NULL;
+  lx->nul_at = nul != NULL ? (size_t)(nul - text) : len;
 }
 
 size_t ep_dir_lexer_pos(const ep_dir_lexer_t *lx) { return ep_rd_pos(&lx->rd); }
@@ -61,6 +65,9 @@ void ep_dir_lexer_seek(ep_dir_lexer_t *lx, size_t pos, size_t lineno) {
   }
   (void)ep_rd_skip(&lx->rd, pos);
   lx->lineno = lineno;
+  /* Lines are read from pos on: the first NUL from there. */
+  const char *nul = pos < len ? memchr(lx->base + pos, '\0', len - pos) : NULL;
+  lx->nul_at = nul != NULL ? (size_t)(nul - lx->base) : len;
 }
 
 /* Take the next line (without its newline) from the reader. 1 = line,
@@ -91,7 +98,9 @@ static int take_line(ep_dir_lexer_t *lx, const char **line, size_t *len, ep_err_
     return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: CR before the newline (CRLF line endings?)",
                       lx->doc, lx->lineno);
   }
-  if (memchr(p, '\0', n) != NULL) {
+  if (lx->nul_at < ep_rd_pos(&lx->rd) - 1) {
+    /* The first NUL from where reading started lies before this line's
+     * newline; the lines before had none, so it is in this one. */
     return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: NUL byte in line", lx->doc, lx->lineno);
   }
   *line = (const char *)p;
