@@ -141,12 +141,70 @@ START_TEST(bad_microdescs) {
     {"@last-listed 2026-11-25 04:33:20\n", "microdescriptors line 1: annotations without a microdescriptor"},
     {"onion-key\n-----BEGIN RSA PUBLIC KEY-----\nAAAA\n", "microdescriptors line 2: object 'RSA PUBLIC KEY' has no END line"},
     {"ntor-onion-key Kj/V/G0c3YcRs0ImWov1agCHfE+saJl1xoVyeWpbcis", "microdescriptors line 1: no newline at the end"},
+    /* The TAP key is only checked, not decoded: bad base64 still fails. */
+    {"onion-key\n-----BEGIN RSA PUBLIC KEY-----\nAA==AA==\n-----END RSA PUBLIC KEY-----\n"
+     "ntor-onion-key Kj/V/G0c3YcRs0ImWov1agCHfE+saJl1xoVyeWpbcis\n",
+     "microdescriptors line 1: object is not valid base64"},
+    {"onion-key\n-----BEGIN RSA PUBLIC KEY-----\nAB==\n-----END RSA PUBLIC KEY-----\n"
+     "ntor-onion-key Kj/V/G0c3YcRs0ImWov1agCHfE+saJl1xoVyeWpbcis\n",
+     "microdescriptors line 1: object is not valid base64"},
+    {"onion-key\n-----BEGIN RSA PUBLIC KEY-----\nAAAAA\n-----END RSA PUBLIC KEY-----\n"
+     "ntor-onion-key Kj/V/G0c3YcRs0ImWov1agCHfE+saJl1xoVyeWpbcis\n",
+     "microdescriptors line 1: object is not valid base64"},
+    {"onion-key\n-----BEGIN SIGNATURE-----\nAAAA\n-----END SIGNATURE-----\n"
+     "ntor-onion-key Kj/V/G0c3YcRs0ImWov1agCHfE+saJl1xoVyeWpbcis\n",
+     "microdescriptors line 1: object is 'SIGNATURE', wanted 'RSA PUBLIC KEY'"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     ep_err_t err = {0};
     ep_microdescs_t *l = ep_microdescs_parse(bad[i][0], strlen(bad[i][0]), 0, &err);
     ck_assert_msg(l == NULL, "accepted #%zu", i);
     ck_assert_msg(strstr(err.msg, bad[i][1]) == err.msg, "#%zu: got '%s', want '%s'", i, err.msg, bad[i][1]);
+  }
+}
+END_TEST
+
+/* A TAP key larger than the microdescriptor cap (4096 bytes; the length
+ * check works on whole quanta) is refused even though its bytes are never
+ * decoded. */
+START_TEST(oversized_onion_key) {
+  const char *head = "onion-key\n-----BEGIN RSA PUBLIC KEY-----\n";
+  const char *tail = "-----END RSA PUBLIC KEY-----\n"
+                     "ntor-onion-key Kj/V/G0c3YcRs0ImWov1agCHfE+saJl1xoVyeWpbcis\n";
+  for (size_t keylen = 4093; keylen <= 4098; keylen++) {
+    if (keylen == 4096) {
+      continue;   /* 1366 quanta: over the quantum-rounded limit, though it fits */
+    }
+    size_t chars = (keylen + 2) / 3 * 4;
+    size_t cap = strlen(head) + chars + chars / 64 + 1 + strlen(tail) + 1;
+    char *t = malloc(cap);
+    ck_assert_ptr_nonnull(t);
+    size_t n = 0;
+    memcpy(t, head, strlen(head));
+    n += strlen(head);
+    for (size_t i = 0; i < chars; i++) {
+      /* keylen bytes of zeros, padded */
+      t[n++] = i >= (keylen * 4 + 2) / 3 ? '=' : 'A';
+      if (i % 64 == 63) {
+        t[n++] = '\n';
+      }
+    }
+    if (t[n - 1] != '\n') {
+      t[n++] = '\n';
+    }
+    memcpy(t + n, tail, strlen(tail));
+    n += strlen(tail);
+    ep_err_t err = {0};
+    ep_microdescs_t *l = ep_microdescs_parse(t, n, 0, &err);
+    if (keylen < 4096) {
+      ck_assert_msg(l != NULL, "%zu: %s", keylen, err.msg);
+      ck_assert(ep_microdescs_get(l, 0)->has_tap_onion_key);
+    } else {
+      ck_assert_ptr_null(l);
+      ck_assert_msg(strstr(err.msg, "microdescriptors line 1: object") == err.msg, "%s", err.msg);
+    }
+    ep_microdescs_free(l);
+    free(t);
   }
 }
 END_TEST
@@ -202,6 +260,7 @@ static Suite *dir_microdesc_suite(void) {
   tcase_add_test(tc, testnet_digests_match);
   tcase_add_test(tc, without_onion_key);
   tcase_add_test(tc, bad_microdescs);
+  tcase_add_test(tc, oversized_onion_key);
   tcase_add_test(tc, skip_invalid_keeps_the_rest);
   suite_add_tcase(s, tc);
   return s;

@@ -9,6 +9,7 @@
 #include "dir/consensus.h"
 #include "dir/token.h"
 #include "lib/caps.h"
+#include "lib/encode.h"
 #include "testutil.h"
 
 enum { T_R, T_S, T_SIG, T_END, T_ONCE };
@@ -104,11 +105,50 @@ START_TEST(items_arguments_and_objects) {
   ck_assert_int_lt(ep_dir_obj_decode("doc", &t[1], "SIGNATURE", out, sizeof out, &err), 0);
   ck_assert_str_eq(err.msg, "doc line 3: object is 'RSA PUBLIC KEY', wanted 'SIGNATURE'");
   ck_assert_int_lt(ep_dir_obj_decode("doc", &t[1], NULL, out, 2, &err), 0);
+  /* Checking without decoding: same answers, same errors. */
+  ck_assert_int_eq(ep_dir_obj_check("doc", &t[1], "RSA PUBLIC KEY", sizeof out, &err), 4);
+  ck_assert_int_eq(ep_dir_obj_check("doc", &t[1], NULL, 6, &err), 4);
+  ck_assert_int_lt(ep_dir_obj_check("doc", &t[1], "SIGNATURE", sizeof out, &err), 0);
+  ck_assert_str_eq(err.msg, "doc line 3: object is 'RSA PUBLIC KEY', wanted 'SIGNATURE'");
+  /* the size check counts whole quanta (2 here: up to 6 bytes), as decoding does */
+  ck_assert_int_eq(ep_dir_obj_decode("doc", &t[1], NULL, out, 5, &err), EP_ERR_LIMIT);
+  ck_assert_int_eq(ep_dir_obj_check("doc", &t[1], NULL, 5, &err), EP_ERR_LIMIT);
+  ck_assert_str_eq(err.msg, "doc line 3: object too large (9 bytes, at most 5)");
+  ck_assert_int_eq(ep_dir_obj_check("doc", &t[0], NULL, 8, &err), EP_ERR_MALFORMED);
+  ck_assert_str_eq(err.msg, "doc line 1: 'alpha' has no object");
 
   ck_assert(ep_dir_tok_is(&t[2], "gamma-1"));
   ck_assert_uint_eq(t[2].lineno, 8);
   ck_assert_uint_eq(t[2].argstr_len, 1); /* trailing blanks cut */
   ck_assert_uint_eq(t[2].end_offset, strlen(text));
+}
+END_TEST
+
+/* Objects the lexer accepts (alphabet only) but that are not valid base64:
+ * the check-only path must refuse every one, as decoding does. */
+START_TEST(object_check_rejects_bad_base64) {
+  static const char *bodies[] = {
+    "AA==AA==\n",          /* data after padding */
+    "AAAAA\n",             /* a lone character */
+    "AB==\n",              /* non-zero trailing bits */
+    "AAA==\n",             /* too much padding */
+    "AA=\n",               /* incomplete padding */
+    "=\n",
+    "AAAA\nA\n",           /* a lone character on its own line */
+  };
+  for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+    char text[256];
+    snprintf(text, sizeof text, "k\n-----BEGIN X-----\n%s-----END X-----\n", bodies[i]);
+    ep_dir_tok_t t[1];
+    ep_err_t err = {0};
+    ck_assert_int_eq(lex_all(text, t, 1, 0, &err), 1);
+    uint8_t out[64];
+    ck_assert_int_eq(ep_dir_obj_decode("doc", &t[0], "X", out, sizeof out, &err), EP_ERR_MALFORMED);
+    ck_assert_str_eq(err.msg, "doc line 1: object is not valid base64");
+    ep_err_t err2 = {0};
+    ck_assert_int_eq(ep_dir_obj_check("doc", &t[0], "X", sizeof out, &err2), EP_ERR_MALFORMED);
+    ck_assert_str_eq(err2.msg, err.msg);
+  }
 }
 END_TEST
 
@@ -147,6 +187,37 @@ START_TEST(lexer_errors_name_the_line) {
   ep_dir_lexer_t lx;
   ep_dir_lexer_init(&lx, nul, sizeof nul - 1, "doc", 0);
   ck_assert_int_eq(ep_dir_next(&lx, &t[0], &err), EP_ERR_MALFORMED);
+  ck_assert_str_eq(err.msg, "doc line 1: NUL byte in line");
+  /* The document is scanned for NUL once; the error still names the NUL's
+   * own line, after the lines before it were read, whether it is in a
+   * keyword line, an object line or the last byte before a newline. */
+  const char nul2[] = "a 1\nb 2\nc\0\nd\n";
+  ep_dir_lexer_init(&lx, nul2, sizeof nul2 - 1, "doc", 0);
+  ck_assert_int_eq(ep_dir_next(&lx, &t[0], &err), 1);
+  ck_assert_int_eq(ep_dir_next(&lx, &t[0], &err), 1);
+  ck_assert_int_eq(ep_dir_next(&lx, &t[0], &err), EP_ERR_MALFORMED);
+  ck_assert_str_eq(err.msg, "doc line 3: NUL byte in line");
+  const char nul3[] = "k\n-----BEGIN X-----\nAAAA\nAA\0A\n-----END X-----\n";
+  ep_dir_lexer_init(&lx, nul3, sizeof nul3 - 1, "doc", 0);
+  ck_assert_int_eq(ep_dir_next(&lx, &t[0], &err), EP_ERR_MALFORMED);
+  ck_assert_str_eq(err.msg, "doc line 4: NUL byte in line");
+  /* an earlier error is still reported first */
+  const char nul4[] = "a 1\n!bad\nc\0\n";
+  ep_dir_lexer_init(&lx, nul4, sizeof nul4 - 1, "doc", 0);
+  ck_assert_int_eq(ep_dir_next(&lx, &t[0], &err), 1);
+  ck_assert_int_eq(ep_dir_next(&lx, &t[0], &err), EP_ERR_MALFORMED);
+  ck_assert_str_eq(err.msg, "doc line 2: line does not start with a keyword");
+  /* a NUL in a line that a seek skips is not this reading's; one after is */
+  const char nul5[] = "a\0\nb 1\nc\0\n";
+  ep_dir_lexer_init(&lx, nul5, sizeof nul5 - 1, "doc", 0);
+  ep_dir_lexer_seek(&lx, 3, 2);
+  ck_assert_int_eq(ep_dir_next(&lx, &t[0], &err), 1);
+  ck_assert(ep_dir_tok_is(&t[0], "b"));
+  ck_assert_int_eq(ep_dir_next(&lx, &t[0], &err), EP_ERR_MALFORMED);
+  ck_assert_str_eq(err.msg, "doc line 3: NUL byte in line");
+  ep_dir_lexer_seek(&lx, 0, 1);
+  ck_assert_int_eq(ep_dir_next(&lx, &t[0], &err), EP_ERR_MALFORMED);
+  ck_assert_str_eq(err.msg, "doc line 1: NUL byte in line");
 }
 END_TEST
 
@@ -268,6 +339,113 @@ START_TEST(argument_helpers) {
 }
 END_TEST
 
+/* What ep_dir_arg_b64 must do, written with the general decoder: the
+ * argument is the unpadded encoding of exactly n bytes, or the padded one
+ * ending in '='; characters outside the alphabet (whitespace included),
+ * a lone last character and non-zero trailing bits are refused. */
+static int ref_arg_b64(const char *s, size_t l, uint8_t *out, size_t n) {
+  size_t want = (n * 4 + 2) / 3, padded = (n + 2) / 3 * 4;
+  if (l == padded && padded != want) {
+    for (size_t j = want; j < padded; j++) {
+      if (s[j] != '=') {
+        return -1;
+      }
+    }
+    l = want;
+  }
+  if (l != want || memchr(s, '=', l) != NULL) {
+    return -1;
+  }
+  for (size_t j = 0; j < l; j++) {
+    if (s[j] == ' ' || s[j] == '\t' || s[j] == '\r' || s[j] == '\n') {
+      return -1;
+    }
+  }
+  return ep_base64_decode(out, n, s, l) == (ssize_t)n ? 0 : -1;
+}
+
+static uint64_t xs64(uint64_t *st) {
+  *st ^= *st >> 12;
+  *st ^= *st << 25;
+  *st ^= *st >> 27;
+  return *st * 2685821657736338717ull;
+}
+
+/* The fixed-length argument decoder against the reference, on real
+ * encodings (digests and keys: 20 and 32 bytes), their padded forms, and
+ * mutations of both (any byte replaced, truncated, extended). */
+START_TEST(arg_b64_matches_the_general_decoder) {
+  static const char alphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static const size_t sizes[] = {1, 2, 3, 4, 20, 32, 33};
+  uint64_t st = 0x243f6a8885a308d3ull;
+  size_t n_ok = 0, n_bad = 0;
+  for (int iter = 0; iter < 100000; iter++) {
+    size_t n = sizes[xs64(&st) % (sizeof sizes / sizeof sizes[0])];
+    uint8_t plain[40];
+    for (size_t i = 0; i < n; i++) {
+      plain[i] = (uint8_t)xs64(&st);
+    }
+    char enc[64];
+    ssize_t el = ep_base64_encode(enc, sizeof enc, plain, n,
+                                  (xs64(&st) & 1) ? EP_B64_PAD : EP_B64_NOPAD);
+    ck_assert_int_gt(el, 0);
+    size_t l = (size_t)el;
+    switch (xs64(&st) % 5) {
+      case 0:
+        break;
+      case 1: /* one byte replaced by anything but a blank or newline */
+      case 2: {
+        uint8_t c;
+        do {
+          c = (uint8_t)xs64(&st);
+          if (xs64(&st) & 1) {
+            c = (uint8_t)alphabet[c % 64];
+          }
+        } while (c == ' ' || c == '\t' || c == '\n' || c == '\0');
+        size_t at = xs64(&st) % l;
+        if (c == '\r' && at == l - 1) {
+          c = '!';   /* a CR before the newline is a lexer error, not ours */
+        }
+        enc[at] = (char)c;
+        break;
+      }
+      case 3:
+        l -= 1 + xs64(&st) % (l < 3 ? l : 3);
+        break;
+      default:
+        enc[l++] = (xs64(&st) & 1) ? '=' : alphabet[xs64(&st) % 64];
+        break;
+    }
+    if (l == 0) {
+      continue;
+    }
+    char line[80];
+    int ll = snprintf(line, sizeof line, "k %.*s\n", (int)l, enc);
+    ck_assert_int_gt(ll, 0);
+    ep_dir_tok_t t;
+    ep_err_t err = {0};
+    ck_assert_int_eq(lex_all(line, &t, 1, 0, &err), 1);
+    ep_dir_tok_split(&t, 1);
+    ck_assert_uint_eq(t.nargs, 1);
+    uint8_t got[40], want[40];
+    int g = ep_dir_arg_b64(&t, 0, got, n);
+    int w = ref_arg_b64(t.args[0], t.arglen[0], want, n);
+    if (g != w) {
+      ck_abort_msg("'%.*s' n=%zu: got %d, reference %d", (int)t.arglen[0], t.args[0], n, g, w);
+    }
+    if (w == 0) {
+      ck_assert_int_eq(memcmp(got, want, n), 0);
+      n_ok++;
+    } else {
+      n_bad++;
+    }
+  }
+  ck_assert_uint_gt(n_ok, 20000);
+  ck_assert_uint_gt(n_bad, 20000);
+}
+END_TEST
+
 START_TEST(protocol_lists) {
   const char *pr = "Cons=1-2 Desc=1-2 Link=1-5 LinkAuth=1,3 Relay=1-4";
   size_t n = strlen(pr);
@@ -285,10 +463,12 @@ static Suite *dir_token_suite(void) {
   Suite *s = suite_create("dir_token");
   TCase *tc = tcase_create("core");
   tcase_add_test(tc, items_arguments_and_objects);
+  tcase_add_test(tc, object_check_rejects_bad_base64);
   tcase_add_test(tc, lexer_errors_name_the_line);
   tcase_add_test(tc, lexer_caps_lines_and_objects);
   tcase_add_test(tc, rules_check_arguments_objects_and_counts);
   tcase_add_test(tc, argument_helpers);
+  tcase_add_test(tc, arg_b64_matches_the_general_decoder);
   tcase_add_test(tc, protocol_lists);
   suite_add_tcase(s, tc);
   return s;

@@ -150,6 +150,218 @@ START_TEST(base64_vectors) {
 }
 END_TEST
 
+/* The byte-at-a-time decoder ep_base64_decode replaced (commit 5d18db3),
+ * kept as the reference the table-driven one must agree with. */
+static int ref_b64val(char c) {
+  if (c >= 'A' && c <= 'Z') {
+    return c - 'A';
+  }
+  if (c >= 'a' && c <= 'z') {
+    return c - 'a' + 26;
+  }
+  if (c >= '0' && c <= '9') {
+    return c - '0' + 52;
+  }
+  if (c == '+') {
+    return 62;
+  }
+  if (c == '/') {
+    return 63;
+  }
+  return -1;
+}
+
+static ssize_t ref_base64_decode(uint8_t *o, size_t outcap, const char *in, size_t inlen) {
+  size_t olen = 0, pads = 0, nchars = 0;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (size_t i = 0; i < inlen; i++) {
+    char c = in[i];
+    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
+      continue;
+    }
+    if (c == '=') {
+      pads++;
+      continue;
+    }
+    if (pads > 0) {
+      return -1;
+    }
+    int v = ref_b64val(c);
+    if (v < 0) {
+      return -1;
+    }
+    nchars++;
+    acc = acc << 6 | (uint32_t)v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      if (olen >= outcap) {
+        return -1;
+      }
+      o[olen++] = (uint8_t)(acc >> bits);
+    }
+  }
+  if (nchars % 4 == 1 || pads > 2 || (pads > 0 && (nchars + pads) % 4 != 0)) {
+    return -1;
+  }
+  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) {
+    return -1;
+  }
+  return (ssize_t)olen;
+}
+
+/* Decode with the new decoder, the checker and the reference; all three must
+ * agree on the result, and the two decoders on the bytes. Returns the result. */
+static ssize_t b64_agree(const char *in, size_t inlen, size_t cap) {
+  uint8_t got[512], want[512];
+  ck_assert_uint_le(cap, sizeof got);
+  ssize_t g = ep_base64_decode(got, cap, in, inlen);
+  ssize_t w = ref_base64_decode(want, cap, in, inlen);
+  ssize_t c = ep_base64_check(in, inlen, cap);
+  if (g != w || c != w) {
+    ck_abort_msg("base64 '%.*s' cap %zu: decode %zd, check %zd, reference %zd", (int)inlen, in, cap,
+                 g, c, w);
+  }
+  if (w > 0) {
+    ck_assert_int_eq(memcmp(got, want, (size_t)w), 0);
+  }
+  return w;
+}
+
+START_TEST(base64_error_cases_match_the_old_decoder) {
+  static const struct {
+    const char *in;
+    size_t cap;
+    ssize_t want;
+    size_t len;   /* 0: strlen(in) */
+  } cases[] = {
+    {"", 16, 0, 0},
+    {"Zm9v", 16, 3, 0},
+    {"Zm9vYmFy", 16, 6, 0},
+    {"Zm9v\nYmFy\n", 16, 6, 0},          /* whitespace between quanta */
+    {"Zm\n9v Ym\tFy\r\n", 16, 6, 0},     /* ... and inside them */
+    {"  Zg==  ", 16, 1, 0},              /* around the data and padding */
+    {"Zg=\n=", 16, 1, 0},                /* between the padding characters */
+    {"Zg", 16, 1, 0},                    /* unpadded tails */
+    {"Zm8", 16, 2, 0},
+    {"Zm8=", 16, 2, 0},
+    {"Zg==", 16, 1, 0},
+    {"Zg=", 16, -1, 0},                  /* incomplete padding */
+    {"Zm8==", 16, -1, 0},                /* too much padding */
+    {"Zg===", 16, -1, 0},
+    {"Zm9v=", 16, -1, 0},                /* padding after a full quantum */
+    {"Zm9v====", 16, -1, 0},
+    {"=", 16, -1, 0},
+    {"==", 16, -1, 0},
+    {"Zg==Zg==", 16, -1, 0},             /* data after padding */
+    {"Zg==Zg", 16, -1, 0},
+    {"Zm8=Zm9v", 16, -1, 0},
+    {"Z", 16, -1, 0},                    /* a lone character */
+    {"Zm9vY", 16, -1, 0},
+    {"Zm9vY=", 16, -1, 0},
+    {"Zm9vY===", 16, -1, 0},
+    {"Zh", 16, -1, 0},                   /* non-zero trailing bits */
+    {"Zh==", 16, -1, 0},
+    {"Zm9", 16, -1, 0},
+    {"Zm9=", 16, -1, 0},
+    {"Zm9v!", 16, -1, 0},                /* bad characters: anywhere in a quantum */
+    {"!m9v", 16, -1, 0},
+    {"Zm9v-_", 16, -1, 0},               /* base64url is not base64 */
+    {"Zm9v\vYmFy", 16, -1, 0},           /* VT and FF are not whitespace here */
+    {"Zm9v\fYmFy", 16, -1, 0},
+    {"Zm9v\0YmFy", 16, -1, 9},
+    {"Zm9v\xc3\xa9", 16, -1, 0},
+    {"Zm9vYmFy", 6, 6, 0},               /* caps: exactly full */
+    {"Zm9vYmFy", 5, -1, 0},              /* one short, in the fast path */
+    {"Zm9vYg==", 4, 4, 0},
+    {"Zm9vYg==", 3, -1, 0},              /* one short, in the tail */
+    {"Zm9vYmE", 4, -1, 0},
+    {"Zm9v", 0, -1, 0},
+    {"", 0, 0, 0},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    size_t n = cases[i].len ? cases[i].len : strlen(cases[i].in);
+    ssize_t got = b64_agree(cases[i].in, n, cases[i].cap);
+    if (got != cases[i].want) {
+      ck_abort_msg("case %zu '%s' cap %zu: %zd, wanted %zd", i, cases[i].in, cases[i].cap, got,
+                   cases[i].want);
+    }
+  }
+}
+END_TEST
+
+/* xorshift64*: a fixed-seed generator, so a failure replays. */
+static uint64_t rnd_next(uint64_t *s) {
+  *s ^= *s >> 12;
+  *s ^= *s << 25;
+  *s ^= *s >> 27;
+  return *s * 2685821657736338717ull;
+}
+
+START_TEST(base64_randomized_differential) {
+  static const char alphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static const char noise[] = {' ', '\n', '\r', '\t', '=', '=', '!', '-', '\0', '\v', '\x80', '.'};
+  uint64_t seed = 0x9e3779b97f4a7c15ull;
+  size_t n_ok = 0, n_bad = 0;
+  for (int iter = 0; iter < 200000; iter++) {
+    char in[400];
+    size_t len;
+    uint64_t kind = rnd_next(&seed) % 4;
+    if (kind == 0) {
+      /* Real encodings, wrapped in lines of 4..76 characters, padded or not. */
+      uint8_t plain[200];
+      size_t pn = rnd_next(&seed) % 120;
+      for (size_t i = 0; i < pn; i++) {
+        plain[i] = (uint8_t)rnd_next(&seed);
+      }
+      char enc[EP_B64_LEN(200) + 1];
+      ssize_t el = ep_base64_encode(enc, sizeof enc, plain, pn,
+                                    (rnd_next(&seed) & 1) ? EP_B64_PAD : EP_B64_NOPAD);
+      ck_assert_int_ge(el, 0);
+      size_t wrap = 4 + rnd_next(&seed) % 73;
+      len = 0;
+      for (size_t i = 0; i < (size_t)el; i++) {
+        if (i > 0 && i % wrap == 0) {
+          in[len++] = '\n';
+        }
+        in[len++] = enc[i];
+      }
+      if (rnd_next(&seed) & 1) {
+        in[len++] = '\n';
+      }
+      uint8_t out[200];
+      ck_assert_int_eq(ep_base64_decode(out, sizeof out, in, len), (ssize_t)pn);
+      ck_assert_int_eq(memcmp(out, plain, pn), 0);
+    } else {
+      /* Alphabet with some noise: whitespace, padding, bad bytes, anywhere. */
+      len = rnd_next(&seed) % 40;
+      unsigned noise_rate = 1 + (unsigned)(rnd_next(&seed) % 16);
+      for (size_t i = 0; i < len; i++) {
+        uint64_t r = rnd_next(&seed);
+        in[i] = (r % noise_rate == 0) ? noise[(r >> 8) % sizeof noise] : alphabet[(r >> 8) % 64];
+      }
+      if (kind == 2 && len > 0) {
+        /* Clear the trailing bits of the last character now and then, so
+         * that tails are valid more often. */
+        in[len - 1] = 'A';
+      }
+    }
+    size_t cap = rnd_next(&seed) % 8 == 0 ? (size_t)(rnd_next(&seed) % 40) : 300;
+    ssize_t r = b64_agree(in, len, cap);
+    if (r >= 0) {
+      n_ok++;
+    } else {
+      n_bad++;
+    }
+  }
+  /* Both outcomes must have been exercised a lot. */
+  ck_assert_uint_gt(n_ok, 20000);
+  ck_assert_uint_gt(n_bad, 20000);
+}
+END_TEST
+
 START_TEST(base32_vectors) {
   static const char *plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
   static const char *enc[] = {"", "my", "mzxq", "mzxw6", "mzxw6yq", "mzxw6ytb", "mzxw6ytboi"};
@@ -449,6 +661,8 @@ static Suite *lib_suite(void) {
   tcase_add_test(tc, buf_secret_grows_and_steals);
   tcase_add_test(tc, hex_round_trip_and_rejects);
   tcase_add_test(tc, base64_vectors);
+  tcase_add_test(tc, base64_error_cases_match_the_old_decoder);
+  tcase_add_test(tc, base64_randomized_differential);
   tcase_add_test(tc, base32_vectors);
   tcase_add_test(tc, escape_makes_text_terminal_safe);
   tcase_add_test(tc, time_parse_and_format);

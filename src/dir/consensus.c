@@ -434,7 +434,7 @@ static int parse_flags(ep_consensus_t *c, ep_routerstatus_t *rs, const ep_dir_to
     for (size_t tries = 0; tries < c->n_known; tries++) {
       const flagname_t *f = &c->known[k];
       k = (k + 1 == c->n_known) ? 0 : k + 1;
-      if (f->len == al && memcmp(f->name, a, al) == 0) {
+      if (f->len == al && f->name[0] == a[0] && memcmp(f->name, a, al) == 0) {
         flags |= f->bit;
         break;
       }

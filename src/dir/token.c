@@ -10,17 +10,37 @@
 #include "lib/encode.h"
 #include "lib/escape.h"
 
-static bool is_ws(char c) { return c == ' ' || c == '\t'; }
+/* Character classes of the meta-format, one table lookup each. */
+enum {
+  C_KW_START = 0x1,   /* A-Z a-z 0-9: may start a keyword */
+  C_KW = 0x2,         /* keyword characters: the above and '-' */
+  C_B64 = 0x4,        /* object body characters: A-Z a-z 0-9 + / = */
+  C_WS = 0x8,         /* SP, TAB: separate keyword and arguments */
+};
+#define C_ALNUM (C_KW_START | C_KW | C_B64)
+static const uint8_t ctab[256] = {
+    ['A'] = C_ALNUM, ['B'] = C_ALNUM, ['C'] = C_ALNUM, ['D'] = C_ALNUM, ['E'] = C_ALNUM,
+    ['F'] = C_ALNUM, ['G'] = C_ALNUM, ['H'] = C_ALNUM, ['I'] = C_ALNUM, ['J'] = C_ALNUM,
+    ['K'] = C_ALNUM, ['L'] = C_ALNUM, ['M'] = C_ALNUM, ['N'] = C_ALNUM, ['O'] = C_ALNUM,
+    ['P'] = C_ALNUM, ['Q'] = C_ALNUM, ['R'] = C_ALNUM, ['S'] = C_ALNUM, ['T'] = C_ALNUM,
+    ['U'] = C_ALNUM, ['V'] = C_ALNUM, ['W'] = C_ALNUM, ['X'] = C_ALNUM, ['Y'] = C_ALNUM,
+    ['Z'] = C_ALNUM, ['a'] = C_ALNUM, ['b'] = C_ALNUM, ['c'] = C_ALNUM, ['d'] = C_ALNUM,
+    ['e'] = C_ALNUM, ['f'] = C_ALNUM, ['g'] = C_ALNUM, ['h'] = C_ALNUM, ['i'] = C_ALNUM,
+    ['j'] = C_ALNUM, ['k'] = C_ALNUM, ['l'] = C_ALNUM, ['m'] = C_ALNUM, ['n'] = C_ALNUM,
+    ['o'] = C_ALNUM, ['p'] = C_ALNUM, ['q'] = C_ALNUM, ['r'] = C_ALNUM, ['s'] = C_ALNUM,
+    ['t'] = C_ALNUM, ['u'] = C_ALNUM, ['v'] = C_ALNUM, ['w'] = C_ALNUM, ['x'] = C_ALNUM,
+    ['y'] = C_ALNUM, ['z'] = C_ALNUM, ['0'] = C_ALNUM, ['1'] = C_ALNUM, ['2'] = C_ALNUM,
+    ['3'] = C_ALNUM, ['4'] = C_ALNUM, ['5'] = C_ALNUM, ['6'] = C_ALNUM, ['7'] = C_ALNUM,
+    ['8'] = C_ALNUM, ['9'] = C_ALNUM,
+    ['-'] = C_KW, ['+'] = C_B64, ['/'] = C_B64, ['='] = C_B64, [' '] = C_WS, ['\t'] = C_WS,
+};
+#undef C_ALNUM
 
-static bool is_kw_start(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
+static bool is_ws(char c) { return (ctab[(uint8_t)c] & C_WS) != 0; }
 
-static bool is_kw_char(char c) { return is_kw_start(c) || c == '-'; }
+static bool is_kw_start(char c) { return (ctab[(uint8_t)c] & C_KW_START) != 0; }
 
-static bool is_b64_char(char c) {
-  return is_kw_start(c) || c == '+' || c == '/' || c == '=';
-}
+static bool is_kw_char(char c) { return (ctab[(uint8_t)c] & C_KW) != 0; }
 
 void ep_dir_lexer_init(ep_dir_lexer_t *lx, const char *text, size_t len, const char *docname,
                        unsigned flags) {
@@ -29,6 +49,10 @@ void ep_dir_lexer_init(ep_dir_lexer_t *lx, const char *text, size_t len, const c
   lx->lineno = 1;
   lx->doc = docname;
   lx->flags = flags;
+  /* One scan for NUL bytes up front instead of one per line; take_line
+   * still reports the first one at its own line, when it gets there. */
+  const char *nul = len > 0 ? memchr(text, '\0', len) : NULL;
+  lx->nul_at = nul != NULL ? (size_t)(nul - text) : len;
 }
 
 size_t ep_dir_lexer_pos(const ep_dir_lexer_t *lx) { return ep_rd_pos(&lx->rd); }
@@ -41,18 +65,20 @@ void ep_dir_lexer_seek(ep_dir_lexer_t *lx, size_t pos, size_t lineno) {
   }
   (void)ep_rd_skip(&lx->rd, pos);
   lx->lineno = lineno;
+  /* Lines are read from pos on: the first NUL from there. */
+  const char *nul = pos < len ? memchr(lx->base + pos, '\0', len - pos) : NULL;
+  lx->nul_at = nul != NULL ? (size_t)(nul - lx->base) : len;
 }
 
 /* Take the next line (without its newline) from the reader. 1 = line,
  * 0 = end of input, negative = error. */
 static int take_line(ep_dir_lexer_t *lx, const char **line, size_t *len, ep_err_t *err) {
-  if (ep_rd_empty(&lx->rd)) {
-    return 0;
-  }
-  ep_reader_t peek = lx->rd;
   const uint8_t *rest;
   size_t restlen;
-  ep_rd_rest(&peek, &rest, &restlen);
+  ep_rd_peek_rest(&lx->rd, &rest, &restlen);
+  if (restlen == 0) {
+    return 0;
+  }
   size_t window = restlen < (size_t)EP_CAP_DOC_LINE + 1 ? restlen : (size_t)EP_CAP_DOC_LINE + 1;
   const uint8_t *nl = memchr(rest, '\n', window);
   if (nl == NULL) {
@@ -72,7 +98,9 @@ static int take_line(ep_dir_lexer_t *lx, const char **line, size_t *len, ep_err_
     return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: CR before the newline (CRLF line endings?)",
                       lx->doc, lx->lineno);
   }
-  if (memchr(p, '\0', n) != NULL) {
+  if (lx->nul_at < ep_rd_pos(&lx->rd) - 1) {
+    /* The first NUL from where reading started lies before this line's
+     * newline; the lines before had none, so it is in this one. */
     return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: NUL byte in line", lx->doc, lx->lineno);
   }
   *line = (const char *)p;
@@ -82,13 +110,11 @@ static int take_line(ep_dir_lexer_t *lx, const char **line, size_t *len, ep_err_
 }
 
 /* Does the next line start with prefix? (no consumption) */
-static bool next_line_starts(const ep_dir_lexer_t *lx, const char *prefix) {
-  ep_reader_t peek = lx->rd;
+static bool next_line_starts(const ep_dir_lexer_t *lx, const char *prefix, size_t pl) {
   const uint8_t *rest;
   size_t restlen;
-  ep_rd_rest(&peek, &rest, &restlen);
-  size_t pl = strlen(prefix);
-  return restlen >= pl && memcmp(rest, prefix, pl) == 0;
+  ep_rd_peek_rest(&lx->rd, &rest, &restlen);
+  return restlen >= pl && rest[0] == (uint8_t)prefix[0] && memcmp(rest, prefix, pl) == 0;
 }
 
 /* Blank (SP or TAB) lookup: 1 for blanks. */
@@ -200,11 +226,13 @@ static int read_object(ep_dir_lexer_t *lx, ep_dir_tok_t *tok, ep_err_t *err) {
       tok->obj_max_len = chars / 4 * 3 + 3;
       return 0;
     }
+    unsigned ok = C_B64;
     for (size_t i = 0; i < len; i++) {
-      if (!is_b64_char(line[i])) {
-        return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: bad character in object body",
-                          lx->doc, ln);
-      }
+      ok &= ctab[(uint8_t)line[i]];
+    }
+    if (ok == 0) {
+      return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: bad character in object body",
+                        lx->doc, ln);
     }
     chars += len;
     if (chars > maxchars) {
@@ -280,7 +308,7 @@ int ep_dir_next(ep_dir_lexer_t *lx, ep_dir_tok_t *tok, ep_err_t *err) {
     tok->kw_len = kl;
     set_argstr(tok, k + kl, (size_t)(line + len - (k + kl)));
   }
-  if (next_line_starts(lx, "-----BEGIN ")) {
+  if (next_line_starts(lx, "-----BEGIN ", 11)) {
     int rc = read_object(lx, tok, err);
     if (rc < 0) {
       return rc;
@@ -303,8 +331,11 @@ int ep_dir_match(const char *doc, const ep_dir_rule_t *rules, size_t nrules, ep_
   }
   tok->id = EP_DIR_KW_UNKNOWN;
   const ep_dir_rule_t *r = NULL;
+  /* Length and first byte rule out nearly every other entry without a call. */
+  size_t kl = tok->kw_len;
   for (size_t i = 0; i < nrules; i++) {
-    if (rules[i].kw_len == tok->kw_len && memcmp(rules[i].kw, tok->kw, tok->kw_len) == 0) {
+    if (rules[i].kw_len == kl && rules[i].kw[0] == tok->kw[0] &&
+        (kl == 1 || memcmp(rules[i].kw + 1, tok->kw + 1, kl - 1) == 0)) {
       r = &rules[i];
       break;
     }
@@ -548,63 +579,82 @@ int ep_dir_arg_hex(const ep_dir_tok_t *tok, uint32_t i, uint8_t *out, size_t n) 
   return ep_hex_decode(out, n, tok->args[i], tok->arglen[i]) == (ssize_t)n ? 0 : -1;
 }
 
-/* Base64 alphabet: value + 1; 0 for other bytes. */
-static const uint8_t b64_tab[256] = {
-  ['A'] = 1,  ['B'] = 2,  ['C'] = 3,  ['D'] = 4,  ['E'] = 5,  ['F'] = 6,  ['G'] = 7,  ['H'] = 8,
-  ['I'] = 9,  ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16,
-  ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] = 23, ['X'] = 24,
-  ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32,
-  ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40,
-  ['o'] = 41, ['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48,
-  ['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
-  ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64,
+/* The base64 alphabet as (character, value) pairs, for the tables below. */
+#define B64_ALPHABET(X) \
+  X('A', 0) X('B', 1) X('C', 2) X('D', 3) X('E', 4) X('F', 5) X('G', 6) X('H', 7) \
+  X('I', 8) X('J', 9) X('K', 10) X('L', 11) X('M', 12) X('N', 13) X('O', 14) X('P', 15) \
+  X('Q', 16) X('R', 17) X('S', 18) X('T', 19) X('U', 20) X('V', 21) X('W', 22) X('X', 23) \
+  X('Y', 24) X('Z', 25) X('a', 26) X('b', 27) X('c', 28) X('d', 29) X('e', 30) X('f', 31) \
+  X('g', 32) X('h', 33) X('i', 34) X('j', 35) X('k', 36) X('l', 37) X('m', 38) X('n', 39) \
+  X('o', 40) X('p', 41) X('q', 42) X('r', 43) X('s', 44) X('t', 45) X('u', 46) X('v', 47) \
+  X('w', 48) X('x', 49) X('y', 50) X('z', 51) X('0', 52) X('1', 53) X('2', 54) X('3', 55) \
+  X('4', 56) X('5', 57) X('6', 58) X('7', 59) X('8', 60) X('9', 61) X('+', 62) X('/', 63) \
+
+/* b64_q[k][c]: the value of character c in place k of a 4-character quantum,
+ * already shifted there (18, 12, 6, 0 bits), plus a "valid" bit 24+k; 0 for
+ * bytes outside the alphabet. A quantum is the OR of four lookups; it was
+ * all alphabet iff its bits 24..27 are all set. */
+#define B64_Q(val, shift, k) ((uint32_t)(val) << (shift) | (uint32_t)1 << (24 + (k)))
+#define B64_Q0(c, val) [(unsigned char)(c)] = B64_Q(val, 18, 0),
+#define B64_Q1(c, val) [(unsigned char)(c)] = B64_Q(val, 12, 1),
+#define B64_Q2(c, val) [(unsigned char)(c)] = B64_Q(val, 6, 2),
+#define B64_Q3(c, val) [(unsigned char)(c)] = B64_Q(val, 0, 3),
+static const uint32_t b64_q[4][256] = {
+  {B64_ALPHABET(B64_Q0)},
+  {B64_ALPHABET(B64_Q1)},
+  {B64_ALPHABET(B64_Q2)},
+  {B64_ALPHABET(B64_Q3)},
 };
+#undef B64_Q0
+#undef B64_Q1
+#undef B64_Q2
+#undef B64_Q3
+#undef B64_Q
+#undef B64_ALPHABET
+#define B64_VALID4 (0xfu << 24)
 
 /* Decode exactly n bytes from unpadded base64 s[0..l) with l == ceil(4n/3):
- * the fast path for digests and keys in arguments. */
+ * the fast path for digests and keys in arguments. Bad characters anywhere,
+ * a lone last character and non-zero trailing bits are refused. */
 static int b64_fixed(const char *s, size_t l, uint8_t *out, size_t n) {
-  size_t i = 0, o = 0;
-  uint32_t bad = 0;
-  while (l - i >= 4) {
-    uint32_t a = b64_tab[(uint8_t)s[i]], b = b64_tab[(uint8_t)s[i + 1]];
-    uint32_t c = b64_tab[(uint8_t)s[i + 2]], d = b64_tab[(uint8_t)s[i + 3]];
-    bad |= (uint32_t)(a == 0) | (uint32_t)(b == 0) | (uint32_t)(c == 0) | (uint32_t)(d == 0);
-    uint32_t v = (a - 1) << 18 | ((b - 1) & 63) << 12 | ((c - 1) & 63) << 6 | ((d - 1) & 63);
-    if (o + 3 > n) {
-      return -1;
-    }
-    out[o] = (uint8_t)(v >> 16);
-    out[o + 1] = (uint8_t)(v >> 8);
-    out[o + 2] = (uint8_t)v;
-    o += 3;
-    i += 4;
+  const uint8_t *u = (const uint8_t *)s;
+  size_t full = l / 4, rest = l % 4;
+  if (rest == 1 || full * 3 + (rest ? rest - 1 : 0) != n) {
+    return -1;
   }
-  size_t rest = l - i;
-  if (rest == 1) {
+  uint32_t ok = B64_VALID4;
+  for (size_t q = 0; q < full; q++) {
+    const uint8_t *c = u + 4 * q;
+    uint32_t x = b64_q[0][c[0]] | b64_q[1][c[1]] | b64_q[2][c[2]] | b64_q[3][c[3]];
+    ok &= x;
+    out[3 * q] = (uint8_t)(x >> 16);
+    out[3 * q + 1] = (uint8_t)(x >> 8);
+    out[3 * q + 2] = (uint8_t)x;
+  }
+  if ((ok & B64_VALID4) != B64_VALID4) {
     return -1;
   }
   if (rest > 0) {
-    uint32_t v = 0;
-    for (size_t j = 0; j < rest; j++) {
-      uint32_t x = b64_tab[(uint8_t)s[i + j]];
-      bad |= (uint32_t)(x == 0);
-      v = v << 6 | ((x - 1) & 63);
+    const uint8_t *c = u + 4 * full;
+    uint8_t *o = out + 3 * full;
+    uint32_t x = b64_q[0][c[0]] | b64_q[1][c[1]];
+    if (rest == 2) {
+      /* 12 bits: one byte, 4 bits that must be zero */
+      if (((x >> 24) & 0x3u) != 0x3u || (x & 0xf000u) != 0) {
+        return -1;
+      }
+      o[0] = (uint8_t)(x >> 16);
+    } else {
+      /* 18 bits: two bytes, 2 bits that must be zero */
+      x |= b64_q[2][c[2]];
+      if (((x >> 24) & 0x7u) != 0x7u || (x & 0xc0u) != 0) {
+        return -1;
+      }
+      o[0] = (uint8_t)(x >> 16);
+      o[1] = (uint8_t)(x >> 8);
     }
-    size_t nb = rest - 1; /* 2 chars -> 1 byte, 3 -> 2 */
-    unsigned extra = (unsigned)(rest * 6 - nb * 8);
-    if ((v & ((1u << extra) - 1)) != 0) {
-      return -1; /* non-canonical trailing bits */
-    }
-    v >>= extra;
-    if (o + nb > n) {
-      return -1;
-    }
-    for (size_t j = 0; j < nb; j++) {
-      out[o + j] = (uint8_t)(v >> (8 * (nb - 1 - j)));
-    }
-    o += nb;
   }
-  return (bad || o != n) ? -1 : 0;
+  return 0;
 }
 
 int ep_dir_arg_b64(const ep_dir_tok_t *tok, uint32_t i, uint8_t *out, size_t n) {
@@ -725,8 +775,10 @@ bool ep_dir_nickname_ok(const char *s, size_t n) {
   return true;
 }
 
-int ep_dir_obj_decode(const char *doc, const ep_dir_tok_t *tok, const char *label, uint8_t *out,
-                      size_t cap, ep_err_t *err) {
+/* What ep_dir_obj_decode and ep_dir_obj_check share: the object is there,
+ * has the label and fits in cap bytes (by its length in characters). */
+static int obj_precheck(const char *doc, const ep_dir_tok_t *tok, const char *label, size_t cap,
+                        ep_err_t *err) {
   if (!tok->has_obj) {
     return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: '%.*s' has no object", doc, tok->lineno,
                       (int)(tok->kw_len > 40 ? 40 : tok->kw_len), tok->kw);
@@ -743,7 +795,30 @@ int ep_dir_obj_decode(const char *doc, const ep_dir_tok_t *tok, const char *labe
     return ep_err_set(err, EP_ERR_LIMIT, "%s line %zu: object too large (%zu bytes, at most %zu)",
                       doc, tok->lineno, tok->obj_max_len, cap);
   }
+  return 0;
+}
+
+int ep_dir_obj_decode(const char *doc, const ep_dir_tok_t *tok, const char *label, uint8_t *out,
+                      size_t cap, ep_err_t *err) {
+  int rc = obj_precheck(doc, tok, label, cap, err);
+  if (rc < 0) {
+    return rc;
+  }
   ssize_t got = ep_base64_decode(out, cap, tok->obj_b64, tok->obj_b64_len);
+  if (got < 0) {
+    return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: object is not valid base64", doc,
+                      tok->lineno);
+  }
+  return (int)got;
+}
+
+int ep_dir_obj_check(const char *doc, const ep_dir_tok_t *tok, const char *label, size_t cap,
+                     ep_err_t *err) {
+  int rc = obj_precheck(doc, tok, label, cap, err);
+  if (rc < 0) {
+    return rc;
+  }
+  ssize_t got = ep_base64_check(tok->obj_b64, tok->obj_b64_len, cap);
   if (got < 0) {
     return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: object is not valid base64", doc,
                       tok->lineno);

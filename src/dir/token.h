@@ -100,6 +100,7 @@ typedef struct ep_dir_lexer {
   size_t lineno;            /* line number of the next line */
   const char *doc;          /* document name for errors ("consensus") */
   unsigned flags;
+  size_t nul_at;            /* first NUL at or after where reading started (init, seek), or len */
 } ep_dir_lexer_t;
 
 void ep_dir_lexer_init(ep_dir_lexer_t *lx, const char *text, size_t len, const char *docname,
@@ -188,5 +189,10 @@ const char *ep_dir_esc(char *buf, size_t cap, const char *s, size_t n);
  * NULL the object's label must equal it. */
 int ep_dir_obj_decode(const char *doc, const ep_dir_tok_t *tok, const char *label, uint8_t *out,
                       size_t cap, ep_err_t *err);
+/* The same checks and errors as ep_dir_obj_decode with a cap-byte buffer,
+ * without decoding: for objects that must be valid but whose bytes are not
+ * kept. Returns the decoded length or a negative ep_status_t. */
+int ep_dir_obj_check(const char *doc, const ep_dir_tok_t *tok, const char *label, size_t cap,
+                     ep_err_t *err);
 
 #endif

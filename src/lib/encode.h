@@ -23,6 +23,11 @@ ssize_t ep_base64_encode(char *out, size_t outcap, const void *in, size_t n, uns
 /* Decoder accepts padded or unpadded input; skips ASCII whitespace (so PEM
  * object bodies decode directly); rejects other characters and bad tails. */
 ssize_t ep_base64_decode(void *out, size_t outcap, const char *in, size_t inlen);
+/* The same rules without the bytes: returns what ep_base64_decode would
+ * return with an outcap-byte buffer (the decoded length, or -1 for bad
+ * base64 or more than outcap bytes), writing nothing. For objects whose
+ * content is not used but must still be valid. */
+ssize_t ep_base64_check(const char *in, size_t inlen, size_t outcap);
 
 /* RFC 4648 base32, lowercase output, no padding; decoder is case-insensitive. */
 ssize_t ep_base32_encode(char *out, size_t outcap, const void *in, size_t n);

@@ -12,10 +12,6 @@ void ep_reader_init(ep_reader_t *r, const void *buf, size_t len) {
   r->short_read = false;
 }
 
-size_t ep_rd_remaining(const ep_reader_t *r) { return r->len - r->pos; }
-size_t ep_rd_pos(const ep_reader_t *r) { return r->pos; }
-bool ep_rd_empty(const ep_reader_t *r) { return r->pos == r->len; }
-
 static int need(ep_reader_t *r, size_t n) {
   if (n > r->len - r->pos) {
     r->short_read = true;
@@ -68,29 +64,6 @@ int ep_rd_bytes(ep_reader_t *r, void *out, size_t n) {
   }
   r->pos += n;
   return 0;
-}
-
-int ep_rd_ptr(ep_reader_t *r, const uint8_t **out, size_t n) {
-  if (need(r, n) < 0) {
-    return -1;
-  }
-  *out = r->buf + r->pos;
-  r->pos += n;
-  return 0;
-}
-
-int ep_rd_skip(ep_reader_t *r, size_t n) {
-  if (need(r, n) < 0) {
-    return -1;
-  }
-  r->pos += n;
-  return 0;
-}
-
-void ep_rd_rest(ep_reader_t *r, const uint8_t **out, size_t *n) {
-  *out = r->buf + r->pos;
-  *n = r->len - r->pos;
-  r->pos = r->len;
 }
 
 int ep_rd_sub(ep_reader_t *r, ep_reader_t *sub, size_t n) {

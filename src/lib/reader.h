@@ -22,9 +22,10 @@ typedef struct ep_reader {
 
 void ep_reader_init(ep_reader_t *r, const void *buf, size_t len);
 
-size_t ep_rd_remaining(const ep_reader_t *r);
-size_t ep_rd_pos(const ep_reader_t *r);
-bool ep_rd_empty(const ep_reader_t *r);
+/* The calls a tokenizer makes once per line or more are inline. */
+static inline size_t ep_rd_remaining(const ep_reader_t *r) { return r->len - r->pos; }
+static inline size_t ep_rd_pos(const ep_reader_t *r) { return r->pos; }
+static inline bool ep_rd_empty(const ep_reader_t *r) { return r->pos == r->len; }
 
 /* Big-endian (network order) integers. 0 on success, -1 if too short. */
 int ep_rd_u8(ep_reader_t *r, uint8_t *out);
@@ -34,10 +35,34 @@ int ep_rd_u64(ep_reader_t *r, uint64_t *out);
 /* Copy n bytes out. */
 int ep_rd_bytes(ep_reader_t *r, void *out, size_t n);
 /* Point at the next n bytes without copying (valid as long as the buffer). */
-int ep_rd_ptr(ep_reader_t *r, const uint8_t **out, size_t n);
-int ep_rd_skip(ep_reader_t *r, size_t n);
+static inline int ep_rd_ptr(ep_reader_t *r, const uint8_t **out, size_t n) {
+  if (n > r->len - r->pos) {
+    r->short_read = true;
+    return -1;
+  }
+  *out = r->buf + r->pos;
+  r->pos += n;
+  return 0;
+}
+static inline int ep_rd_skip(ep_reader_t *r, size_t n) {
+  if (n > r->len - r->pos) {
+    r->short_read = true;
+    return -1;
+  }
+  r->pos += n;
+  return 0;
+}
 /* Everything that is left, as a pointer and length (never fails). */
-void ep_rd_rest(ep_reader_t *r, const uint8_t **out, size_t *n);
+static inline void ep_rd_rest(ep_reader_t *r, const uint8_t **out, size_t *n) {
+  *out = r->buf + r->pos;
+  *n = r->len - r->pos;
+  r->pos = r->len;
+}
+/* What ep_rd_rest would return, without consuming it. */
+static inline void ep_rd_peek_rest(const ep_reader_t *r, const uint8_t **out, size_t *n) {
+  *out = r->buf + r->pos;
+  *n = r->len - r->pos;
+}
 /* A nested reader over the next n bytes; the parent advances past them. */
 int ep_rd_sub(ep_reader_t *r, ep_reader_t *sub, size_t n);
 /* Peek without consuming. */
