@@ -127,6 +127,28 @@ START_TEST(without_onion_key) {
 }
 END_TEST
 
+START_TEST(family_ids_line) {
+  /* tor 0.4.9 (consensus method 35) adds "family-ids" to microdescriptors. */
+  const char *text = MD_NO_TAP "family-ids ed25519:9Tr8p8f1Ua9vJ2tD2G9ds3nGfU3AS4OQFp6F0ozXFmE x:1\n" MD_NO_TAP2;
+  ep_err_t err = {0};
+  ep_microdescs_t *l = ep_microdescs_parse(text, strlen(text), 0, &err);
+  ck_assert_msg(l != NULL, "%s", err.msg);
+  ck_assert_uint_eq(ep_microdescs_count(l), 2);
+  const ep_microdesc_t *a = ep_microdescs_get(l, 0), *b = ep_microdescs_get(l, 1);
+  ck_assert_uint_eq(a->family_ids_len, strlen("ed25519:9Tr8p8f1Ua9vJ2tD2G9ds3nGfU3AS4OQFp6F0ozXFmE x:1"));
+  ck_assert(memcmp(a->family_ids, "ed25519:9Tr8", 12) == 0);
+  ck_assert_ptr_null(b->family_ids);
+  ep_microdescs_free(l);
+  /* without an identifier, or twice: malformed */
+  const char *bad1 = MD_NO_TAP "family-ids\n";
+  ck_assert_ptr_null(ep_microdescs_parse(bad1, strlen(bad1), 0, &err));
+  ck_assert_msg(strstr(err.msg, "'family-ids' wants at least 1 argument") != NULL, "%s", err.msg);
+  const char *bad2 = MD_NO_TAP "family-ids a\nfamily-ids b\n";
+  ck_assert_ptr_null(ep_microdescs_parse(bad2, strlen(bad2), 0, &err));
+  ck_assert_msg(strstr(err.msg, "family-ids") != NULL, "%s", err.msg);
+}
+END_TEST
+
 START_TEST(bad_microdescs) {
   const char *bad[][2] = {
     {"onion-key\n-----BEGIN RSA PUBLIC KEY-----\nAAAA\n-----END RSA PUBLIC KEY-----\np accept 25\n",
@@ -259,6 +281,7 @@ static Suite *dir_microdesc_suite(void) {
   tcase_add_test(tc, real_2022_digests_match);
   tcase_add_test(tc, testnet_digests_match);
   tcase_add_test(tc, without_onion_key);
+  tcase_add_test(tc, family_ids_line);
   tcase_add_test(tc, bad_microdescs);
   tcase_add_test(tc, oversized_onion_key);
   tcase_add_test(tc, skip_invalid_keeps_the_rest);

@@ -292,6 +292,24 @@ START_TEST(family_and_subnet_rules) {
   a.family_len = 50;                         /* only the first two words */
   ck_assert(!ep_netdir_same_family(&a, &b));
   ck_assert(ep_netdir_same_family(&a, &a));
+  /* happy families (tor 0.4.9): one identifier on both family-ids lines */
+  a.family = NULL;
+  const char *ids_a = "ed25519:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA ed25519:xyz";
+  const char *ids_b = "future:1 ed25519:xyz";
+  const char *ids_c = "ed25519:xy ed25519:xyzz xyz";
+  a.family_ids = ids_a;
+  a.family_ids_len = strlen(ids_a);
+  ck_assert(!ep_netdir_same_family(&a, &b)); /* b lists none */
+  b.family_ids = ids_b;
+  b.family_ids_len = strlen(ids_b);
+  ck_assert(ep_netdir_same_family(&a, &b));
+  ck_assert(ep_netdir_same_family(&b, &a));
+  b.family_ids_len = 9;                      /* "future:1 " only */
+  ck_assert(!ep_netdir_same_family(&a, &b));
+  b.family_ids = ids_c;                      /* prefixes and suffixes are not equal */
+  b.family_ids_len = strlen(ids_c);
+  ck_assert(!ep_netdir_same_family(&a, &b));
+  a.family_ids = b.family_ids = NULL;
   a.ipv4 = 0x01020304;
   b.ipv4 = 0x0102FFFF;
   ck_assert(ep_netdir_same_subnet(&a, &b));

@@ -16,7 +16,7 @@
 
 static const char DOC[] = "microdescriptors";
 
-enum { K_ONION_KEY, K_NTOR, K_A, K_FAMILY, K_P, K_P6, K_ID };
+enum { K_ONION_KEY, K_NTOR, K_A, K_FAMILY, K_FAMILY_IDS, K_P, K_P6, K_ID };
 
 #define R(kw, id, mn, mx, amin, amax, obj) \
   { EP_DIR_KW(kw), id, mn, mx, amin, amax, EP_DIR_OBJ_##obj, EP_DIR_POS_ANY }
@@ -26,6 +26,7 @@ static const ep_dir_rule_t md_rules[] = {
   R("ntor-onion-key", K_NTOR, 1, 1, 1, M, FORBIDDEN),
   R("a", K_A, 0, M, 1, M, FORBIDDEN),
   R("family", K_FAMILY, 0, 1, 0, M, FORBIDDEN),
+  R("family-ids", K_FAMILY_IDS, 0, 1, 1, M, FORBIDDEN),
   R("p", K_P, 0, 1, 2, M, FORBIDDEN),
   R("p6", K_P6, 0, 1, 2, M, FORBIDDEN),
   R("id", K_ID, 0, M, 2, M, FORBIDDEN),
@@ -235,6 +236,10 @@ static int parse_one(ep_microdescs_t *l, ep_microdesc_t *md, size_t off, size_t 
       case K_FAMILY:
         md->family = tok.argstr;
         md->family_len = tok.argstr_len;
+        break;
+      case K_FAMILY_IDS:
+        md->family_ids = tok.argstr;
+        md->family_ids_len = tok.argstr_len;
         break;
       case K_P:
       case K_P6: {

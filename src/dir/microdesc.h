@@ -36,6 +36,10 @@ typedef struct ep_microdesc {
   uint8_t ipv6[16];
   const char *family;              /* "family" text, NULL if absent */
   size_t family_len;
+  const char *family_ids;          /* "family-ids" text (tor 0.4.9, proposal 321: space-
+                                    * separated family identifiers such as "ed25519:..."),
+                                    * NULL if absent */
+  size_t family_ids_len;
   uint32_t p_index, p6_index;      /* internal */
   const ep_policy_summary_t *policy;   /* "p"; reject-all if absent */
   const ep_policy_summary_t *policy6;  /* "p6"; reject-all if absent */

@@ -138,6 +138,8 @@ static void attach_md(ep_relay_t *r, const ep_microdesc_t *md) {
   r->policy6 = md->policy6 != NULL ? md->policy6 : ep_policy_summary_reject_all();
   r->family = md->family;
   r->family_len = md->family_len;
+  r->family_ids = md->family_ids;
+  r->family_ids_len = md->family_ids_len;
 }
 
 int ep_netdir_add_microdescs(ep_netdir_t *nd, ep_microdescs_t *mds, size_t *n_used, ep_err_t *err) {
@@ -490,21 +492,44 @@ int ep_netdir_exits(const ep_netdir_t *nd, const ep_exit_query_t *q, ep_exit_can
 
 /* ---- first hops ---- */
 
+/* The next blank-separated word of t[*i..n), or false at the end. */
+static bool next_word(const char *t, size_t n, size_t *i, const char **w, size_t *wl) {
+  while (*i < n && (t[*i] == ' ' || t[*i] == '\t')) {
+    (*i)++;
+  }
+  size_t a = *i;
+  while (*i < n && t[*i] != ' ' && t[*i] != '\t') {
+    (*i)++;
+  }
+  *w = t + a;
+  *wl = *i - a;
+  return *wl > 0;
+}
+
 /* Does family text fam[0..n) name id ("$HEX", "$HEX=nick", "$HEX~nick")? */
 static bool family_names(const char *fam, size_t n, const uint8_t id[20]) {
-  size_t i = 0;
-  while (i < n) {
-    while (i < n && (fam[i] == ' ' || fam[i] == '\t')) {
-      i++;
-    }
-    size_t a = i;
-    while (i < n && fam[i] != ' ' && fam[i] != '\t') {
-      i++;
-    }
+  const char *w;
+  size_t wl, i = 0;
+  while (next_word(fam, n, &i, &w, &wl)) {
     uint8_t got[20];
-    if (i > a && fam[a] == '$' && parse_fp(fam + a, i - a, got) == 0 &&
-        memcmp(got, id, 20) == 0) {
+    if (w[0] == '$' && parse_fp(w, wl, got) == 0 && memcmp(got, id, 20) == 0) {
       return true;
+    }
+  }
+  return false;
+}
+
+/* Do the two family-ids lines share an identifier? Both are capped by the
+ * microdescriptor's line length, so the quadratic walk is bounded. */
+static bool family_ids_meet(const char *x, size_t xn, const char *y, size_t yn) {
+  const char *w, *v;
+  size_t wl, vl, i = 0;
+  while (next_word(x, xn, &i, &w, &wl)) {
+    size_t j = 0;
+    while (next_word(y, yn, &j, &v, &vl)) {
+      if (wl == vl && memcmp(w, v, wl) == 0) {
+        return true;
+      }
     }
   }
   return false;
@@ -512,6 +537,10 @@ static bool family_names(const char *fam, size_t n, const uint8_t id[20]) {
 
 bool ep_netdir_same_family(const ep_relay_t *a, const ep_relay_t *b) {
   if (memcmp(a->rsa_id, b->rsa_id, 20) == 0) {
+    return true;
+  }
+  if (a->family_ids != NULL && b->family_ids != NULL &&
+      family_ids_meet(a->family_ids, a->family_ids_len, b->family_ids, b->family_ids_len)) {
     return true;
   }
   return (a->family != NULL && family_names(a->family, a->family_len, b->rsa_id)) ||

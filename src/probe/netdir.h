@@ -62,6 +62,8 @@ typedef struct ep_relay {
   const ep_policy_summary_t *policy6;
   const char *family;                  /* "family" text, not NUL-terminated; NULL if none */
   size_t family_len;
+  const char *family_ids;              /* "family-ids" text (tor 0.4.9), likewise */
+  size_t family_ids_len;
   const ep_routerstatus_t *rs;         /* its consensus entry */
   const ep_microdesc_t *md;            /* NULL if none */
   const ep_routerdesc_t *desc;         /* verified server descriptor, NULL if none */
@@ -171,7 +173,9 @@ typedef struct ep_hop_query {
 } ep_hop_query_t;
 
 /* Are a and b of one family? Conservative (for leaving hops out): either
- * one naming the other's fingerprint in its family line is enough. */
+ * one naming the other's fingerprint in its family line is enough, and so is
+ * one identifier that both list on their family-ids lines (happy families,
+ * tor 0.4.9: identifiers are compared as opaque words, as tor does). */
 bool ep_netdir_same_family(const ep_relay_t *a, const ep_relay_t *b);
 /* IPv4 in one /16 (or IPv6 in one /32). */
 bool ep_netdir_same_subnet(const ep_relay_t *a, const ep_relay_t *b);
