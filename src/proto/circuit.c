@@ -20,12 +20,11 @@
 #define SENDME_FIFO (EP_CIRCWINDOW_START / EP_CIRCWINDOW_INCREMENT)
 #define RECENT_CLOSED 32
 
+/* SENDME v1 carries the whole running SHA-1 digest. */
+_Static_assert(EP_SENDME_DIGEST_LEN == EP_SHA1_LEN, "SENDME digest is a SHA-1 digest");
+
 typedef struct hop {
-  ep_relay_crypto_t *crypto;
-  /* Mirrors of the running digests relaycrypt keeps (seeded with Df / Db and
-   * fed the same bytes): SENDME v1 needs their full 20-byte value. */
-  ep_digest_t *fwd;
-  ep_digest_t *bwd;
+  ep_relay_crypto_t *crypto;   /* its running digests also serve SENDME v1 */
   int package_window;
   int deliver_window;
   bool blocked;                                  /* a write ran out of package window */
@@ -113,8 +112,6 @@ void ep_circ_free(ep_circ_t *c) {
   forget_handshake(c);
   for (unsigned i = 0; i < c->n_hops; i++) {
     ep_relay_crypto_free(c->hops[i].crypto);
-    ep_digest_free(c->hops[i].fwd);
-    ep_digest_free(c->hops[i].bwd);
   }
   ep_wipe(c, sizeof *c);
   free(c);
@@ -163,11 +160,11 @@ static int send_relay(ep_circ_t *c, unsigned hi, uint8_t cell_cmd, uint8_t relay
     return rc;
   }
   hop_t *h = &c->hops[hi];
-  ep_digest_update(h->fwd, body, sizeof body);
-  if (digest_out != NULL) {
-    ep_digest_peek(h->fwd, digest_out, EP_SENDME_DIGEST_LEN);
-  }
   ep_relay_crypto_originate(h->crypto, body);
+  if (digest_out != NULL) {
+    /* The forward digest now covers this cell (digest field zero). */
+    ep_relay_crypto_forward_digest(h->crypto, digest_out);
+  }
   for (unsigned i = hi; i-- > 0;) {
     ep_relay_crypto_encrypt_forward(c->hops[i].crypto, body);
   }
@@ -282,17 +279,10 @@ static int add_hop(ep_circ_t *c, const uint8_t keys[EP_RELAY_KEYS_LEN], const ui
   hop_t *h = &c->hops[c->n_hops];
   memset(h, 0, sizeof *h);
   h->crypto = ep_relay_crypto_new(keys);
-  h->fwd = ep_digest_new(EP_DIGEST_SHA1);
-  h->bwd = ep_digest_new(EP_DIGEST_SHA1);
-  if (h->crypto == NULL || h->fwd == NULL || h->bwd == NULL) {
-    ep_relay_crypto_free(h->crypto);
-    ep_digest_free(h->fwd);
-    ep_digest_free(h->bwd);
+  if (h->crypto == NULL) {
     memset(h, 0, sizeof *h);
     return EP_ERR_NOMEM;
   }
-  ep_digest_update(h->fwd, keys, 20);        /* Df */
-  ep_digest_update(h->bwd, keys + 20, 20);   /* Db */
   h->package_window = EP_CIRCWINDOW_START;
   h->deliver_window = EP_CIRCWINDOW_START;
   memcpy(h->rsa_id, rsa_id, 20);
@@ -685,7 +675,7 @@ static int on_data(ep_circ_t *c, unsigned hi, const ep_relay_msg_t *m) {
     /* Authenticated SENDME: the backward running digest right after the
      * DATA cell that brought the window down to the threshold. */
     uint8_t digest[EP_SENDME_DIGEST_LEN];
-    ep_digest_peek(h->bwd, digest, sizeof digest);
+    ep_relay_crypto_backward_digest(h->crypto, digest);
     while (h->deliver_window <= EP_CIRCWINDOW_START - EP_CIRCWINDOW_INCREMENT) {
       h->deliver_window += EP_CIRCWINDOW_INCREMENT;
       ep_relay_msg_t sm;
@@ -860,11 +850,6 @@ static int handle_relay(ep_circ_t *c, const ep_cell_t *cell, ep_cell_trace_t *tr
     return circ_fail(c, EP_ERR_VERIFY, EP_DESTROY_PROTOCOL,
                      "relay cell recognized by none of the %u hops", c->n_hops);
   }
-  /* Keep the mirror digest in step: the body with its digest field zeroed. */
-  uint8_t zeroed[EP_CELL_PAYLOAD_LEN];
-  memcpy(zeroed, body, sizeof zeroed);
-  memset(zeroed + EP_RELAY_DIGEST_OFFSET, 0, EP_RELAY_DIGEST_LEN);
-  ep_digest_update(c->hops[hi].bwd, zeroed, sizeof zeroed);
 
   ep_relay_hdr_t hdr;
   const uint8_t *data;
