@@ -617,17 +617,24 @@ static bool port_wanted(const ep_scan_relay_t *exit, size_t port_idx) {
 }
 
 /* Streams are allocated only for jobs in flight, so memory follows
- * --concurrency, not the number of exits (bench/RESULTS.md). */
-static void attempt_init(attempt_t *a, job_t *j, bool retry) {
+ * --concurrency, not the number of exits (bench/RESULTS.md), and only as many
+ * as the attempt can carry: `cap` (0: none yet; a retry gets its streams when
+ * it is needed). Each one is ~1.1 KiB (the banner buffer). */
+static void attempt_init(attempt_t *a, job_t *j, bool retry, size_t cap) {
   free(a->streams);
   memset(a, 0, sizeof *a);
   a->job = j;
   a->is_retry = retry;
-  a->cap_streams = j->s->cfg->n_ports + 2;
-  a->streams = calloc(a->cap_streams, sizeof *a->streams);
+  a->cap_streams = cap;
+  a->streams = cap > 0 ? calloc(cap, sizeof *a->streams) : NULL;
   if (a->streams == NULL) {
     a->cap_streams = 0;
   }
+}
+
+/* Streams of a main attempt: the probed ports, then the control streams. */
+static size_t main_streams_cap(const ep_scan_cfg_t *cfg) {
+  return cfg->n_ports + (cfg->no_control ? 0 : 2);
 }
 
 static void attempt_free_streams(attempt_t *a) {
@@ -868,7 +875,7 @@ static void job_attempt_done(job_t *j, attempt_t *a) {
   }
   if (a == &j->main && !s->cfg->no_retry && !s->finalizing) {
     /* Retry every failed port through a different first hop. */
-    attempt_init(&j->retry, j, true);
+    attempt_init(&j->retry, j, true, s->cfg->n_ports);
     for (size_t p = 0; p < s->cfg->n_ports; p++) {
       pstream_t *st = probe_stream(&j->main, p);
       ep_classification_t c;
@@ -893,8 +900,8 @@ static void job_start(scan_t *s, job_t *j) {
   j->started_wall = ep_wall_now();
   j->start_ms = ep_now_ms();
   s->active++;
-  attempt_init(&j->main, j, false);
-  attempt_init(&j->retry, j, true);
+  attempt_init(&j->main, j, false, main_streams_cap(cfg));
+  attempt_init(&j->retry, j, true, 0);
   for (size_t p = 0; p < cfg->n_ports; p++) {
     if (port_wanted(j->exit, p)) {
       add_stream(&j->main, SK_PROBE, cfg->ports[p], p);
@@ -1019,8 +1026,8 @@ int ep_scan_run(ep_loop_t *loop, ep_tls_ctx_t *tls, const ep_scan_relay_t *exits
       j->started_wall = ep_wall_now();
       j->start_ms = ep_now_ms();
       s.active++;
-      attempt_init(&j->main, j, false);
-      attempt_init(&j->retry, j, true);
+      attempt_init(&j->main, j, false, main_streams_cap(cfg));
+      attempt_init(&j->retry, j, true, 0);
     }
     if (!j->finished) {
       attempt_cancel_timers(&j->main);
