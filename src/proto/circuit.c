@@ -51,6 +51,8 @@ struct ep_circ {
   ep_circ_state_t state;
   bool started;
   ep_circ_io_t io;
+  ep_random_fn rand;        /* NULL: ep_random */
+  void *rand_ctx;
   hop_t hops[EP_CIRC_MAX_HOPS];
   unsigned n_hops;
   ep_ntor_client_t *ntor;
@@ -130,6 +132,31 @@ static uint8_t phase_of(ep_circ_state_t s) {
   }
 }
 
+/* ---- Randomness ---- */
+
+void ep_circ_set_random(ep_circ_t *c, ep_random_fn fn, void *ctx) {
+  c->rand = fn;
+  c->rand_ctx = ctx;
+}
+
+static void circ_random(const ep_circ_t *c, void *out, size_t n) {
+  if (c->rand != NULL) {
+    c->rand(c->rand_ctx, out, n);
+  } else {
+    ep_random(out, n);
+  }
+}
+
+/* A fresh ntor handshake with a fresh secret x from the circuit's source. */
+static int ntor_start(ep_circ_t *c, const uint8_t id[20], const uint8_t B[32],
+                      uint8_t onionskin[EP_NTOR_ONIONSKIN_LEN]) {
+  uint8_t x[32];
+  circ_random(c, x, sizeof x);
+  int rc = ep_ntor_client_start_with_secret(&c->ntor, id, B, x, onionskin);
+  ep_wipe(x, sizeof x);
+  return rc;
+}
+
 /* ---- Sending ---- */
 
 static int send_plain(ep_circ_t *c, uint8_t command, const uint8_t payload[EP_CELL_PAYLOAD_LEN],
@@ -155,7 +182,8 @@ static int send_relay(ep_circ_t *c, unsigned hi, uint8_t cell_cmd, uint8_t relay
                       uint16_t stream_id, const uint8_t *data, size_t len, uint8_t *digest_out,
                       ep_err_t *err) {
   uint8_t body[EP_CELL_PAYLOAD_LEN];
-  int rc = ep_relay_body_build(body, relay_cmd, stream_id, data, len, err);
+  int rc = ep_relay_body_build_rand(body, relay_cmd, stream_id, data, len, c->rand, c->rand_ctx,
+                                    err);
   if (rc != EP_OK) {
     return rc;
   }
@@ -305,7 +333,7 @@ int ep_circ_create(ep_circ_t *c, ep_create_kind_t kind, const ep_target_t *first
   int rc;
   if (kind == EP_CREATE_NTOR) {
     uint8_t onionskin[EP_NTOR_ONIONSKIN_LEN];
-    rc = ep_ntor_client_start(&c->ntor, first->rsa_id, first->ntor_key, onionskin);
+    rc = ntor_start(c, first->rsa_id, first->ntor_key, onionskin);
     if (rc != EP_OK) {
       return ep_err_set(err, rc, "circuit %08x: ntor start failed", (unsigned)c->id);
     }
@@ -352,7 +380,7 @@ int ep_circ_extend(ep_circ_t *c, const ep_target_t *next, ep_err_t *err) {
                       (unsigned)c->id);
   }
   uint8_t onionskin[EP_NTOR_ONIONSKIN_LEN];
-  int rc = ep_ntor_client_start(&c->ntor, next->rsa_id, next->ntor_key, onionskin);
+  int rc = ntor_start(c, next->rsa_id, next->ntor_key, onionskin);
   if (rc != EP_OK) {
     return ep_err_set(err, rc, "circuit %08x: ntor start failed", (unsigned)c->id);
   }
@@ -517,7 +545,7 @@ static int new_stream(ep_circ_t *c, bool dir, stream_t **out, ep_err_t *err) {
    * (cells for a closed stream may still be in flight). */
   uint16_t id = 0;
   for (int tries = 0; tries < 256 && id_taken(c, id); tries++) {
-    ep_random(&id, sizeof id);
+    circ_random(c, &id, sizeof id);
   }
   for (uint32_t v = 1; id_taken(c, id) && v <= 0xffff; v++) {
     id = (uint16_t)v;
