@@ -348,6 +348,128 @@ START_TEST(sigterm_stops_the_loop) {
 }
 END_TEST
 
+/* ---- deferred work ---- */
+
+typedef struct dlog {
+  order_log_t log;         /* first: log_defer finds the dlog from its log */
+  int fd_seen_at;          /* log.n when the fd callback ran */
+  int timer_seen_at;
+  ep_defer_id_t victim;    /* deferral to cancel from inside a callback */
+  int self_rearms;         /* deferrals still to make from inside the callback */
+  targ_t tags[8];
+} dlog_t;
+
+static void log_defer(ep_loop_t *loop, void *arg) {
+  targ_t *t = arg;
+  t->log->seen[t->log->n++] = t->tag;
+  dlog_t *d = (dlog_t *)t->log;
+  if (d->victim != 0) {
+    ck_assert_int_eq(ep_loop_defer_cancel(loop, d->victim), 0);
+    d->victim = 0;
+  }
+  if (d->self_rearms > 0) {
+    d->self_rearms--;
+    ck_assert(ep_loop_defer(loop, log_defer, t) != 0);
+  }
+}
+
+static void defer_from_fd(ep_loop_t *loop, int fd, unsigned events, void *arg) {
+  (void)events;
+  dlog_t *d = arg;
+  char b[8];
+  while (read(fd, b, sizeof b) > 0) {
+  }
+  d->fd_seen_at = d->log.n;
+  ck_assert(ep_loop_defer(loop, log_defer, &d->tags[1]) != 0);
+  ck_assert(ep_loop_defer(loop, log_defer, &d->tags[2]) != 0);
+}
+
+static void defer_from_timer(ep_loop_t *loop, void *arg) {
+  dlog_t *d = arg;
+  d->timer_seen_at = d->log.n;
+  ck_assert(ep_loop_defer(loop, log_defer, &d->tags[3]) != 0);
+}
+
+START_TEST(deferrals_run_at_the_end_of_the_turn_in_order) {
+  ep_loop_t *loop = new_loop();
+  int sv[2];
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+  dlog_t d;
+  memset(&d, 0, sizeof d);
+  for (int i = 0; i < 8; i++) {
+    d.tags[i] = (targ_t){&d.log, i};
+  }
+  ep_err_t err = {0};
+  /* Made outside a turn: runs at the start of the next turn, before it
+   * waits (the turn below would otherwise block for 5 s). */
+  ck_assert(ep_loop_defer(loop, log_defer, &d.tags[0]) != 0);
+  ck_assert_uint_eq(ep_loop_defer_count(loop), 1);
+  int64_t t0 = ep_now_ms();
+  ck_assert_int_eq(ep_loop_run_once(loop, 5000, &err), EP_OK);
+  ck_assert_int_lt(ep_now_ms() - t0, 1000);
+  ck_assert_int_eq(d.log.n, 1);
+  ck_assert_int_eq(d.log.seen[0], 0);
+  /* Made by an fd callback and a timer of one turn: run after both, once
+   * each, in order. */
+  ck_assert_int_eq(ep_loop_add_fd(loop, sv[0], EP_LOOP_READ, defer_from_fd, &d, &err), EP_OK);
+  ck_assert(ep_loop_timer_in(loop, 0, defer_from_timer, &d) != 0);
+  ck_assert_int_eq(write(sv[1], "x", 1), 1);
+  /* The timer armed outside a turn fires in this turn or the next. */
+  for (int i = 0; i < 2 && d.log.n < 4; i++) {
+    ck_assert_int_eq(ep_loop_run_once(loop, 1000, &err), EP_OK);
+  }
+  ck_assert_int_eq(d.fd_seen_at, 1);
+  ck_assert_int_eq(d.log.n, 4);
+  ck_assert_int_eq(d.log.seen[1], 1);
+  ck_assert_int_eq(d.log.seen[2], 2);
+  ck_assert_int_eq(d.log.seen[3], 3);
+  ck_assert_uint_eq(ep_loop_defer_count(loop), 0);
+  /* Cancelled: never runs; cancelling twice, or a ran one, is -1. */
+  ep_defer_id_t a = ep_loop_defer(loop, log_defer, &d.tags[4]);
+  ep_defer_id_t b = ep_loop_defer(loop, log_defer, &d.tags[5]);
+  ck_assert_int_eq(ep_loop_defer_cancel(loop, a), 0);
+  ck_assert_int_eq(ep_loop_defer_cancel(loop, a), -1);
+  ck_assert_int_eq(ep_loop_defer_cancel(loop, 0), -1);
+  ck_assert_uint_eq(ep_loop_defer_count(loop), 1);
+  ck_assert_int_eq(ep_loop_run_once(loop, 0, &err), EP_OK);
+  ck_assert_int_eq(d.log.n, 5);
+  ck_assert_int_eq(d.log.seen[4], 5);
+  ck_assert_int_eq(ep_loop_defer_cancel(loop, b), -1);
+  /* A deferral cancelled by an earlier one of the same pass does not run. */
+  ck_assert(ep_loop_defer(loop, log_defer, &d.tags[6]) != 0);
+  d.victim = ep_loop_defer(loop, log_defer, &d.tags[7]);
+  ck_assert_int_eq(ep_loop_run_once(loop, 0, &err), EP_OK);
+  ck_assert_int_eq(d.log.n, 6);
+  ck_assert_int_eq(d.log.seen[5], 6);
+  ep_loop_del_fd(loop, sv[0]);
+  close(sv[0]);
+  close(sv[1]);
+  ep_loop_free(loop);
+}
+END_TEST
+
+START_TEST(a_deferral_that_defers_itself_is_bounded) {
+  ep_loop_t *loop = new_loop();
+  dlog_t d;
+  memset(&d, 0, sizeof d);
+  d.tags[0] = (targ_t){&d.log, 0};
+  d.self_rearms = 100;
+  ep_err_t err = {0};
+  ck_assert(ep_loop_defer(loop, log_defer, &d.tags[0]) != 0);
+  /* Each turn runs a bounded number of passes, the rest waits for the next
+   * turn, which does not block; the loop is not idle while some remain. */
+  ck_assert_int_eq(ep_loop_run_once(loop, 0, &err), EP_OK);
+  ck_assert_int_gt(d.log.n, 1);
+  ck_assert_int_lt(d.log.n, 101);
+  int64_t t0 = ep_now_ms();
+  int rc = ep_loop_run_until(loop, NULL, NULL, ep_now_ms() + 5000, &err);
+  ck_assert_int_eq(rc, EP_LOOP_IDLE);
+  ck_assert_int_lt(ep_now_ms() - t0, 1000);
+  ck_assert_int_eq(d.log.n, 101);
+  ep_loop_free(loop);
+}
+END_TEST
+
 /* ---- TCP ---- */
 
 typedef struct conn_result {
@@ -865,6 +987,10 @@ static Suite *loop_suite(void) {
   tcase_add_test(t, fd_removed_in_the_same_batch_gets_no_callback);
   tcase_add_test(t, run_until_deadline_and_stop);
   tcase_add_test(t, sigterm_stops_the_loop);
+  suite_add_tcase(s, t);
+  t = tcase_create("defer");
+  tcase_add_test(t, deferrals_run_at_the_end_of_the_turn_in_order);
+  tcase_add_test(t, a_deferral_that_defers_itself_is_bounded);
   suite_add_tcase(s, t);
   t = tcase_create("tcp");
   tcase_add_test(t, tcp_connect_refused_names_the_errno);

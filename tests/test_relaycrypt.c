@@ -231,12 +231,74 @@ START_TEST(relaycrypt_false_recognized_keeps_digest) {
 }
 END_TEST
 
+/* The running digests' full values (SENDME v1): SHA-1 over the seed and
+ * every cell originated / recognized with its digest field zero; a cell not
+ * recognized leaves the backward digest as it was. */
+static void sha1_of(uint8_t out[20], const uint8_t *seed, const uint8_t cells[][EP_RELAY_BODY_LEN],
+                    size_t n) {
+  EVP_MD_CTX *md = EVP_MD_CTX_new();
+  ck_assert_ptr_nonnull(md);
+  ck_assert_int_eq(EVP_DigestInit_ex(md, EVP_sha1(), NULL), 1);
+  ck_assert_int_eq(EVP_DigestUpdate(md, seed, 20), 1);
+  for (size_t i = 0; i < n; i++) {
+    ck_assert_int_eq(EVP_DigestUpdate(md, cells[i], EP_RELAY_BODY_LEN), 1);
+  }
+  unsigned len = 0;
+  ck_assert_int_eq(EVP_DigestFinal_ex(md, out, &len), 1);
+  ck_assert_uint_eq(len, 20);
+  EVP_MD_CTX_free(md);
+}
+
+START_TEST(relaycrypt_running_digests_for_sendme) {
+  fixture_t *f = calloc(1, sizeof *f);
+  ck_assert_ptr_nonnull(f);
+  load(f);
+  ep_relay_crypto_t *client = ep_relay_crypto_new(f->keys[1]);
+  ep_relay_crypto_t *relay = ep_relay_crypto_new(f->keys[1]);
+  ck_assert_ptr_nonnull(client);
+  ck_assert_ptr_nonnull(relay);
+  uint8_t got[20], want[20], body[EP_RELAY_BODY_LEN];
+  /* Before any cell: SHA-1(Df) and SHA-1(Db). */
+  ep_relay_crypto_forward_digest(client, got);
+  sha1_of(want, f->keys[1], f->plain, 0);
+  ck_assert_int_eq(memcmp(got, want, 20), 0);
+  ep_relay_crypto_backward_digest(client, got);
+  sha1_of(want, f->keys[1] + 20, f->plain, 0);
+  ck_assert_int_eq(memcmp(got, want, 20), 0);
+  /* Forward, after 3 cells; peeking does not disturb the running state. */
+  for (size_t i = 0; i < 3; i++) {
+    memcpy(body, f->plain[i], sizeof body);
+    ep_relay_crypto_originate(client, body);
+    ep_relay_crypto_forward_digest(client, got);
+    sha1_of(want, f->keys[1], f->plain, i + 1);
+    ck_assert_int_eq(memcmp(got, want, 20), 0);
+    ck_assert(ep_relay_crypto_relay_decrypt_forward(relay, body));
+  }
+  /* Backward: two recognized cells, a forged one in between. */
+  memcpy(body, f->plain[0], sizeof body);
+  ep_relay_crypto_relay_originate_backward(relay, body);
+  ck_assert(ep_relay_crypto_decrypt_backward(client, body));
+  memcpy(body, f->plain[5], sizeof body);
+  body[5] = 0x42;
+  ep_relay_crypto_relay_encrypt_backward(relay, body);
+  ck_assert(!ep_relay_crypto_decrypt_backward(client, body));
+  ep_relay_crypto_backward_digest(client, got);
+  sha1_of(want, f->keys[1] + 20, f->plain, 1);
+  ck_assert_int_eq(memcmp(got, want, 20), 0);
+  ep_relay_crypto_free(client);
+  ep_relay_crypto_free(relay);
+  ep_json_free(f->root);
+  free(f);
+}
+END_TEST
+
 static Suite *relaycrypt_suite(void) {
   Suite *s = suite_create("relaycrypt");
   TCase *tc = tcase_create("core");
   tcase_add_test(tc, relaycrypt_forward_three_hops);
   tcase_add_test(tc, relaycrypt_backward_round_trip);
   tcase_add_test(tc, relaycrypt_false_recognized_keeps_digest);
+  tcase_add_test(tc, relaycrypt_running_digests_for_sendme);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -9,6 +9,7 @@
 #include "lib/reader.h"
 #include "proto/linkspec.h"
 #include "proto/relaymsg.h"
+#include "proto/rngpool.h"
 #include "testutil.h"
 
 static uint8_t buf[EP_RELAY_PAYLOAD_MAX];
@@ -60,6 +61,93 @@ START_TEST(header_and_body_build) {
   body[9] = 0x01;
   body[10] = 0xf3;   /* 499 */
   ck_assert_int_eq(ep_relay_hdr_parse(body, &h, &p, &e), EP_ERR_MALFORMED);
+}
+END_TEST
+
+/* A counting source: byte i of its output is (start + i) mod 256. */
+typedef struct count_src {
+  uint8_t next;
+  size_t calls, bytes;
+} count_src_t;
+
+static void count_fn(void *ctx, void *out, size_t n) {
+  count_src_t *c = ctx;
+  uint8_t *o = out;
+  for (size_t i = 0; i < n; i++) {
+    o[i] = c->next++;
+  }
+  c->calls++;
+  c->bytes += n;
+}
+
+START_TEST(body_padding_comes_from_the_given_source) {
+  uint8_t body[EP_CELL_PAYLOAD_LEN];
+  ep_err_t e = {0};
+  count_src_t src = {0x10, 0, 0};
+  ck_assert_int_eq(ep_relay_body_build_rand(body, EP_RELAY_BEGIN, 7, (const uint8_t *)"ab", 2,
+                                            count_fn, &src, &e),
+                   EP_OK);
+  /* 498 - 2 bytes of padding: 4 zeros, then 492 from the source, in order. */
+  ck_assert_uint_eq(src.calls, 1);
+  ck_assert_uint_eq(src.bytes, EP_RELAY_PAYLOAD_MAX - 2 - 4);
+  size_t off = EP_RELAY_HEADER_LEN + 2;
+  ck_assert_uint_eq(body[off] | body[off + 1] | body[off + 2] | body[off + 3], 0);
+  for (size_t i = off + 4; i < EP_CELL_PAYLOAD_LEN; i++) {
+    ck_assert_uint_eq(body[i], (uint8_t)(0x10 + (i - off - 4)));
+  }
+  /* A full message has no padding to draw. */
+  uint8_t full[EP_RELAY_PAYLOAD_MAX];
+  memset(full, 0xcd, sizeof full);
+  ck_assert_int_eq(ep_relay_body_build_rand(body, EP_RELAY_DATA, 1, full, sizeof full, count_fn,
+                                            &src, &e),
+                   EP_OK);
+  ck_assert_uint_eq(src.calls, 1);
+}
+END_TEST
+
+START_TEST(rng_pool_hands_out_each_byte_once) {
+  ep_rng_pool_t *p = malloc(sizeof *p);
+  ck_assert_ptr_nonnull(p);
+  ep_rng_pool_init(p);
+  /* Served in pieces across refills: no two 32-byte draws alike, and what
+   * was handed out is wiped from the pool. */
+  enum { DRAWS = 3 * EP_RNG_POOL_LEN / 32 + 5 };
+  static uint8_t got[DRAWS][32];
+  for (size_t i = 0; i < DRAWS; i++) {
+    size_t before = p->pos < EP_RNG_POOL_LEN ? p->pos : 0;
+    ep_rng_pool_bytes(p, got[i], 32);
+    static const uint8_t zero[32];
+    if (p->pos >= 32 && before + 32 == p->pos) {
+      ck_assert_int_eq(memcmp(p->buf + before, zero, 32), 0);
+    }
+    for (size_t j = 0; j < i; j++) {
+      ck_assert(memcmp(got[i], got[j], 32) != 0);
+    }
+  }
+  /* Odd sizes straddle a refill; large ones bypass the pool. */
+  uint8_t odd[EP_RNG_POOL_LEN / 2];
+  for (int k = 0; k < 20; k++) {
+    ep_rng_pool_bytes(p, odd, 333);
+    ck_assert_uint_le(p->pos, EP_RNG_POOL_LEN);
+  }
+  size_t pos = p->pos;
+  uint8_t big[EP_RNG_POOL_LEN + 1];
+  memset(big, 0, sizeof big);
+  ep_rng_pool_bytes(p, big, sizeof big);
+  ck_assert_uint_eq(p->pos, pos);
+  size_t zeros = 0;
+  for (size_t i = 0; i < sizeof big; i++) {
+    zeros += big[i] == 0;
+  }
+  ck_assert_uint_lt(zeros, 64);  /* ~16 expected from random bytes */
+  ep_rng_pool_bytes(p, odd, 0);
+  ck_assert_uint_eq(p->pos, pos);
+  ep_rng_pool_wipe(p);
+  ck_assert_uint_eq(p->pos, EP_RNG_POOL_LEN);
+  for (size_t i = 0; i < EP_RNG_POOL_LEN; i++) {
+    ck_assert_uint_eq(p->buf[i], 0);
+  }
+  free(p);
 }
 END_TEST
 
@@ -491,6 +579,8 @@ static Suite *relaymsg_suite(void) {
   Suite *s = suite_create("relaymsg");
   TCase *tc = tcase_create("core");
   tcase_add_test(tc, header_and_body_build);
+  tcase_add_test(tc, body_padding_comes_from_the_given_source);
+  tcase_add_test(tc, rng_pool_hands_out_each_byte_once);
   tcase_add_test(tc, begin_round_trip_and_flags);
   tcase_add_test(tc, begin_parse_rejects_bad_addresses);
   tcase_add_test(tc, connected_forms);

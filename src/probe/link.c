@@ -30,6 +30,7 @@ struct ep_link {
   ep_buf_t in;               /* decrypted bytes not yet fed to the channel */
   ep_buf_t out;              /* cells not yet accepted by TLS */
   ep_timer_id_t deadline;
+  ep_defer_id_t flush_defer;  /* a flush at the end of this turn is pending */
   int64_t started_ms;
   int64_t open_ms;
   bool free_scheduled;
@@ -51,6 +52,10 @@ static void link_free_now(ep_loop_t *loop, void *arg) {
 
 /* Drop the socket and everything under it; the struct lives until freed. */
 static void teardown(ep_link_t *l) {
+  if (l->flush_defer != 0) {
+    ep_loop_defer_cancel(l->loop, l->flush_defer);
+    l->flush_defer = 0;
+  }
   if (l->deadline != 0) {
     ep_loop_timer_cancel(l->loop, l->deadline);
     l->deadline = 0;
@@ -68,10 +73,31 @@ static void teardown(ep_link_t *l) {
   l->stage = EP_LINK_CLOSED;
 }
 
+/* Cells queued this turn (a DESTROY, an END) still go out when the owner
+ * closes the link right after queueing them, as far as the socket takes them
+ * at once; no callback, errors ignored: the link is going anyway. */
+static void flush_quietly(ep_link_t *l) {
+  if (l->flush_defer == 0 || l->tls == NULL || l->chan == NULL || l->stage != EP_LINK_OPEN ||
+      !ep_tls_handshake_done(l->tls)) {
+    return;
+  }
+  size_t n;
+  const uint8_t *p = ep_channel_out(l->chan, &n);
+  size_t room = l->out.cap - l->out.len;
+  size_t take = n < room ? n : room;
+  if (take > 0 && ep_buf_append(&l->out, p, take, NULL) == EP_OK) {
+    ep_channel_out_consume(l->chan, take);
+  }
+  if (l->out.len > 0) {
+    (void)ep_tls_write_buf(l->tls, &l->out, NULL);
+  }
+}
+
 void ep_link_close(ep_link_t *l) {
   if (l == NULL || l->free_scheduled) {
     return;
   }
+  flush_quietly(l);
   teardown(l);
   l->free_scheduled = true;
   if (ep_loop_timer_in(l->loop, 0, link_free_now, l) == 0) {
@@ -126,29 +152,64 @@ static void update_interest(ep_link_t *l) {
   }
 }
 
-void ep_link_flush(ep_link_t *l) {
-  if (l == NULL || l->tls == NULL || l->chan == NULL || l->stage == EP_LINK_CLOSED) {
+/* Move the channel's cells to the output buffer and hand it to TLS, until
+ * both are empty or the socket takes no more. One SSL_write per call covers
+ * every cell queued since the last one: cells of many circuits leave in one
+ * TLS record (up to 16 KiB each) and one send(). */
+static void flush_now(ep_link_t *l) {
+  if (l->tls == NULL || l->chan == NULL || l->stage == EP_LINK_CLOSED) {
     return;
   }
-  size_t n;
-  const uint8_t *p = ep_channel_out(l->chan, &n);
-  if (n > 0) {
-    ep_err_t err = {0};
-    size_t room = l->out.cap - l->out.len;
-    size_t take = n < room ? n : room;
-    if (take > 0 && ep_buf_append(&l->out, p, take, &err) == EP_OK) {
-      ep_channel_out_consume(l->chan, take);
+  /* Bounded: each round either empties the output buffer or stops. */
+  for (int rounds = 0; rounds < 8; rounds++) {
+    size_t n;
+    const uint8_t *p = ep_channel_out(l->chan, &n);
+    if (n > 0) {
+      ep_err_t err = {0};
+      size_t room = l->out.cap - l->out.len;
+      size_t take = n < room ? n : room;
+      if (take > 0 && ep_buf_append(&l->out, p, take, &err) == EP_OK) {
+        ep_channel_out_consume(l->chan, take);
+      }
     }
-  }
-  if (l->out.len > 0 && ep_tls_handshake_done(l->tls)) {
+    if (l->out.len == 0 || !ep_tls_handshake_done(l->tls)) {
+      break;
+    }
     ep_err_t err = {0};
     int rc = ep_tls_write_buf(l->tls, &l->out, &err);
     if (rc < 0) {
       fail(l, rc, "%s", err.msg);
       return;
     }
+    if (rc == EP_NEED_MORE) {
+      break; /* the socket is full: the loop says when it is writable */
+    }
+    ep_channel_out(l->chan, &n);
+    if (n == 0) {
+      break;
+    }
   }
   update_interest(l);
+}
+
+static void on_flush_deferred(ep_loop_t *loop, void *arg) {
+  (void)loop;
+  ep_link_t *l = arg;
+  l->flush_defer = 0;
+  flush_now(l);
+}
+
+void ep_link_flush(ep_link_t *l) {
+  if (l == NULL || l->tls == NULL || l->chan == NULL || l->stage == EP_LINK_CLOSED) {
+    return;
+  }
+  if (l->flush_defer != 0) {
+    return; /* already due at the end of this turn */
+  }
+  l->flush_defer = ep_loop_defer(l->loop, on_flush_deferred, l);
+  if (l->flush_defer == 0) {
+    flush_now(l); /* cannot defer (out of memory): write at once */
+  }
 }
 
 /* Hand every event the channel has to the owner. */
@@ -258,7 +319,7 @@ static void on_io(ep_loop_t *loop, int fd, unsigned events, void *arg) {
     pump_read(l);
   }
   if (l->stage != EP_LINK_CLOSED && (events & EP_LOOP_WRITE)) {
-    ep_link_flush(l);
+    flush_now(l); /* the socket has room now */
   }
 }
 

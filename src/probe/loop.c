@@ -16,6 +16,9 @@
 #include "lib/timeutil.h"
 
 #define EP_LOOP_BATCH 64
+/* Deferrals run per phase before the rest waits for the next turn: bounds a
+ * callback that keeps deferring itself. */
+#define EP_LOOP_DEFER_PASSES 8
 
 /* One registered fd. The table is indexed by fd; `gen` changes on every
  * removal so that an event already fetched for a removed (or removed and
@@ -39,6 +42,13 @@ typedef struct timer_slot {
   bool pending;
 } timer_slot_t;
 
+/* One deferral; cb NULL once cancelled (removed when its phase runs). */
+typedef struct defer {
+  ep_defer_id_t id;
+  ep_loop_timer_cb cb;
+  void *arg;
+} defer_t;
+
 struct ep_loop {
   int epfd;
   int64_t now;
@@ -54,6 +64,10 @@ struct ep_loop {
   uint32_t *heap;         /* slot indices, min-heap on (deadline, seq) */
   size_t heap_len;
   uint64_t next_seq;
+
+  defer_t *defers;         /* pending deferrals, in the order they were made */
+  size_t ndefers, ndefers_alloc;
+  uint64_t next_defer_id;
 
   int sigfd;
   sigset_t old_mask;
@@ -350,6 +364,67 @@ int ep_loop_timer_cancel(ep_loop_t *loop, ep_timer_id_t id) {
 
 size_t ep_loop_timer_count(const ep_loop_t *loop) { return loop->heap_len; }
 
+/* ---- deferred work ---- */
+
+ep_defer_id_t ep_loop_defer(ep_loop_t *loop, ep_loop_timer_cb cb, void *arg) {
+  if (cb == NULL) {
+    return 0;
+  }
+  if (loop->ndefers == loop->ndefers_alloc) {
+    size_t n = loop->ndefers_alloc < 16 ? 16 : loop->ndefers_alloc * 2;
+    defer_t *p = realloc(loop->defers, n * sizeof *p);
+    if (p == NULL) {
+      return 0;
+    }
+    loop->defers = p;
+    loop->ndefers_alloc = n;
+  }
+  ep_defer_id_t id = ++loop->next_defer_id;
+  loop->defers[loop->ndefers++] = (defer_t){id, cb, arg};
+  return id;
+}
+
+int ep_loop_defer_cancel(ep_loop_t *loop, ep_defer_id_t id) {
+  if (id == 0) {
+    return -1;
+  }
+  for (size_t i = 0; i < loop->ndefers; i++) {
+    if (loop->defers[i].id == id && loop->defers[i].cb != NULL) {
+      loop->defers[i].cb = NULL;
+      return 0;
+    }
+  }
+  return -1;
+}
+
+size_t ep_loop_defer_count(const ep_loop_t *loop) {
+  size_t n = 0;
+  for (size_t i = 0; i < loop->ndefers; i++) {
+    n += loop->defers[i].cb != NULL;
+  }
+  return n;
+}
+
+/* Run the pending deferrals, and those they make, for a bounded number of
+ * passes. A pass runs the entries present when it starts; callbacks may
+ * defer and cancel (the array may move: entries are reached by index). */
+static void run_defers(ep_loop_t *loop) {
+  for (int pass = 0; pass < EP_LOOP_DEFER_PASSES && loop->ndefers > 0; pass++) {
+    size_t n = loop->ndefers;
+    for (size_t i = 0; i < n; i++) {
+      defer_t d = loop->defers[i];
+      if (d.cb == NULL) {
+        continue;
+      }
+      loop->defers[i].cb = NULL;  /* ran: a cancel now finds nothing */
+      d.cb(loop, d.arg);
+    }
+    /* Drop this pass's entries; keep those made meanwhile. */
+    memmove(loop->defers, loop->defers + n, (loop->ndefers - n) * sizeof *loop->defers);
+    loop->ndefers -= n;
+  }
+}
+
 /* ---- signals ---- */
 
 static void on_signalfd(ep_loop_t *loop, int fd, unsigned events, void *arg) {
@@ -435,6 +510,7 @@ void ep_loop_free(ep_loop_t *loop) {
   free(loop->timers);
   free(loop->free_slots);
   free(loop->heap);
+  free(loop->defers);
   free(loop);
 }
 
@@ -464,6 +540,9 @@ static void fire_timers(ep_loop_t *loop) {
 
 static int next_timeout(const ep_loop_t *loop, int64_t max_wait_ms) {
   int64_t wait = max_wait_ms;
+  if (loop->ndefers > 0) {
+    return 0;  /* deferrals left over by the pass bound */
+  }
   if (loop->heap_len > 0) {
     int64_t until = loop->timers[loop->heap[0]].deadline - loop->now;
     if (until < 0) {
@@ -481,8 +560,15 @@ static int next_timeout(const ep_loop_t *loop, int64_t max_wait_ms) {
 
 int ep_loop_run_once(ep_loop_t *loop, int64_t max_wait_ms, ep_err_t *err) {
   struct epoll_event evs[EP_LOOP_BATCH];
+  bool deferred = loop->ndefers > 0;
+  if (deferred) {
+    /* Made outside a turn, or left over: run them, and only poll, so that
+     * the caller sees what they did before anything waits. */
+    loop->now = ep_now_ms();
+    run_defers(loop);
+  }
   loop->now = ep_now_ms();
-  int timeout = next_timeout(loop, max_wait_ms);
+  int timeout = deferred ? 0 : next_timeout(loop, max_wait_ms);
   int n = epoll_wait(loop->epfd, evs, EP_LOOP_BATCH, timeout);
   if (n < 0) {
     int e = errno;
@@ -510,6 +596,7 @@ int ep_loop_run_once(ep_loop_t *loop, int64_t max_wait_ms, ep_err_t *err) {
   }
   loop->now = ep_now_ms();
   fire_timers(loop);
+  run_defers(loop);
   return EP_OK;
 }
 
@@ -530,7 +617,7 @@ int ep_loop_run_until(ep_loop_t *loop, ep_loop_pred pred, void *arg, int64_t dea
       }
       wait = deadline_ms - loop->now;
     }
-    if (loop->nfds_user == 0 && loop->heap_len == 0) {
+    if (loop->nfds_user == 0 && loop->heap_len == 0 && loop->ndefers == 0) {
       return EP_LOOP_IDLE;
     }
     int rc = ep_loop_run_once(loop, wait, err);

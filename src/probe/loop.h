@@ -25,6 +25,15 @@
  * named by an ep_timer_id_t that stays unique for the life of the loop, so
  * cancelling a timer that already fired is harmless (returns -1).
  *
+ * Deferred work. ep_loop_defer runs a callback once at the end of the
+ * current turn, after the ready fds and the due timers (registered outside a
+ * turn: at the start of the next one, which then only polls). It batches work that
+ * many callbacks of one turn ask for: a link queues the cells of every
+ * circuit it serves during the turn and writes them with one TLS write.
+ * Deferrals run in the order they were made; one made by a deferred callback
+ * runs in the same phase, up to a bound (then on the next turn, which does
+ * not block).
+ *
  * Signals. ep_loop_catch_signals blocks SIGINT and SIGTERM in the calling
  * thread and reads them from a signalfd: the first one sets the stop flag
  * (ep_loop_run_until returns EP_LOOP_STOPPED); nothing is done inside a
@@ -84,6 +93,16 @@ int ep_loop_timer_cancel(ep_loop_t *loop, ep_timer_id_t id);
 /* Number of pending timers. */
 size_t ep_loop_timer_count(const ep_loop_t *loop);
 
+typedef uint64_t ep_defer_id_t;  /* 0 is never a valid deferral */
+/* Run cb(loop, arg) once at the end of this turn (see above). Returns its id,
+ * or 0 on allocation failure (the caller then does the work at once). */
+ep_defer_id_t ep_loop_defer(ep_loop_t *loop, ep_loop_timer_cb cb, void *arg);
+/* 0 if the deferral was pending and is now cancelled, -1 otherwise (ran,
+ * cancelled, never existed; id 0 is accepted). */
+int ep_loop_defer_cancel(ep_loop_t *loop, ep_defer_id_t id);
+/* Number of pending deferrals. */
+size_t ep_loop_defer_count(const ep_loop_t *loop);
+
 /* The loop's notion of now (monotonic ms), refreshed on every turn. */
 int64_t ep_loop_now(ep_loop_t *loop);
 
@@ -104,8 +123,10 @@ typedef enum ep_loop_outcome {
   EP_LOOP_IDLE = 4       /* nothing left to wait for: no fds, no timers */
 } ep_loop_outcome_t;
 
-/* One turn: wait at most max_wait_ms (-1: until something happens, 0: poll)
- * for I/O or the next timer, dispatch ready fds, then fire due timers.
+/* One turn: run deferrals made outside a turn (the turn then only polls),
+ * wait at most max_wait_ms (-1: until something happens, 0: poll) for I/O or
+ * the next timer, dispatch ready fds, fire due timers, then run the
+ * deferrals they made.
  * EP_OK, or EP_ERR_IO if epoll_wait fails. */
 int ep_loop_run_once(ep_loop_t *loop, int64_t max_wait_ms, ep_err_t *err);
 /* Turn until pred(arg) is true (checked before every turn; pred may be

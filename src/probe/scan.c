@@ -29,12 +29,20 @@ typedef struct attempt attempt_t;
 
 typedef enum hop_state { HOP_IDLE = 0, HOP_CONNECTING, HOP_OPEN, HOP_DEAD } hop_state_t;
 
+/* Which attempt owns a circuit of a hop's channel. */
+typedef struct circ_owner {
+  uint32_t circ_id;
+  attempt_t *att;
+} circ_owner_t;
+
 typedef struct hop {
   scan_t *s;
   const ep_scan_relay_t *relay;
   ep_link_t *link;
   hop_state_t state;
   size_t users;              /* attempts assigned to it */
+  circ_owner_t *owners;      /* sorted by circ_id: events find their attempt */
+  size_t n_owners, cap_owners;
 } hop_t;
 
 typedef enum stream_kind { SK_PROBE = 0, SK_CONTROL_DIR, SK_CONTROL_PORT } stream_kind_t;
@@ -174,6 +182,58 @@ static hop_t *pick_hop(scan_t *s, attempt_t *a) {
 
 static void on_link_event(void *arg, ep_link_t *link, const ep_event_t *ev);
 
+/* First index in h->owners whose circ_id is >= id. */
+static size_t owner_lower_bound(const hop_t *h, uint32_t id) {
+  size_t lo = 0, hi = h->n_owners;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (h->owners[mid].circ_id < id) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
+static void owner_del(hop_t *h, uint32_t id) {
+  size_t i = owner_lower_bound(h, id);
+  if (i < h->n_owners && h->owners[i].circ_id == id) {
+    memmove(&h->owners[i], &h->owners[i + 1], (h->n_owners - i - 1) * sizeof *h->owners);
+    h->n_owners--;
+  }
+}
+
+/* EP_OK or EP_ERR_NOMEM. The channel gives each live circuit a distinct id. */
+static int owner_add(hop_t *h, uint32_t id, attempt_t *a) {
+  size_t i = owner_lower_bound(h, id);
+  if (i < h->n_owners && h->owners[i].circ_id == id) {
+    h->owners[i].att = a;
+    return EP_OK;
+  }
+  if (h->n_owners == h->cap_owners) {
+    size_t ncap = h->cap_owners ? h->cap_owners * 2 : 64;
+    circ_owner_t *n = realloc(h->owners, ncap * sizeof *n);
+    if (n == NULL) {
+      return EP_ERR_NOMEM;
+    }
+    h->owners = n;
+    h->cap_owners = ncap;
+  }
+  memmove(&h->owners[i + 1], &h->owners[i], (h->n_owners - i) * sizeof *h->owners);
+  h->owners[i] = (circ_owner_t){id, a};
+  h->n_owners++;
+  return EP_OK;
+}
+
+/* The attempt's circuit is gone (or never was): forget it. */
+static void attempt_clear_circ(attempt_t *a) {
+  if (a->circ_id != 0 && a->hop != NULL) {
+    owner_del(a->hop, a->circ_id);
+  }
+  a->circ_id = 0;
+}
+
 static void hop_connect(hop_t *h) {
   scan_t *s = h->s;
   ep_link_cfg_t lc = {.connect_timeout_ms = s->cfg->link_timeout_ms,
@@ -290,7 +350,7 @@ static void attempt_release_hop(attempt_t *a) {
     ep_channel_circ_destroy(ch, a->circ_id);
     ep_link_flush(a->hop->link);
   }
-  a->circ_id = 0;
+  attempt_clear_circ(a);
   a->hop->users--;
   a->hop = NULL;
 }
@@ -368,7 +428,12 @@ static void attempt_build(attempt_t *a) {
   ep_channel_t *ch = ep_link_channel(a->hop->link);
   ep_err_t err = {0};
   if (ch == NULL || ep_channel_circ_create(ch, EP_CREATE_NTOR, &a->circ_id, &err) != EP_OK) {
+    a->circ_id = 0;
     attempt_try_again(a, false, ch == NULL ? "no channel" : err.msg);
+    return;
+  }
+  if (owner_add(a->hop, a->circ_id, a) != EP_OK) {
+    attempt_try_again(a, false, "out of memory"); /* destroys the circuit */
     return;
   }
   a->state = AT_BUILDING;
@@ -408,19 +473,14 @@ static void attempt_start(attempt_t *a) {
 }
 
 static attempt_t *find_attempt(hop_t *h, uint32_t circ_id) {
-  scan_t *s = h->s;
-  for (size_t i = 0; i < s->n_exits; i++) {
-    job_t *j = &s->jobs[i];
-    if (!j->started || j->finished) {
-      continue;
-    }
-    attempt_t *as[2] = {&j->main, &j->retry};
-    for (int k = 0; k < 2; k++) {
-      if (as[k]->hop == h && as[k]->circ_id == circ_id && as[k]->state != AT_DONE &&
-          as[k]->state != AT_IDLE) {
-        return as[k];
-      }
-    }
+  size_t i = owner_lower_bound(h, circ_id);
+  if (i >= h->n_owners || h->owners[i].circ_id != circ_id) {
+    return NULL;
+  }
+  attempt_t *a = h->owners[i].att;
+  if (a->hop == h && a->circ_id == circ_id && a->state != AT_DONE && a->state != AT_IDLE &&
+      a->job->started && !a->job->finished) {
+    return a;
   }
   return NULL;
 }
@@ -454,7 +514,7 @@ static void on_link_event(void *arg, ep_link_t *link, const ep_event_t *ev) {
       attempt_t *as[2] = {&j->main, &j->retry};
       for (int k = 0; k < 2; k++) {
         if (j->started && !j->finished && as[k]->hop == h && as[k]->state != AT_DONE) {
-          as[k]->circ_id = 0; /* the circuit died with the link */
+          attempt_clear_circ(as[k]); /* the circuit died with the link */
           attempt_try_again(as[k], true, msg);
         }
       }
@@ -495,7 +555,7 @@ static void on_link_event(void *arg, ep_link_t *link, const ep_event_t *ev) {
       } else {
         snprintf(msg, sizeof msg, "%.200s", ev->msg); /* names the hop and the failure */
       }
-      a->circ_id = 0;
+      attempt_clear_circ(a);
       if (!ev->remote && ev->status != 0 && ev->status != EP_ERR_TIMEOUT) {
         /* We closed it: a relay broke the protocol. */
         attempt_fail(a, false, false, true, msg);
@@ -557,17 +617,24 @@ static bool port_wanted(const ep_scan_relay_t *exit, size_t port_idx) {
 }
 
 /* Streams are allocated only for jobs in flight, so memory follows
- * --concurrency, not the number of exits (bench/RESULTS.md). */
-static void attempt_init(attempt_t *a, job_t *j, bool retry) {
+ * --concurrency, not the number of exits (bench/RESULTS.md), and only as many
+ * as the attempt can carry: `cap` (0: none yet; a retry gets its streams when
+ * it is needed). Each one is ~1.1 KiB (the banner buffer). */
+static void attempt_init(attempt_t *a, job_t *j, bool retry, size_t cap) {
   free(a->streams);
   memset(a, 0, sizeof *a);
   a->job = j;
   a->is_retry = retry;
-  a->cap_streams = j->s->cfg->n_ports + 2;
-  a->streams = calloc(a->cap_streams, sizeof *a->streams);
+  a->cap_streams = cap;
+  a->streams = cap > 0 ? calloc(cap, sizeof *a->streams) : NULL;
   if (a->streams == NULL) {
     a->cap_streams = 0;
   }
+}
+
+/* Streams of a main attempt: the probed ports, then the control streams. */
+static size_t main_streams_cap(const ep_scan_cfg_t *cfg) {
+  return cfg->n_ports + (cfg->no_control ? 0 : 2);
 }
 
 static void attempt_free_streams(attempt_t *a) {
@@ -808,7 +875,7 @@ static void job_attempt_done(job_t *j, attempt_t *a) {
   }
   if (a == &j->main && !s->cfg->no_retry && !s->finalizing) {
     /* Retry every failed port through a different first hop. */
-    attempt_init(&j->retry, j, true);
+    attempt_init(&j->retry, j, true, s->cfg->n_ports);
     for (size_t p = 0; p < s->cfg->n_ports; p++) {
       pstream_t *st = probe_stream(&j->main, p);
       ep_classification_t c;
@@ -833,8 +900,8 @@ static void job_start(scan_t *s, job_t *j) {
   j->started_wall = ep_wall_now();
   j->start_ms = ep_now_ms();
   s->active++;
-  attempt_init(&j->main, j, false);
-  attempt_init(&j->retry, j, true);
+  attempt_init(&j->main, j, false, main_streams_cap(cfg));
+  attempt_init(&j->retry, j, true, 0);
   for (size_t p = 0; p < cfg->n_ports; p++) {
     if (port_wanted(j->exit, p)) {
       add_stream(&j->main, SK_PROBE, cfg->ports[p], p);
@@ -959,8 +1026,8 @@ int ep_scan_run(ep_loop_t *loop, ep_tls_ctx_t *tls, const ep_scan_relay_t *exits
       j->started_wall = ep_wall_now();
       j->start_ms = ep_now_ms();
       s.active++;
-      attempt_init(&j->main, j, false);
-      attempt_init(&j->retry, j, true);
+      attempt_init(&j->main, j, false, main_streams_cap(cfg));
+      attempt_init(&j->retry, j, true, 0);
     }
     if (!j->finished) {
       attempt_cancel_timers(&j->main);
@@ -984,6 +1051,9 @@ int ep_scan_run(ep_loop_t *loop, ep_tls_ctx_t *tls, const ep_scan_relay_t *exits
     }
   }
   ep_loop_run_once(loop, 0, NULL); /* let closed links be released */
+  for (size_t i = 0; i < s.n_hops; i++) {
+    free(s.hops[i].owners);
+  }
   sum->wall_ms = ep_now_ms() - s.t0;
   free(s.held);
   free(s.hops);

@@ -42,6 +42,7 @@ struct ep_channel {
   void *trace_arg;
   ep_err_t fail;
   bool fail_reported;
+  ep_rng_pool_t rng;             /* circuit ids, and everything its circuits draw */
 };
 
 const char *ep_chan_state_name(ep_chan_state_t s) {
@@ -203,6 +204,7 @@ ep_channel_t *ep_channel_new(const ep_target_t *peer, ep_err_t *err) {
   ch->peer = *peer;
   ep_buf_init(&ch->in, EP_CAP_LINK_INBUF, "EP_CAP_LINK_INBUF", 0);
   ep_buf_init(&ch->out, EP_CAP_LINK_OUTBUF, "EP_CAP_LINK_OUTBUF", 0);
+  ep_rng_pool_init(&ch->rng);
   return ch;
 }
 
@@ -215,6 +217,7 @@ void ep_channel_free(ep_channel_t *ch) {
   free(ch->tls_cert);
   ep_buf_free(&ch->in);
   ep_buf_free(&ch->out);
+  ep_rng_pool_wipe(&ch->rng);
   free(ch);
 }
 
@@ -614,7 +617,7 @@ int ep_channel_circ_create(ep_channel_t *ch, ep_create_kind_t kind, uint32_t *ci
   uint32_t id = 0;
   for (int tries = 0; tries < 64; tries++) {
     uint32_t r;
-    ep_random(&r, sizeof r);
+    ep_rng_pool_bytes(&ch->rng, &r, sizeof r);
     r = ch->linkproto >= 4 ? (r | 0x80000000u) : ((r & 0xffffu) | 0x8000u);
     if (circ_find(ch, r) == NULL) {
       id = r;
@@ -629,6 +632,7 @@ int ep_channel_circ_create(ep_channel_t *ch, ep_create_kind_t kind, uint32_t *ci
   if (c == NULL) {
     return ep_err_set(err, EP_ERR_NOMEM, "channel: out of memory");
   }
+  ep_circ_set_random(c, ep_rng_pool_fn, &ch->rng);
   rc = circ_insert(ch, id, c);
   if (rc != EP_OK) {
     ep_circ_free(c);

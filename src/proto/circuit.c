@@ -20,12 +20,11 @@
 #define SENDME_FIFO (EP_CIRCWINDOW_START / EP_CIRCWINDOW_INCREMENT)
 #define RECENT_CLOSED 32
 
+/* SENDME v1 carries the whole running SHA-1 digest. */
+_Static_assert(EP_SENDME_DIGEST_LEN == EP_SHA1_LEN, "SENDME digest is a SHA-1 digest");
+
 typedef struct hop {
-  ep_relay_crypto_t *crypto;
-  /* Mirrors of the running digests relaycrypt keeps (seeded with Df / Db and
-   * fed the same bytes): SENDME v1 needs their full 20-byte value. */
-  ep_digest_t *fwd;
-  ep_digest_t *bwd;
+  ep_relay_crypto_t *crypto;   /* its running digests also serve SENDME v1 */
   int package_window;
   int deliver_window;
   bool blocked;                                  /* a write ran out of package window */
@@ -52,6 +51,8 @@ struct ep_circ {
   ep_circ_state_t state;
   bool started;
   ep_circ_io_t io;
+  ep_random_fn rand;        /* NULL: ep_random */
+  void *rand_ctx;
   hop_t hops[EP_CIRC_MAX_HOPS];
   unsigned n_hops;
   ep_ntor_client_t *ntor;
@@ -113,8 +114,6 @@ void ep_circ_free(ep_circ_t *c) {
   forget_handshake(c);
   for (unsigned i = 0; i < c->n_hops; i++) {
     ep_relay_crypto_free(c->hops[i].crypto);
-    ep_digest_free(c->hops[i].fwd);
-    ep_digest_free(c->hops[i].bwd);
   }
   ep_wipe(c, sizeof *c);
   free(c);
@@ -131,6 +130,31 @@ static uint8_t phase_of(ep_circ_state_t s) {
     case EP_CIRC_EXTENDING: return EP_CIRC_PHASE_EXTENDING;
     default: return EP_CIRC_PHASE_OPEN;
   }
+}
+
+/* ---- Randomness ---- */
+
+void ep_circ_set_random(ep_circ_t *c, ep_random_fn fn, void *ctx) {
+  c->rand = fn;
+  c->rand_ctx = ctx;
+}
+
+static void circ_random(const ep_circ_t *c, void *out, size_t n) {
+  if (c->rand != NULL) {
+    c->rand(c->rand_ctx, out, n);
+  } else {
+    ep_random(out, n);
+  }
+}
+
+/* A fresh ntor handshake with a fresh secret x from the circuit's source. */
+static int ntor_start(ep_circ_t *c, const uint8_t id[20], const uint8_t B[32],
+                      uint8_t onionskin[EP_NTOR_ONIONSKIN_LEN]) {
+  uint8_t x[32];
+  circ_random(c, x, sizeof x);
+  int rc = ep_ntor_client_start_with_secret(&c->ntor, id, B, x, onionskin);
+  ep_wipe(x, sizeof x);
+  return rc;
 }
 
 /* ---- Sending ---- */
@@ -158,16 +182,17 @@ static int send_relay(ep_circ_t *c, unsigned hi, uint8_t cell_cmd, uint8_t relay
                       uint16_t stream_id, const uint8_t *data, size_t len, uint8_t *digest_out,
                       ep_err_t *err) {
   uint8_t body[EP_CELL_PAYLOAD_LEN];
-  int rc = ep_relay_body_build(body, relay_cmd, stream_id, data, len, err);
+  int rc = ep_relay_body_build_rand(body, relay_cmd, stream_id, data, len, c->rand, c->rand_ctx,
+                                    err);
   if (rc != EP_OK) {
     return rc;
   }
   hop_t *h = &c->hops[hi];
-  ep_digest_update(h->fwd, body, sizeof body);
-  if (digest_out != NULL) {
-    ep_digest_peek(h->fwd, digest_out, EP_SENDME_DIGEST_LEN);
-  }
   ep_relay_crypto_originate(h->crypto, body);
+  if (digest_out != NULL) {
+    /* The forward digest now covers this cell (digest field zero). */
+    ep_relay_crypto_forward_digest(h->crypto, digest_out);
+  }
   for (unsigned i = hi; i-- > 0;) {
     ep_relay_crypto_encrypt_forward(c->hops[i].crypto, body);
   }
@@ -282,17 +307,10 @@ static int add_hop(ep_circ_t *c, const uint8_t keys[EP_RELAY_KEYS_LEN], const ui
   hop_t *h = &c->hops[c->n_hops];
   memset(h, 0, sizeof *h);
   h->crypto = ep_relay_crypto_new(keys);
-  h->fwd = ep_digest_new(EP_DIGEST_SHA1);
-  h->bwd = ep_digest_new(EP_DIGEST_SHA1);
-  if (h->crypto == NULL || h->fwd == NULL || h->bwd == NULL) {
-    ep_relay_crypto_free(h->crypto);
-    ep_digest_free(h->fwd);
-    ep_digest_free(h->bwd);
+  if (h->crypto == NULL) {
     memset(h, 0, sizeof *h);
     return EP_ERR_NOMEM;
   }
-  ep_digest_update(h->fwd, keys, 20);        /* Df */
-  ep_digest_update(h->bwd, keys + 20, 20);   /* Db */
   h->package_window = EP_CIRCWINDOW_START;
   h->deliver_window = EP_CIRCWINDOW_START;
   memcpy(h->rsa_id, rsa_id, 20);
@@ -315,7 +333,7 @@ int ep_circ_create(ep_circ_t *c, ep_create_kind_t kind, const ep_target_t *first
   int rc;
   if (kind == EP_CREATE_NTOR) {
     uint8_t onionskin[EP_NTOR_ONIONSKIN_LEN];
-    rc = ep_ntor_client_start(&c->ntor, first->rsa_id, first->ntor_key, onionskin);
+    rc = ntor_start(c, first->rsa_id, first->ntor_key, onionskin);
     if (rc != EP_OK) {
       return ep_err_set(err, rc, "circuit %08x: ntor start failed", (unsigned)c->id);
     }
@@ -362,7 +380,7 @@ int ep_circ_extend(ep_circ_t *c, const ep_target_t *next, ep_err_t *err) {
                       (unsigned)c->id);
   }
   uint8_t onionskin[EP_NTOR_ONIONSKIN_LEN];
-  int rc = ep_ntor_client_start(&c->ntor, next->rsa_id, next->ntor_key, onionskin);
+  int rc = ntor_start(c, next->rsa_id, next->ntor_key, onionskin);
   if (rc != EP_OK) {
     return ep_err_set(err, rc, "circuit %08x: ntor start failed", (unsigned)c->id);
   }
@@ -527,7 +545,7 @@ static int new_stream(ep_circ_t *c, bool dir, stream_t **out, ep_err_t *err) {
    * (cells for a closed stream may still be in flight). */
   uint16_t id = 0;
   for (int tries = 0; tries < 256 && id_taken(c, id); tries++) {
-    ep_random(&id, sizeof id);
+    circ_random(c, &id, sizeof id);
   }
   for (uint32_t v = 1; id_taken(c, id) && v <= 0xffff; v++) {
     id = (uint16_t)v;
@@ -685,7 +703,7 @@ static int on_data(ep_circ_t *c, unsigned hi, const ep_relay_msg_t *m) {
     /* Authenticated SENDME: the backward running digest right after the
      * DATA cell that brought the window down to the threshold. */
     uint8_t digest[EP_SENDME_DIGEST_LEN];
-    ep_digest_peek(h->bwd, digest, sizeof digest);
+    ep_relay_crypto_backward_digest(h->crypto, digest);
     while (h->deliver_window <= EP_CIRCWINDOW_START - EP_CIRCWINDOW_INCREMENT) {
       h->deliver_window += EP_CIRCWINDOW_INCREMENT;
       ep_relay_msg_t sm;
@@ -860,11 +878,6 @@ static int handle_relay(ep_circ_t *c, const ep_cell_t *cell, ep_cell_trace_t *tr
     return circ_fail(c, EP_ERR_VERIFY, EP_DESTROY_PROTOCOL,
                      "relay cell recognized by none of the %u hops", c->n_hops);
   }
-  /* Keep the mirror digest in step: the body with its digest field zeroed. */
-  uint8_t zeroed[EP_CELL_PAYLOAD_LEN];
-  memcpy(zeroed, body, sizeof zeroed);
-  memset(zeroed + EP_RELAY_DIGEST_OFFSET, 0, EP_RELAY_DIGEST_LEN);
-  ep_digest_update(c->hops[hi].bwd, zeroed, sizeof zeroed);
 
   ep_relay_hdr_t hdr;
   const uint8_t *data;

@@ -28,6 +28,7 @@
 #include "lib/err.h"
 #include "proto/cell.h"
 #include "proto/events.h"
+#include "proto/rngpool.h"
 #include "proto/target.h"
 
 #define EP_CIRC_MAX_HOPS 8
@@ -69,6 +70,10 @@ typedef struct ep_circ ep_circ_t;
 /* A new circuit (nothing sent yet). NULL on allocation failure. io is
  * copied. */
 ep_circ_t *ep_circ_new(uint32_t circ_id, const ep_circ_io_t *io);
+/* Where the circuit draws its random bytes (ntor secrets, stream ids, relay
+ * cell padding): fn(ctx, out, n), e.g. its channel's pool (ep_rng_pool_fn).
+ * Default (and fn NULL): ep_random. */
+void ep_circ_set_random(ep_circ_t *c, ep_random_fn fn, void *ctx);
 /* NULL-safe; wipes keys and handshake state. Sends nothing. */
 void ep_circ_free(ep_circ_t *c);
 

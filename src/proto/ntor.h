@@ -32,7 +32,8 @@ typedef struct ep_ntor_client ep_ntor_client_t;  /* x, X, ID, B; wiped on free *
  * caller frees it with ep_ntor_client_free). EP_OK, EP_ERR_NOMEM. */
 int ep_ntor_client_start(ep_ntor_client_t **out, const uint8_t id[20], const uint8_t B[32],
                          uint8_t onionskin[EP_NTOR_ONIONSKIN_LEN]);
-/* The same with a given secret x: for known-answer tests only. */
+/* The same with a given secret x (32 random bytes; the circuit code draws
+ * them from its channel's pool, the known-answer tests fix them). */
 int ep_ntor_client_start_with_secret(ep_ntor_client_t **out, const uint8_t id[20],
                                      const uint8_t B[32], const uint8_t x[32],
                                      uint8_t onionskin[EP_NTOR_ONIONSKIN_LEN]);

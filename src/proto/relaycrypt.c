@@ -115,6 +115,14 @@ void ep_relay_crypto_encrypt_forward(ep_relay_crypto_t *c, uint8_t body[EP_RELAY
   ep_aes_ctr_crypt(c->fwd.aes, body, EP_RELAY_BODY_LEN);
 }
 
+void ep_relay_crypto_forward_digest(const ep_relay_crypto_t *c, uint8_t out[20]) {
+  ep_digest_peek(c->fwd.digest, out, EP_SHA1_LEN);
+}
+
+void ep_relay_crypto_backward_digest(const ep_relay_crypto_t *c, uint8_t out[20]) {
+  ep_digest_peek(c->bwd.digest, out, EP_SHA1_LEN);
+}
+
 bool ep_relay_crypto_decrypt_backward(ep_relay_crypto_t *c, uint8_t body[EP_RELAY_BODY_LEN]) {
   return dir_receive(&c->bwd, c->scratch, body);
 }

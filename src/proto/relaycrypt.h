@@ -51,6 +51,12 @@ void ep_relay_crypto_encrypt_forward(ep_relay_crypto_t *c, uint8_t body[EP_RELAY
  * state is updated only then; the body keeps the digest field it had. */
 bool ep_relay_crypto_decrypt_backward(ep_relay_crypto_t *c, uint8_t body[EP_RELAY_BODY_LEN]);
 
+/* The full 20-byte value of the running forward / backward digest as it
+ * stands (after the last cell originated / recognized): what an
+ * authenticated SENDME (v1) carries. */
+void ep_relay_crypto_forward_digest(const ep_relay_crypto_t *c, uint8_t out[20]);
+void ep_relay_crypto_backward_digest(const ep_relay_crypto_t *c, uint8_t out[20]);
+
 /* Relay side: the mirror images (forward digest Df / key Kf inbound,
  * backward digest Db / key Kb outbound). */
 bool ep_relay_crypto_relay_decrypt_forward(ep_relay_crypto_t *c, uint8_t body[EP_RELAY_BODY_LEN]);

@@ -34,6 +34,12 @@ int ep_relay_hdr_parse(const uint8_t body[EP_CELL_PAYLOAD_LEN], ep_relay_hdr_t *
 
 int ep_relay_body_build(uint8_t body[EP_CELL_PAYLOAD_LEN], uint8_t command, uint16_t stream_id,
                         const uint8_t *data, size_t len, ep_err_t *err) {
+  return ep_relay_body_build_rand(body, command, stream_id, data, len, NULL, NULL, err);
+}
+
+int ep_relay_body_build_rand(uint8_t body[EP_CELL_PAYLOAD_LEN], uint8_t command,
+                             uint16_t stream_id, const uint8_t *data, size_t len,
+                             ep_random_fn rand, void *rand_ctx, ep_err_t *err) {
   if (len > EP_RELAY_PAYLOAD_MAX) {
     return ep_err_set(err, EP_ERR_LIMIT, "relay message (command %u): %zu bytes over %u",
                       (unsigned)command, len, EP_RELAY_PAYLOAD_MAX);
@@ -51,7 +57,11 @@ int ep_relay_body_build(uint8_t body[EP_CELL_PAYLOAD_LEN], uint8_t command, uint
   size_t zeros = pad < 4 ? pad : 4;
   memset(p, 0, zeros);
   if (pad > zeros) {
-    ep_random(p + zeros, pad - zeros);
+    if (rand != NULL) {
+      rand(rand_ctx, p + zeros, pad - zeros);
+    } else {
+      ep_random(p + zeros, pad - zeros);
+    }
   }
   return EP_OK;
 }

@@ -20,6 +20,7 @@
 #include "lib/err.h"
 #include "proto/cell.h"
 #include "proto/linkspec.h"
+#include "proto/rngpool.h"
 #include "proto/target.h"
 
 #define EP_RELAY_HEADER_LEN 11
@@ -92,6 +93,11 @@ int ep_relay_hdr_parse(const uint8_t body[EP_CELL_PAYLOAD_LEN], ep_relay_hdr_t *
  * random, as tor-spec §6.1 recommends). EP_ERR_LIMIT if len > 498. */
 int ep_relay_body_build(uint8_t body[EP_CELL_PAYLOAD_LEN], uint8_t command, uint16_t stream_id,
                         const uint8_t *data, size_t len, ep_err_t *err);
+/* The same, the padding's random bytes from rand(rand_ctx, ...) (rand NULL:
+ * ep_random). */
+int ep_relay_body_build_rand(uint8_t body[EP_CELL_PAYLOAD_LEN], uint8_t command,
+                             uint16_t stream_id, const uint8_t *data, size_t len,
+                             ep_random_fn rand, void *rand_ctx, ep_err_t *err);
 
 /* ---- Messages ---- */
 

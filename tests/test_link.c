@@ -1,0 +1,342 @@
+/* exitprobe — unit tests of src/probe/link.c: a link over real TCP and TLS
+ * on 127.0.0.1 to a scripted relay (tests/link_fake's identity and
+ * certificates) running in the same loop. What is checked: the cells queued
+ * during one turn leave at its end, every one and in order; a link closed
+ * right after queueing a cell still sends it. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <check.h>
+#include <netinet/in.h>
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/buf.h"
+#include "lib/reader.h"
+#include "lib/timeutil.h"
+#include "link_fake.h"
+#include "probe/link.h"
+#include "probe/loop.h"
+#include "probe/tls.h"
+#include "proto/cell.h"
+#include "proto/linkhs.h"
+#include "testutil.h"
+
+#define N_CIRCS 40
+#define PROTO 5
+
+/* ---- the relay side ---- */
+
+typedef struct relay {
+  ep_loop_t *loop;
+  const lf_identity_t *id;
+  ep_tls_ctx_t *ctx;
+  int lfd;
+  ep_tls_conn_t *c;
+  ep_buf_t in, out;
+  bool hs_done, greeted, closed;
+  int linkproto;             /* 0 until our VERSIONS is out */
+  uint8_t cmds[256];         /* commands received after the handshake, in order */
+  uint32_t ids[256];
+  size_t n_cells;
+  int rc;
+  ep_err_t err;
+} relay_t;
+
+static void put_cell(relay_t *r, int proto, uint8_t cmd, const uint8_t *p, size_t n) {
+  uint8_t cell[EP_CELL_VAR_HEADER_MAX + 4096];
+  ep_err_t e = {0};
+  ssize_t len = ep_cell_encode(cell, sizeof cell, proto, 0, cmd, p, n, &e);
+  ck_assert_msg(len > 0, "%s", e.msg);
+  ck_assert_int_eq(ep_buf_append(&r->out, cell, (size_t)len, NULL), EP_OK);
+}
+
+/* VERSIONS, CERTS, AUTH_CHALLENGE, NETINFO, as a relay answers a client. */
+static void greet(relay_t *r) {
+  uint8_t payload[4096];
+  size_t plen;
+  ep_err_t e = {0};
+  const uint16_t vs[] = {3, 4, 5};
+  ck_assert_int_eq(ep_versions_encode(payload, sizeof payload, vs, 3, &plen, &e), EP_OK);
+  put_cell(r, 0, EP_CELL_VERSIONS, payload, plen);
+  plen = lf_certs_payload(r->id, 0, payload, sizeof payload);
+  put_cell(r, PROTO, EP_CELL_CERTS, payload, plen);
+  ep_auth_challenge_t ac;
+  memset(&ac, 0, sizeof ac);
+  ac.n_methods = 1;
+  ac.methods[0] = 3;
+  ck_assert_int_eq(ep_auth_challenge_encode(payload, sizeof payload, &ac, &plen, &e), EP_OK);
+  put_cell(r, PROTO, EP_CELL_AUTH_CHALLENGE, payload, plen);
+  ep_netinfo_t ni;
+  memset(&ni, 0, sizeof ni);
+  ni.timestamp = (uint32_t)time(NULL);
+  ni.other.family = EP_IPADDR_V4;
+  ep_put_u32(ni.other.bytes, 0x7f000001);
+  ni.n_my_kept = 1;
+  ni.my[0].family = EP_IPADDR_V4;
+  ep_put_u32(ni.my[0].bytes, 0x7f000001);
+  ck_assert_int_eq(ep_netinfo_encode(payload, &ni, &e), EP_OK);
+  put_cell(r, PROTO, EP_CELL_NETINFO, payload, EP_CELL_PAYLOAD_LEN);
+  r->linkproto = PROTO;
+  r->greeted = true;
+}
+
+/* Take every whole cell out of r->in. */
+static void take_cells(relay_t *r) {
+  for (;;) {
+    int proto = r->greeted ? r->linkproto : 0;
+    size_t clen = 0;
+    ep_err_t e = {0};
+    int rc = ep_cell_frame(r->in.data, r->in.len, proto, &clen, &e);
+    if (rc == EP_NEED_MORE) {
+      return;
+    }
+    ck_assert_msg(rc == EP_OK, "relay: %s", e.msg);
+    ep_cell_t cell;
+    ck_assert_int_eq(ep_cell_parse(r->in.data, clen, proto, &cell, &e), EP_OK);
+    if (!r->greeted) {
+      ck_assert_uint_eq(cell.command, EP_CELL_VERSIONS);
+      greet(r);
+    } else if (cell.command != EP_CELL_NETINFO && r->n_cells < 256) {
+      r->cmds[r->n_cells] = cell.command;
+      r->ids[r->n_cells] = cell.circ_id;
+      r->n_cells++;
+    }
+    ep_buf_consume(&r->in, clen);
+  }
+}
+
+static void relay_io(ep_loop_t *loop, int fd, unsigned events, void *arg) {
+  (void)events;
+  relay_t *r = arg;
+  if (r->closed || r->rc != 0) {
+    ep_loop_mod_fd(loop, fd, 0, NULL);
+    return;
+  }
+  if (!r->hs_done) {
+    int rc = ep_tls_handshake(r->c, &r->err);
+    if (rc == EP_NEED_MORE) {
+      ep_loop_mod_fd(loop, fd, EP_LOOP_READ | ep_tls_wants(r->c), NULL);
+      return;
+    }
+    ck_assert_msg(rc == EP_OK, "relay handshake: %s", r->err.msg);
+    r->hs_done = true;
+  }
+  for (;;) {
+    size_t n = 0;
+    int rc = ep_tls_read(r->c, &r->in, &n, &r->err);
+    if (rc == EP_TLS_CLOSED) {
+      r->closed = true;
+      break;
+    }
+    if (rc < 0) {
+      r->rc = rc;
+      break;
+    }
+    if (rc == EP_NEED_MORE) {
+      break;
+    }
+    take_cells(r);
+  }
+  take_cells(r);
+  if (r->out.len > 0 && !r->closed) {
+    int rc = ep_tls_write_buf(r->c, &r->out, &r->err);
+    if (rc < 0) {
+      r->rc = rc;
+    }
+  }
+  unsigned want = EP_LOOP_READ | (r->out.len > 0 ? EP_LOOP_WRITE : 0);
+  ep_loop_mod_fd(loop, fd, (r->closed || r->rc != 0) ? 0 : want, NULL);
+}
+
+static void relay_accept(ep_loop_t *loop, int fd, unsigned events, void *arg) {
+  (void)events;
+  relay_t *r = arg;
+  int s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (s < 0) {
+    return;
+  }
+  ep_err_t err = {0};
+  r->c = ep_tls_conn_new(r->ctx, s, "test client", &err);
+  ck_assert_msg(r->c != NULL, "%s", err.msg);
+  ck_assert_int_eq(ep_loop_add_fd(loop, s, EP_LOOP_READ, relay_io, r, &err), EP_OK);
+  ep_loop_del_fd(loop, fd);
+}
+
+/* A TLS server context presenting the fake relay's link certificate. */
+static ep_tls_ctx_t *relay_tls_ctx(const lf_identity_t *id) {
+  const unsigned char *p = id->tls_cert;
+  X509 *x = d2i_X509(NULL, &p, (long)id->tls_cert_len);
+  ck_assert_ptr_nonnull(x);
+  BIO *cb = BIO_new(BIO_s_mem());
+  BIO *kb = BIO_new(BIO_s_mem());
+  ck_assert(PEM_write_bio_X509(cb, x) == 1);
+  ck_assert(PEM_write_bio_PrivateKey(kb, (EVP_PKEY *)id->tls_key, NULL, NULL, 0, NULL, NULL) == 1);
+  char *cpem, *kpem;
+  long cn = BIO_get_mem_data(cb, &cpem);
+  long kn = BIO_get_mem_data(kb, &kpem);
+  char *c0 = calloc(1, (size_t)cn + 1), *k0 = calloc(1, (size_t)kn + 1);
+  ck_assert(c0 != NULL && k0 != NULL);
+  memcpy(c0, cpem, (size_t)cn);
+  memcpy(k0, kpem, (size_t)kn);
+  ep_err_t err = {0};
+  ep_tls_ctx_t *ctx = ep_tls_ctx_new_server_pem(c0, k0, &err);
+  ck_assert_msg(ctx != NULL, "%s", err.msg);
+  free(c0);
+  free(k0);
+  BIO_free(cb);
+  BIO_free(kb);
+  X509_free(x);
+  return ctx;
+}
+
+static uint16_t relay_listen(relay_t *r) {
+  r->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(r->lfd, 0);
+  struct sockaddr_in sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ck_assert_int_eq(bind(r->lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+  ck_assert_int_eq(listen(r->lfd, 4), 0);
+  socklen_t len = sizeof sa;
+  ck_assert_int_eq(getsockname(r->lfd, (struct sockaddr *)&sa, &len), 0);
+  ep_err_t err = {0};
+  ck_assert_int_eq(ep_loop_add_fd(r->loop, r->lfd, EP_LOOP_READ, relay_accept, r, &err), EP_OK);
+  return ntohs(sa.sin_port);
+}
+
+/* ---- the client side ---- */
+
+typedef struct client {
+  ep_link_t *link;
+  bool open, closed;
+  char closed_msg[256];
+  uint32_t ids[N_CIRCS];
+  size_t n_ids;
+  size_t pending_after_flush;   /* bytes still queued in the channel after ep_link_flush */
+} client_t;
+
+static void on_link(void *arg, ep_link_t *link, const ep_event_t *ev) {
+  client_t *c = arg;
+  if (ev->type == EP_EV_CHAN_CLOSED) {
+    c->closed = true;
+    snprintf(c->closed_msg, sizeof c->closed_msg, "%s", ev->msg);
+    return;
+  }
+  if (ev->type != EP_EV_CHAN_OPEN) {
+    return;
+  }
+  c->open = true;
+  /* Many circuits in one turn, a flush after each, as the scan does. */
+  ep_channel_t *ch = ep_link_channel(link);
+  ck_assert_ptr_nonnull(ch);
+  for (size_t i = 0; i < N_CIRCS; i++) {
+    ep_err_t e = {0};
+    ck_assert_msg(ep_channel_circ_create(ch, EP_CREATE_NTOR, &c->ids[i], &e) == EP_OK, "%s", e.msg);
+    c->n_ids++;
+    ep_link_flush(link);
+    size_t n;
+    ep_channel_out(ch, &n);
+    c->pending_after_flush = n;
+  }
+}
+
+typedef struct waitfor {
+  relay_t *r;
+  client_t *c;
+  size_t cells;
+  bool relay_closed;
+} waitfor_t;
+
+static bool got_enough(void *arg) {
+  waitfor_t *w = arg;
+  if (w->c->closed || w->r->rc != 0) {
+    return true;
+  }
+  return w->relay_closed ? w->r->closed : w->r->n_cells >= w->cells;
+}
+
+START_TEST(a_turns_cells_leave_together_all_in_order) {
+  lf_identity_t *id = lf_identity_new(time(NULL));
+  ck_assert_ptr_nonnull(id);
+  ep_err_t err = {0};
+  relay_t *r = calloc(1, sizeof *r);
+  client_t *c = calloc(1, sizeof *c);
+  ck_assert(r != NULL && c != NULL);
+  r->loop = ep_loop_new(&err);
+  ck_assert_ptr_nonnull(r->loop);
+  r->id = id;
+  r->ctx = relay_tls_ctx(id);
+  ep_buf_init(&r->in, 1u << 20, "relay in", 0);
+  ep_buf_init(&r->out, 1u << 20, "relay out", 0);
+  uint16_t port = relay_listen(r);
+  ep_tls_ctx_t *cctx = ep_tls_ctx_new_client(&err);
+  ck_assert_ptr_nonnull(cctx);
+  ep_target_t t = lf_target(id, 0x7f000001, port);
+  c->link = ep_link_open(r->loop, cctx, &t, NULL, on_link, c, &err);
+  ck_assert_msg(c->link != NULL, "%s", err.msg);
+
+  waitfor_t w = {r, c, N_CIRCS, false};
+  int rc = ep_loop_run_until(r->loop, got_enough, &w, ep_now_ms() + 10000, &err);
+  ck_assert_msg(!c->closed, "link closed: %s", c->closed_msg);
+  ck_assert_int_eq(rc, EP_LOOP_DONE);
+  ck_assert(c->open);
+  ck_assert_int_eq(r->rc, 0);
+  /* Flushes inside the turn only asked for a write at its end: the cells
+   * were still queued when the owner's callback returned... */
+  ck_assert_uint_ge(c->pending_after_flush, N_CIRCS * EP_CELL_MAX_FIXED_LEN);
+  /* ...and then all of them went, in the order they were made. */
+  ck_assert_uint_eq(r->n_cells, N_CIRCS);
+  for (size_t i = 0; i < N_CIRCS; i++) {
+    ck_assert_uint_eq(r->cmds[i], EP_CELL_CREATE2);
+    ck_assert_uint_eq(r->ids[i], c->ids[i]);
+  }
+  ck_assert_uint_eq(ep_loop_defer_count(r->loop), 0);
+
+  /* Outside a turn: a DESTROY queued, then the link closed at once. The
+   * DESTROY still goes out before the connection closes. */
+  ep_channel_t *ch = ep_link_channel(c->link);
+  ck_assert_ptr_nonnull(ch);
+  ep_channel_circ_destroy(ch, c->ids[7]);
+  ep_link_flush(c->link);
+  ep_link_close(c->link);
+  w.relay_closed = true;
+  rc = ep_loop_run_until(r->loop, got_enough, &w, ep_now_ms() + 10000, &err);
+  ck_assert_int_eq(rc, EP_LOOP_DONE);
+  ck_assert(r->closed);
+  ck_assert_uint_eq(r->n_cells, N_CIRCS + 1);
+  ck_assert_uint_eq(r->cmds[N_CIRCS], EP_CELL_DESTROY);
+  ck_assert_uint_eq(r->ids[N_CIRCS], c->ids[7]);
+
+  ep_loop_run_once(r->loop, 0, &err); /* the link is freed on a later turn */
+  ep_loop_del_fd(r->loop, ep_tls_fd(r->c));
+  ep_tls_conn_free(r->c);
+  close(r->lfd);
+  ep_buf_free(&r->in);
+  ep_buf_free(&r->out);
+  ep_tls_ctx_free(r->ctx);
+  ep_tls_ctx_free(cctx);
+  ep_loop_free(r->loop);
+  lf_identity_free(id);
+  free(r);
+  free(c);
+}
+END_TEST
+
+static Suite *link_suite(void) {
+  Suite *s = suite_create("link");
+  TCase *t = tcase_create("batching");
+  tcase_set_timeout(t, 60);
+  tcase_add_test(t, a_turns_cells_leave_together_all_in_order);
+  suite_add_tcase(s, t);
+  return s;
+}
+
+int main(void) { return tu_run_suite(link_suite()); }
