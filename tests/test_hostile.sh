@@ -120,10 +120,12 @@ LINK_SCENS="wrong-cert expired-cert identity-mismatch truncated-cell oversized-c
 # main: every exit scenario, through well-behaved first hops (the ports of
 # the exit scenarios). hops: two hostile first hops among three (each attempt
 # has 3 tries). flood: the flooding exits and two good ones on shared first
-# hops. link-*: one hostile first hop each, no retry.
+# hops. deadhop: an extend that fails, then a first hop that is down.
+# link-*: one hostile first hop each, no retry.
 scan main
 scan hops
 scan flood
+scan deadhop --no-retry
 for s in $LINK_SCENS; do
   if [ "$s" = slow-bytes ]; then
     scan "link-$s" --no-retry --link-timeout 6s

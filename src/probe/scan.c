@@ -81,6 +81,7 @@ struct attempt {
   size_t n_streams, cap_streams;
   bool link_failed, circ_failed, proto_error;
   char fail_msg[160];
+  char past_hop_msg[160];    /* the first failure beyond a working first hop */
 };
 
 struct job {
@@ -384,6 +385,21 @@ static void attempt_fail(attempt_t *a, bool link, bool circ, bool proto, const c
   attempt_finish(a);
 }
 
+/* No first hop left to try. When some try got past its first hop (the
+ * circuit failed at the extend or later), the exit is what failed, whatever
+ * the later tries met: circuit-failed, not first-hop-failed, with both
+ * failures named — a consensus lists relays that are down by now, and the
+ * last try landing on one of them must not hide what happened before. */
+static void attempt_give_up(attempt_t *a, bool link, const char *msg) {
+  if (link && a->past_hop_msg[0] != '\0') {
+    char both[sizeof a->fail_msg];
+    snprintf(both, sizeof both, "%.90s; then %.60s", a->past_hop_msg, msg);
+    attempt_fail(a, false, true, false, both);
+    return;
+  }
+  attempt_fail(a, link, !link, false, msg);
+}
+
 /* The circuit or link under the attempt broke before every stream had its
  * answer: the streams that finished keep their outcome; the others start
  * over on a new circuit through another first hop, if any is left. A first
@@ -393,6 +409,9 @@ static void attempt_try_again(attempt_t *a, bool link, const char *msg) {
   attempt_cancel_timers(a);
   attempt_release_hop(a);
   snprintf(a->fail_msg, sizeof a->fail_msg, "%s", msg);
+  if (!link && a->past_hop_msg[0] == '\0') {
+    snprintf(a->past_hop_msg, sizeof a->past_hop_msg, "%s", msg);
+  }
   if (!s->finalizing && a->n_tried < s->cfg->first_hop_tries && a->n_tried < MAX_HOP_TRIES) {
     ep_debug("scan: exit %s: %s; trying another first hop", a->job->exit->ref.fingerprint, msg);
     for (size_t i = 0; i < a->n_streams; i++) {
@@ -410,7 +429,7 @@ static void attempt_try_again(attempt_t *a, bool link, const char *msg) {
     attempt_start(a);
     return;
   }
-  attempt_fail(a, link, !link, false, msg);
+  attempt_give_up(a, link, msg);
 }
 
 static void on_circ_timer(ep_loop_t *loop, void *arg) {
@@ -447,12 +466,18 @@ static void attempt_start(attempt_t *a) {
   hop_t *h = pick_hop(s, a);
   if (h == NULL) {
     char msg[sizeof a->fail_msg];
+    if (a->past_hop_msg[0] != '\0' && strcmp(a->past_hop_msg, a->fail_msg) == 0) {
+      /* The last try got past its first hop: say that, once. */
+      snprintf(msg, sizeof msg, "%.120s; no other first hop left", a->past_hop_msg);
+      attempt_fail(a, false, true, false, msg);
+      return;
+    }
     if (a->n_tried > 0) {
       snprintf(msg, sizeof msg, "no first hop left to try; last: %.120s", a->fail_msg);
     } else {
       snprintf(msg, sizeof msg, "no usable first hop");
     }
-    attempt_fail(a, a->n_tried > 0, a->n_tried == 0, false, msg);
+    attempt_give_up(a, a->n_tried > 0, msg);
     return;
   }
   a->tried[a->n_tried++] = h;

@@ -101,6 +101,10 @@ FLOOD = {
     "huge-greeting": ("reachable-unexpected", r"^CONNECTED, \d+ bytes that are not an SMTP greeting$", {"banner_code": 220}, None),
 }
 HOPS = {"good": MAIN["good"], "exitpolicy-end": MAIN["exitpolicy-end"]}
+# deadhop: the extend fails through a working first hop, then the other first
+# hop is down (a consensus lists relays that are gone): the exit is what
+# failed, so circuit-failed naming the DESTROY, never first-hop-failed.
+DEADHOP = {"destroy-mid-extend": ("circuit-failed", r"^circuit destroyed.*after 1 hop\(s\)", {"verdict": "inconclusive"}, None)}
 LINK_REASON = {
     "wrong-cert": r"CERTS: ed25519 cert \(type 4\): bad signature",
     "expired-cert": r"CERTS: X\.509 identity certificate: valid .*outside the slack",
@@ -152,7 +156,7 @@ def cmd_scan(rel_path, which, rec_path, err_path, time_path=None):
                       re.search(LINK_KEY[scen], r.get("detail") or "") is not None, bug="B6")
             out.check("%s: verdict inconclusive" % which, r.get("verdict") == "inconclusive")
     else:
-        table = {"main": MAIN, "flood": FLOOD, "hops": HOPS}[which]
+        table = {"main": MAIN, "flood": FLOOD, "hops": HOPS, "deadhop": DEADHOP}[which]
         for scen, exp in table.items():
             r = got.get(scen)
             if not out.check("%s: a record for %s" % (which, scen), r is not None):
@@ -251,6 +255,12 @@ def cmd_prepare(rel_path, d):
     write("scan-flood", [("exit", "data-beyond-window"), ("exit", "huge-greeting"), ("exit", "good"),
                          ("exit", "escape-greeting"), ("first_hop", "good"),
                          ("first_hop", "escape-greeting"), ("first_hop", "end-unknown-reason")])
+    # A first hop that is down: another site's identity on a port nobody serves.
+    dead = rel["exitpolicy-end"]["first_hop"].split("~")
+    dead[0] = "127.0.0.1:1"
+    with open("%s/args-scan-deadhop" % d, "w") as f:
+        f.write("--exit\n%s\n--first-hop\n%s\n--first-hop\n%s\n" %
+                (rel["destroy-mid-extend"]["exit"], rel["good"]["first_hop"], "~".join(dead)))
     for s in LINK_SCENS:
         write("scan-link-" + s, [("exit", "good"), ("first_hop", s)])
         write("circ-" + s, [("exit", "good"), ("first_hop", s)])
@@ -262,7 +272,7 @@ def cmd_prepare(rel_path, d):
 def cmd_all(rel_path, d, have_time):
     """Every check of every run in d (see test_hostile.sh)."""
     import os
-    for name in ["main", "hops", "flood"] + ["link:" + s for s in LINK_SCENS]:
+    for name in ["main", "hops", "flood", "deadhop"] + ["link:" + s for s in LINK_SCENS]:
         f = name.replace(":", "-")
         cmd_scan(rel_path, name, "%s/scan-%s.jsonl" % (d, f), "%s/scan-%s.err" % (d, f),
                  "%s/scan-%s.time" % (d, f) if have_time == "1" else None)
