@@ -3,7 +3,6 @@
 
 #include "dir/token.h"
 
-#include <arpa/inet.h>
 #include <string.h>
 
 #include "lib/caps.h"
@@ -707,14 +706,85 @@ int ep_dir_parse_ipv4(const char *s, size_t n, uint32_t *out) {
   return 0;
 }
 
+/* Hex digit values plus one; 0 for anything else. */
+static const uint8_t hex1[256] = {
+    ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8,
+    ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15,
+    ['f'] = 16, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
+
+/* RFC 4291 §2.2 text, as inet_pton(AF_INET6) accepts it: up to eight groups
+ * of 1-4 hex digits separated by ':', one "::" standing for at least one
+ * zero group, optionally ending in a dotted quad (ep_dir_parse_ipv4's rules)
+ * in place of the last two groups. Bounded by n; no NUL termination needed
+ * (a NUL byte is refused like any other foreign character). */
 int ep_dir_parse_ipv6(const char *s, size_t n, uint8_t out[16]) {
-  char buf[64];
-  if (n == 0 || n >= sizeof buf) {
+  uint16_t g[8];
+  size_t ng = 0;       /* groups so far */
+  size_t gap = SIZE_MAX; /* where "::" stands, as a group index */
+  size_t i = 0;
+  if (n == 0 || n > 45) {
+    return -1; /* the longest literal: 6 groups of 4 and a dotted quad */
+  }
+  if (s[0] == ':') {
+    if (n < 2 || s[1] != ':') {
+      return -1;
+    }
+    gap = 0;
+    i = 2;
+  }
+  while (i < n) {
+    size_t a = i;
+    uint32_t v = 0;
+    unsigned d;
+    while (i < n && i - a < 5 && (d = hex1[(uint8_t)s[i]]) != 0) {
+      v = v << 4 | (d - 1);
+      i++;
+    }
+    if (i - a > 4) {
+      return -1;
+    }
+    if (i < n && s[i] == '.') {
+      /* a dotted quad: the rest of the text, two groups */
+      uint32_t v4;
+      if (ng > 6 || ep_dir_parse_ipv4(s + a, n - a, &v4) < 0) {
+        return -1;
+      }
+      g[ng++] = (uint16_t)(v4 >> 16);
+      g[ng++] = (uint16_t)v4;
+      break;
+    }
+    if (i == a || ng == 8) {
+      return -1;
+    }
+    g[ng++] = (uint16_t)v;
+    if (i == n) {
+      break;
+    }
+    if (s[i] != ':' || i + 1 == n) {
+      return -1; /* a foreign character, or a single ':' at the end */
+    }
+    i++;
+    if (s[i] == ':') {
+      if (gap != SIZE_MAX) {
+        return -1; /* a second "::" */
+      }
+      gap = ng;
+      i++;
+    }
+  }
+  if (gap == SIZE_MAX ? ng != 8 : ng > 7) {
     return -1;
   }
-  memcpy(buf, s, n);
-  buf[n] = '\0';
-  return inet_pton(AF_INET6, buf, out) == 1 ? 0 : -1;
+  /* the groups before the gap, zeros, the groups after it */
+  size_t before = gap == SIZE_MAX ? ng : gap;
+  memset(out, 0, 16);
+  for (size_t j = 0; j < ng; j++) {
+    size_t at = j < before ? j : j + (8 - ng);
+    out[2 * at] = (uint8_t)(g[j] >> 8);
+    out[2 * at + 1] = (uint8_t)g[j];
+  }
+  return 0;
 }
 
 int ep_dir_parse_addrport(const char *s, size_t n, int *family, uint8_t addr[16], uint16_t *port) {
