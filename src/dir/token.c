@@ -119,6 +119,29 @@ static bool next_line_starts(const ep_dir_lexer_t *lx, const char *prefix, size_
 /* Blank (SP or TAB) lookup: 1 for blanks. */
 static const uint8_t blank_tab[256] = {[' '] = 1, ['\t'] = 1};
 
+/* First blank (SP or TAB) in [p, end), or end: eight bytes a step where the
+ * byte order allows, never reading at or past end. */
+static inline const char *find_blank(const char *p, const char *end) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+  while (end - p >= 8) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    uint64_t x = w ^ (ones * ' '), y = w ^ (ones * '\t');
+    /* a zero byte of x or y is a blank; the lowest flagged byte is exact */
+    uint64_t m = (((x - ones) & ~x) | ((y - ones) & ~y)) & highs;
+    if (m != 0) {
+      return p + (__builtin_ctzll(m) >> 3);
+    }
+    p += 8;
+  }
+#endif
+  while (p < end && !blank_tab[(uint8_t)*p]) {
+    p++;
+  }
+  return p;
+}
+
 static void set_argstr(ep_dir_tok_t *tok, const char *s, size_t n) {
   size_t i = 0;
   while (i < n && blank_tab[(uint8_t)s[i]]) {
@@ -150,9 +173,7 @@ void ep_dir_tok_split(ep_dir_tok_t *tok, uint32_t limit) {
       break;
     }
     const char *a = p;
-    while (p < end && !blank_tab[(uint8_t)*p]) {
-      p++;
-    }
+    p = find_blank(p, end);
     tok->args[tok->nargs] = a;
     tok->arglen[tok->nargs] = (uint16_t)(p - a);
     tok->nargs++;
@@ -342,6 +363,10 @@ int ep_dir_match(const char *doc, const ep_dir_rule_t *rules, size_t nrules, ep_
   if (r == NULL) {
     return 0;
   }
+  return ep_dir_match_rule(doc, r, tok, err);
+}
+
+int ep_dir_match_rule(const char *doc, const ep_dir_rule_t *r, ep_dir_tok_t *tok, ep_err_t *err) {
   tok->rule = r;
   tok->id = r->id;
   /* Split as many arguments as the counts need, plus one to see more. */
@@ -481,9 +506,7 @@ bool ep_dir_arg_next(const ep_dir_tok_t *tok, size_t *pos, const char **arg, siz
     return false;
   }
   size_t a = i;
-  while (i < n && !is_ws(s[i])) {
-    i++;
-  }
+  i = (size_t)(find_blank(s + i, s + n) - s);
   *arg = s + a;
   *len = i - a;
   *pos = i;
