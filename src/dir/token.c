@@ -52,6 +52,7 @@ void ep_dir_lexer_init(ep_dir_lexer_t *lx, const char *text, size_t len, const c
    * still reports the first one at its own line, when it gets there. */
   const char *nul = len > 0 ? memchr(text, '\0', len) : NULL;
   lx->nul_at = nul != NULL ? (size_t)(nul - text) : len;
+  lx->nul_from = 0;
 }
 
 size_t ep_dir_lexer_pos(const ep_dir_lexer_t *lx) { return ep_rd_pos(&lx->rd); }
@@ -64,9 +65,15 @@ void ep_dir_lexer_seek(ep_dir_lexer_t *lx, size_t pos, size_t lineno) {
   }
   (void)ep_rd_skip(&lx->rd, pos);
   lx->lineno = lineno;
-  /* Lines are read from pos on: the first NUL from there. */
+  /* Lines are read from pos on: the first NUL from there. A seek forward
+   * within what the last scan covered keeps its answer (no NUL between
+   * nul_from and nul_at, so none between pos and nul_at either). */
+  if (pos >= lx->nul_from && lx->nul_at >= pos) {
+    return;
+  }
   const char *nul = pos < len ? memchr(lx->base + pos, '\0', len - pos) : NULL;
   lx->nul_at = nul != NULL ? (size_t)(nul - lx->base) : len;
+  lx->nul_from = pos;
 }
 
 /* Take the next line (without its newline) from the reader. 1 = line,

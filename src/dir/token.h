@@ -100,7 +100,8 @@ typedef struct ep_dir_lexer {
   size_t lineno;            /* line number of the next line */
   const char *doc;          /* document name for errors ("consensus") */
   unsigned flags;
-  size_t nul_at;            /* first NUL at or after where reading started (init, seek), or len */
+  size_t nul_at;            /* first NUL at or after nul_from, or len */
+  size_t nul_from;          /* where that scan started (init: 0; a seek backwards rescans) */
 } ep_dir_lexer_t;
 
 void ep_dir_lexer_init(ep_dir_lexer_t *lx, const char *text, size_t len, const char *docname,
