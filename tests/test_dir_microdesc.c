@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include <check.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -274,11 +276,206 @@ START_TEST(skip_invalid_keeps_the_rest) {
 }
 END_TEST
 
+/* ---- the single-pass split against the rule as it was (two passes) ---- */
+
+/* The former first pass, kept as the reference: where each microdescriptor
+ * starts (offsets and line numbers). */
+static bool ref_line_is_kw(const char *l, size_t n, const char *kw) {
+  size_t k = strlen(kw);
+  return n >= k && memcmp(l, kw, k) == 0 && (n == k || l[k] == ' ' || l[k] == '\t');
+}
+
+static size_t ref_find_starts(const char *t, size_t len, size_t *off, size_t *line, size_t max) {
+  size_t n = 0, pos = 0, lineno = 1;
+  bool in_obj = false, seen_body = false, only_onion = false, started = false;
+  while (pos < len) {
+    const char *nl = memchr(t + pos, '\n', len - pos);
+    size_t end = nl ? (size_t)(nl - t) : len;
+    const char *l = t + pos;
+    size_t ll = end - pos;
+    bool start_here = false;
+    if (in_obj) {
+      if (ll >= 9 && memcmp(l, "-----END ", 9) == 0) {
+        in_obj = false;
+      }
+    } else if (ll >= 11 && memcmp(l, "-----BEGIN ", 11) == 0) {
+      in_obj = true;
+    } else if (ll == 0) {
+    } else if (l[0] == '@') {
+      start_here = seen_body || !started;
+      seen_body = false;
+      only_onion = false;
+    } else if (ref_line_is_kw(l, ll, "onion-key")) {
+      start_here = seen_body || !started;
+      seen_body = true;
+      only_onion = true;
+    } else if (ref_line_is_kw(l, ll, "ntor-onion-key")) {
+      start_here = (seen_body && !only_onion) || !started;
+      seen_body = true;
+      only_onion = false;
+    } else {
+      start_here = !started;
+      seen_body = true;
+      only_onion = false;
+    }
+    if (start_here) {
+      ck_assert_uint_lt(n, max);
+      off[n] = pos;
+      line[n] = lineno;
+      n++;
+      started = true;
+    }
+    pos = nl ? end + 1 : len;
+    lineno++;
+  }
+  return n;
+}
+
+/* "microdescriptors line N: rest" with N moved by delta (other messages as they are). */
+static void shift_line(const char *msg, size_t delta, char *out, size_t cap) {
+  static const char pre[] = "microdescriptors line ";
+  char *rest = NULL;
+  if (strncmp(msg, pre, sizeof pre - 1) == 0) {
+    unsigned long long v = strtoull(msg + sizeof pre - 1, &rest, 10);
+    snprintf(out, cap, "%s%llu%s", pre, v + (unsigned long long)delta, rest);
+  } else {
+    snprintf(out, cap, "%s", msg);
+  }
+}
+
+/* Parsing t[0..len) whole must give what parsing each range of the old
+ * split alone gives: the same microdescriptors (body, first line, digest,
+ * keys), the same skipped ones, and without EP_MD_SKIP_INVALID the same
+ * first error at the same line. */
+static void split_same_as_reference(const char *t, size_t len) {
+  enum { MAXS = 4096 };
+  static size_t off[MAXS], line[MAXS];
+  size_t ns = ref_find_starts(t, len, off, line, MAXS);
+  ep_err_t e1 = {0}, e2 = {0};
+  ep_microdescs_t *whole = ep_microdescs_parse(t, len, EP_MD_SKIP_INVALID, &e1);
+  ep_microdescs_t *strict = ep_microdescs_parse(t, len, 0, &e2);
+  size_t nv = 0, ni = 0;
+  char want_err[EP_ERR_MSG_MAX + 32] = "";
+  bool want_limit = false;
+  for (size_t i = 0; i < ns; i++) {
+    size_t end = i + 1 < ns ? off[i + 1] : len;
+    ep_err_t e = {0};
+    ep_microdescs_t *one = ep_microdescs_parse(t + off[i], end - off[i], EP_MD_SKIP_INVALID, &e);
+    if (one == NULL) {
+      /* a limit: the whole parse stops there too */
+      ck_assert_ptr_null(whole);
+      want_limit = true;
+      break;
+    }
+    ck_assert_uint_eq(ep_microdescs_count(one) + ep_microdescs_n_invalid(one), 1);
+    if (ep_microdescs_count(one) == 1) {
+      const ep_microdesc_t *a = ep_microdescs_get(one, 0);
+      ck_assert_ptr_nonnull(whole);
+      ck_assert_uint_lt(nv, ep_microdescs_count(whole));
+      const ep_microdesc_t *b = ep_microdescs_get(whole, nv++);
+      ck_assert_uint_eq(b->body_len, a->body_len);
+      ck_assert_mem_eq(b->body, a->body, a->body_len);
+      ck_assert_uint_eq(b->lineno, a->lineno + line[i] - 1);
+      ck_assert_mem_eq(b->digest, a->digest, 32);
+      ck_assert_mem_eq(b->ntor_key, a->ntor_key, 32);
+      ck_assert_int_eq(b->has_tap_onion_key, a->has_tap_onion_key);
+      ck_assert_int_eq((long long)b->last_listed, (long long)a->last_listed);
+    } else {
+      ck_assert_ptr_nonnull(whole);
+      ck_assert_uint_lt(ni, ep_microdescs_n_invalid(whole));
+      ck_assert_mem_eq(ep_microdescs_invalid_digest(whole, ni++), ep_microdescs_invalid_digest(one, 0), 32);
+      if (want_err[0] == '\0') {
+        shift_line(ep_microdescs_first_error(one), line[i] - 1, want_err, sizeof want_err);
+      }
+    }
+    ep_microdescs_free(one);
+  }
+  if (!want_limit) {
+    ck_assert_ptr_nonnull(whole);
+    ck_assert_uint_eq(ep_microdescs_count(whole), nv);
+    ck_assert_uint_eq(ep_microdescs_n_invalid(whole), ni);
+    if (want_err[0] != '\0') {
+      ck_assert_str_eq(ep_microdescs_first_error(whole), want_err);
+      ck_assert_ptr_null(strict);
+      ck_assert_str_eq(e2.msg, want_err);
+    } else {
+      ck_assert_ptr_nonnull(strict);
+      ck_assert_uint_eq(ep_microdescs_count(strict), nv);
+    }
+  }
+  ep_microdescs_free(whole);
+  ep_microdescs_free(strict);
+}
+
+START_TEST(single_pass_split_same_as_two_passes) {
+  size_t n;
+  char *t = (char *)tu_read_data("dir/microdescs-2022-11-19", &n);
+  /* every microdescriptor of the real file */
+  split_same_as_reference(t, n);
+  /* cut and garbled windows of it: a few microdescriptors each */
+  static const char *const junk[] = {
+      "\n", "\n\n", "@", "@last-listed 2022-11-19 10:11:43\n", "-", "-----BEGIN RSA PUBLIC KEY-----\n",
+      "-----END RSA PUBLIC KEY-----\n", "-----END X-----\n", "onion-key\n", "onion-key", "ntor-onion-key ",
+      "ntor-onion-key AAAA\n", "opt onion-key\n", " ", "\t", "\r", "x", "=", "\0", "family a\n", "id ed25519 x\n",
+  };
+  uint64_t st = 0x5eed5eed12345677ull;
+  char *w = malloc(64 * 1024);
+  ck_assert_ptr_nonnull(w);
+  for (int iter = 0; iter < 400; iter++) {
+    st ^= st >> 12;
+    st ^= st << 25;
+    st ^= st >> 27;
+    uint64_t r = st * 2685821657736338717ull;
+    size_t from = (size_t)(r % (n - 20000));
+    size_t wl = 2000 + (size_t)((r >> 24) % 14000);
+    memcpy(w, t + from, wl);
+    /* up to four edits: junk inserted, a byte replaced, or a range removed */
+    int edits = (int)((r >> 40) % 5);
+    for (int k = 0; k < edits; k++) {
+      st ^= st >> 12;
+      st ^= st << 25;
+      st ^= st >> 27;
+      uint64_t q = st * 2685821657736338717ull;
+      size_t at = (size_t)(q % wl);
+      const char *j = junk[(q >> 20) % (sizeof junk / sizeof junk[0])];
+      size_t jl = j[0] == '\0' ? 1 : strlen(j);
+      switch ((q >> 40) % 3) {
+        case 0:
+          if (wl + jl < 64 * 1024) {
+            memmove(w + at + jl, w + at, wl - at);
+            memcpy(w + at, j, jl);
+            wl += jl;
+          }
+          break;
+        case 1:
+          w[at] = j[0];
+          break;
+        default: {
+          size_t cut = (size_t)((q >> 48) % 300);
+          if (at + cut > wl) {
+            cut = wl - at;
+          }
+          memmove(w + at, w + at + cut, wl - at - cut);
+          wl -= cut;
+          break;
+        }
+      }
+    }
+    split_same_as_reference(w, wl);
+    /* and cut short */
+    split_same_as_reference(w, (size_t)((r >> 8) % (wl + 1)));
+  }
+  free(w);
+  free(t);
+}
+END_TEST
+
 static Suite *dir_microdesc_suite(void) {
   Suite *s = suite_create("dir_microdesc");
   TCase *tc = tcase_create("core");
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, real_2022_digests_match);
+  tcase_add_test(tc, single_pass_split_same_as_two_passes);
   tcase_add_test(tc, testnet_digests_match);
   tcase_add_test(tc, without_onion_key);
   tcase_add_test(tc, family_ids_line);

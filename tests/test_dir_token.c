@@ -1,7 +1,9 @@
 /* exitprobe — unit tests of src/dir/token: the directory-document tokenizer. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <check.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -446,6 +448,138 @@ START_TEST(arg_b64_matches_the_general_decoder) {
 }
 END_TEST
 
+/* The bounded IPv6 parser against inet_pton(AF_INET6) on NUL-terminated
+ * copies: fixed cases, then random addresses in every textual form (with and
+ * without "::", upper and lower case, leading zeros, a dotted-quad tail) and
+ * random mutations of them (a character replaced, inserted, deleted; cut),
+ * and random strings over the characters that matter. */
+static void ipv6_same_as_inet_pton(const char *s, size_t n) {
+  char buf[128];
+  ck_assert_uint_lt(n, sizeof buf);
+  memcpy(buf, s, n);
+  buf[n] = '\0';
+  uint8_t want[16], got[16];
+  memset(got, 0xa5, sizeof got);
+  int ref = inet_pton(AF_INET6, buf, want) == 1 ? 0 : -1;
+  int rc = ep_dir_parse_ipv6(s, n, got);
+  if (rc != ref) {
+    ck_abort_msg("'%s': ep_dir_parse_ipv6 %d, inet_pton %d", buf, rc, ref);
+  }
+  if (rc == 0) {
+    ck_assert_mem_eq(got, want, 16);
+  }
+}
+
+static size_t random_ipv6_text(uint64_t *st, char *out, size_t cap) {
+  uint16_t g[8];
+  for (int j = 0; j < 8; j++) {
+    uint64_t r = xs64(st);
+    g[j] = (r & 3) == 0 ? 0 : (uint16_t)(r >> 8);
+    if ((r & 0x30) == 0) {
+      g[j] &= 0xff;
+    }
+  }
+  bool v4 = (xs64(st) & 3) == 0;
+  int ngroups = v4 ? 6 : 8;
+  /* "::" over a random run of groups (or none) */
+  int gs = -1, ge = -1;
+  if (xs64(st) & 1) {
+    gs = (int)(xs64(st) % (uint64_t)(ngroups + 1));
+    ge = gs + (int)(xs64(st) % (uint64_t)(ngroups - gs + 1));
+  }
+  size_t n = 0;
+  bool upper = (xs64(st) & 7) == 0, lead = (xs64(st) & 7) == 0;
+  for (int j = 0; j < ngroups; j++) {
+    if (gs >= 0 && j >= gs && j < ge) {
+      if (j == gs) {
+        n += (size_t)snprintf(out + n, cap - n, "::");
+      }
+      continue;
+    }
+    if (n > 0 && out[n - 1] != ':') {
+      n += (size_t)snprintf(out + n, cap - n, ":");
+    }
+    n += (size_t)snprintf(out + n, cap - n, lead ? (upper ? "%04X" : "%04x") : (upper ? "%X" : "%x"),
+                          (unsigned)g[j]);
+  }
+  if (gs >= 0 && ge == ngroups && gs == ngroups) {
+    n += (size_t)snprintf(out + n, cap - n, "::");
+  }
+  if (v4) {
+    if (n > 0 && out[n - 1] != ':') {
+      n += (size_t)snprintf(out + n, cap - n, ":");
+    }
+    uint64_t r = xs64(st);
+    n += (size_t)snprintf(out + n, cap - n, "%u.%u.%u.%u", (unsigned)(r & 0xff),
+                          (unsigned)((r >> 8) & 0xff), (unsigned)((r >> 16) & 0xff),
+                          (unsigned)((r >> 24) & 0xff));
+  }
+  return n;
+}
+
+START_TEST(ipv6_matches_inet_pton) {
+  static const char *const fixed[] = {
+      "::", "::1", "1::", "1::2", ":", ":::", "::::", "1:::2", "1::2::3", ":1::", "1:", "1::2:",
+      "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7::", "::2:3:4:5:6:7:8",
+      "1:2:3:4:5:6:7::8", "::1:2:3:4:5:6:7:8", "1:2:3:4:5:6:1.2.3.4", "1:2:3:4:5:6:7:1.2.3.4",
+      "::1.2.3.4", "::ffff:1.2.3.4", "::ffff:01.2.3.4", "::1.2.3.256", "::1.2.3", "::1.2.3.4.",
+      "::1.2.3.4:5", "1.2.3.4", "::12345", "::01234", "0000:0000:0000:0000:0000:0000:0000:0001",
+      "2a02:16a8:662:2203::1", "2A02:16A8:662:2203::1", "fe80::1%eth0", "[::1]", " ::1", "::1 ",
+      "::g", "::.1.2.3", "::a.2.3.4", "1::2:1.2.3.4", "::ffff:0.0.0.0", "1:2:3:4:5:6:7:8::",
+      "::0:0:0:0:0:0:0", "0:0:0:0:0:0:0::", "::1234:5678:9abc:def0:1234:5678:9abc",
+  };
+  for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+    ipv6_same_as_inet_pton(fixed[i], strlen(fixed[i]));
+  }
+  /* bounded: the bytes after n are never looked at */
+  uint8_t a[16];
+  ck_assert_int_eq(ep_dir_parse_ipv6("::1:2", 3, a), 0);
+  ck_assert_uint_eq(a[15], 1);
+  ck_assert_int_eq(ep_dir_parse_ipv6("::1", 0, a), -1);
+  /* a NUL byte is foreign (inet_pton would stop there) */
+  ck_assert_int_eq(ep_dir_parse_ipv6("::1\0", 4, a), -1);
+
+  uint64_t st = 0x1badc0ffee15600dull;
+  static const char alphabet[] = "0123456789abcdefABCDEFg:::::....";
+  char s[96];
+  for (int iter = 0; iter < 200000; iter++) {
+    size_t n = random_ipv6_text(&st, s, 64);
+    ipv6_same_as_inet_pton(s, n);
+    uint64_t r = xs64(&st);
+    size_t at = n > 0 ? (size_t)(r >> 8) % n : 0;
+    char c = alphabet[(r >> 32) % (sizeof alphabet - 1)];
+    switch (r & 3) {
+      case 0: /* replace */
+        if (n > 0) {
+          s[at] = c;
+        }
+        break;
+      case 1: /* insert */
+        memmove(s + at + 1, s + at, n - at);
+        s[at] = c;
+        n++;
+        break;
+      case 2: /* delete */
+        if (n > 0) {
+          memmove(s + at, s + at + 1, n - at - 1);
+          n--;
+        }
+        break;
+      default: /* cut */
+        n = at;
+        break;
+    }
+    ipv6_same_as_inet_pton(s, n);
+    /* random text over the characters that matter */
+    size_t m = (size_t)(xs64(&st) % 48);
+    for (size_t j = 0; j < m; j++) {
+      s[j] = alphabet[xs64(&st) % (sizeof alphabet - 1)];
+    }
+    ipv6_same_as_inet_pton(s, m);
+  }
+}
+END_TEST
+
 START_TEST(protocol_lists) {
   const char *pr = "Cons=1-2 Desc=1-2 Link=1-5 LinkAuth=1,3 Relay=1-4";
   size_t n = strlen(pr);
@@ -469,6 +603,7 @@ static Suite *dir_token_suite(void) {
   tcase_add_test(tc, rules_check_arguments_objects_and_counts);
   tcase_add_test(tc, argument_helpers);
   tcase_add_test(tc, arg_b64_matches_the_general_decoder);
+  tcase_add_test(tc, ipv6_matches_inet_pton);
   tcase_add_test(tc, protocol_lists);
   suite_add_tcase(s, tc);
   return s;

@@ -75,110 +75,149 @@ const char *ep_microdescs_first_error(const ep_microdescs_t *l) {
   return (l == NULL || l->first_error[0] == '\0') ? NULL : l->first_error;
 }
 
-static bool line_is_kw(const char *l, size_t n, const char *kw) {
-  size_t k = strlen(kw);
-  return n >= k && memcmp(l, kw, k) == 0 && (n == k || l[k] == ' ' || l[k] == '\t');
+/* Where microdescriptors start (tor's rule, extended for microdescriptors
+ * without onion-key), one line at a time: an annotation after body lines,
+ * an "onion-key" after body lines, an "ntor-onion-key" after body lines
+ * other than a lone "onion-key" item, or the first line that is none of a
+ * blank line or an object's; object lines ("-----BEGIN " to "-----END ")
+ * start nothing. Parsing runs this rule alongside the lexer, in one pass:
+ * the state after a start line depends on that line alone, so each
+ * microdescriptor starts from a fresh state. */
+typedef struct mdsplit {
+  bool in_obj, seen_body, only_onion, started;
+} mdsplit_t;
+
+/* Does the line at l (up to n bytes of the text are readable from l) begin
+ * with keyword kw followed by a blank, a newline or the end of the text? */
+static bool line_is_kw(const char *l, size_t n, const char *kw, size_t k) {
+  return n >= k && memcmp(l, kw, k) == 0 && (n == k || l[k] == ' ' || l[k] == '\t' || l[k] == '\n');
 }
 
-typedef struct mdstart {
-  size_t off;
-  size_t lineno;
-} mdstart_t;
+/* A keyword or annotation line at l (n bytes readable from there) through
+ * the rule, outside objects: true if a microdescriptor starts here. */
+static bool split_item_line(mdsplit_t *st, const char *l, size_t n) {
+  bool start_here;
+  if (l[0] == '@') {
+    start_here = st->seen_body || !st->started;
+    st->seen_body = false;
+    st->only_onion = false;
+  } else if (line_is_kw(l, n, "onion-key", 9)) {
+    start_here = st->seen_body || !st->started;
+    st->seen_body = true;
+    st->only_onion = true;
+  } else if (line_is_kw(l, n, "ntor-onion-key", 14)) {
+    start_here = (st->seen_body && !st->only_onion) || !st->started;
+    st->seen_body = true;
+    st->only_onion = false;
+  } else {
+    start_here = !st->started;
+    st->seen_body = true;
+    st->only_onion = false;
+  }
+  if (start_here) {
+    st->started = true;
+  }
+  return start_here;
+}
 
-/* Find where each microdescriptor starts (tor's rule, extended for
- * microdescriptors without onion-key). */
-static int find_starts(const char *t, size_t len, mdstart_t **out, size_t *nout, ep_err_t *err) {
-  mdstart_t *v = NULL;
-  size_t n = 0, alloc = 0;
-  size_t pos = 0, lineno = 1;
-  bool in_obj = false, seen_body = false, only_onion = false, started = false;
+/* Any line (l: its first byte, n: bytes readable from there, ll: the
+ * line's length without its newline) through the rule. */
+static bool split_line(mdsplit_t *st, const char *l, size_t n, size_t ll) {
+  if (st->in_obj) {
+    if (ll >= 9 && memcmp(l, "-----END ", 9) == 0) {
+      st->in_obj = false;
+    }
+    return false;
+  }
+  if (ll >= 11 && memcmp(l, "-----BEGIN ", 11) == 0) {
+    st->in_obj = true;
+    return false;
+  }
+  if (ll == 0) {
+    return false;
+  }
+  return split_item_line(st, l, n);
+}
+
+/* Would the non-blank, non-object line at l be a start? (split_line
+ * without the update, for a state with started set and in_obj clear). */
+static bool is_start(const mdsplit_t *st, const char *l, size_t n) {
+  switch (l[0]) {
+    case '@':
+      return st->seen_body;
+    case 'o':
+      return st->seen_body && line_is_kw(l, n, "onion-key", 9);
+    case 'n':
+      return st->seen_body && !st->only_onion && line_is_kw(l, n, "ntor-onion-key", 14);
+    default:
+      return false;
+  }
+}
+
+/* The first start at or after the line at pos (number *lineno), with the
+ * rule in state *st; len if none. *lineno becomes the start's line number.
+ * With skip_first, the line at pos is fed but cannot be the answer. */
+static size_t next_start(const char *t, size_t len, size_t pos, size_t *lineno, mdsplit_t *st,
+                         bool skip_first) {
+  bool first = true;
   while (pos < len) {
     const char *nl = memchr(t + pos, '\n', len - pos);
     size_t end = nl ? (size_t)(nl - t) : len;
-    const char *l = t + pos;
-    size_t ll = end - pos;
-    bool start_here = false;
-    if (in_obj) {
-      if (ll >= 9 && memcmp(l, "-----END ", 9) == 0) {
-        in_obj = false;
-      }
-    } else if (ll >= 11 && memcmp(l, "-----BEGIN ", 11) == 0) {
-      in_obj = true;
-    } else if (ll == 0) {
-      /* blank */
-    } else if (l[0] == '@') {
-      start_here = seen_body || !started;
-      seen_body = false;
-      only_onion = false;
-    } else if (line_is_kw(l, ll, "onion-key")) {
-      start_here = seen_body || !started;
-      seen_body = true;
-      only_onion = true;
-    } else if (line_is_kw(l, ll, "ntor-onion-key")) {
-      start_here = (seen_body && !only_onion) || !started;
-      seen_body = true;
-      only_onion = false;
-    } else {
-      start_here = !started;
-      seen_body = true;
-      only_onion = false;
+    if (split_line(st, t + pos, len - pos, end - pos) && !(first && skip_first)) {
+      return pos;
     }
-    if (start_here) {
-      /* An annotation right after another annotation continues the same start. */
-      if (n == alloc) {
-        size_t na = alloc ? alloc * 2 : 256;
-        if (na > EP_MD_MAX) {
-          free(v);
-          return ep_err_set(err, EP_ERR_LIMIT, "%s line %zu: more than %u microdescriptors", DOC,
-                            lineno, EP_MD_MAX);
-        }
-        mdstart_t *nv = realloc(v, na * sizeof *nv);
-        if (nv == NULL) {
-          free(v);
-          return ep_err_set(err, EP_ERR_NOMEM, "%s: out of memory", DOC);
-        }
-        v = nv;
-        alloc = na;
-      }
-      v[n].off = pos;
-      v[n].lineno = lineno;
-      n++;
-      started = true;
-    }
+    first = false;
     pos = nl ? end + 1 : len;
-    lineno++;
+    (*lineno)++;
   }
-  *out = v;
-  *nout = n;
-  return 0;
+  return len;
 }
 
-static int parse_one(ep_microdescs_t *l, ep_microdesc_t *md, size_t off, size_t end,
-                     size_t lineno, ep_err_t *err) {
+/* Parse the microdescriptor whose start line is at off (line lineno),
+ * reading on with the document's lexer until the next start; *end and
+ * *end_line are where that is (len at the end). */
+static int parse_one(ep_microdescs_t *l, ep_microdesc_t *md, ep_dir_lexer_t *lx, size_t off,
+                     size_t lineno, size_t *end, size_t *end_line, ep_err_t *err) {
+  const char *t = l->text;
+  size_t len = l->len;
   memset(md, 0, sizeof *md);
   md->p_index = UINT32_MAX;
   md->p6_index = UINT32_MAX;
-  ep_dir_lexer_t lx;
-  ep_dir_lexer_init(&lx, l->text + off, end - off, DOC, EP_DIR_ANNOTATIONS_OK);
-  lx.lineno = lineno;
+  ep_dir_lexer_seek(lx, off, lineno);
   ep_dir_sec_t sec;
   ep_dir_sec_init(&sec, DOC, "microdescriptor", md_rules, EP_DIR_NRULES(md_rules));
+  mdsplit_t st = {0};
   ep_dir_tok_t tok;
-  bool in_body = false;
+  bool in_body = false, first = true, have_end = false;
   int rc;
-  /* The digest covers the body even if a later item is malformed. */
-  size_t body_off = end;
+  size_t body_off = 0;
   for (;;) {
-    rc = ep_dir_next(&lx, &tok, err);
-    if (rc < 0) {
-      break;
+    /* The end: the next non-blank line starts the next microdescriptor, or
+     * the text ends. The lexer is at a line start: blank lines are "\n". */
+    size_t pos = ep_dir_lexer_pos(lx), q = pos;
+    while (q < len && t[q] == '\n') {
+      q++;
     }
-    if (rc == 0) {
-      rc = in_body ? ep_dir_sec_finish(&sec, lx.lineno, err)
+    if (q == len || (!first && is_start(&st, t + q, len - q))) {
+      *end = q;
+      *end_line = lx->lineno + (q - pos);
+      have_end = true;
+      rc = in_body ? ep_dir_sec_finish(&sec, *end_line, err)
                    : ep_err_set(err, EP_ERR_MALFORMED,
                                 "%s line %zu: annotations without a microdescriptor", DOC, lineno);
       break;
     }
+    rc = ep_dir_next(lx, &tok, err);
+    if (rc <= 0) {
+      if (rc == 0) {
+        rc = ep_err_set(err, EP_ERR_INTERNAL, "%s line %zu: lexer ended early", DOC, lx->lineno);
+      }
+      break;
+    }
+    /* The keyword line through the start rule (an object's lines leave its
+     * state as they found it: BEGIN, body, END). */
+    (void)split_item_line(&st, t + tok.offset, len - tok.offset);
+    first = false;
     if (tok.id == EP_DIR_KW_ANNOTATION) {
       if (in_body) {
         rc = ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: annotation inside a microdescriptor",
@@ -195,11 +234,8 @@ static int parse_one(ep_microdescs_t *l, ep_microdesc_t *md, size_t off, size_t 
     }
     if (!in_body) {
       in_body = true;
-      body_off = off + tok.offset;
+      body_off = tok.offset;
       md->lineno = tok.lineno;
-      md->body = l->text + body_off;
-      md->body_len = end - body_off;
-      ep_sha256(md->digest, md->body, md->body_len);
     }
     rc = ep_dir_match(DOC, md_rules, EP_DIR_NRULES(md_rules), &tok, err);
     if (rc < 0) {
@@ -283,12 +319,21 @@ static int parse_one(ep_microdescs_t *l, ep_microdesc_t *md, size_t off, size_t 
       break;
     }
   }
-  if (rc < 0 && !in_body) {
-    /* Nothing to name it by: digest the whole range. */
-    md->body = l->text + off;
-    md->body_len = end - off;
-    ep_sha256(md->digest, md->body, md->body_len);
+  if (!have_end) {
+    /* Where the next microdescriptor starts, by the rule alone (the lexer
+     * stopped somewhere in this one). */
+    *end_line = lineno;
+    mdsplit_t fresh = {0};
+    *end = next_start(t, len, off, end_line, &fresh, true);
   }
+  /* The digest covers the body even if an item is malformed; without a
+   * body, the whole range names it. */
+  if (!in_body) {
+    body_off = off;
+  }
+  md->body = t + body_off;
+  md->body_len = *end - body_off;
+  ep_sha256(md->digest, md->body, md->body_len);
   return rc < 0 ? rc : 0;
 }
 
@@ -318,8 +363,6 @@ ep_microdescs_t *ep_microdescs_parse(const char *text, size_t len, unsigned flag
     return NULL;
   }
   ep_microdescs_t *l = calloc(1, sizeof *l);
-  mdstart_t *starts = NULL;
-  size_t nstarts = 0;
   if (l == NULL || (l->text = malloc(len + 1)) == NULL) {
     free(l);
     ep_err_set(err, EP_ERR_NOMEM, "%s: out of memory", DOC);
@@ -328,22 +371,41 @@ ep_microdescs_t *ep_microdescs_parse(const char *text, size_t len, unsigned flag
   memcpy(l->text, text, len);
   l->text[len] = '\0';
   l->len = len;
-  if (find_starts(l->text, len, &starts, &nstarts, err) < 0) {
-    goto fail;
-  }
-  if (nstarts > 0) {
-    l->v = calloc(nstarts, sizeof *l->v);
-    if (l->v == NULL) {
-      ep_err_set(err, EP_ERR_NOMEM, "%s: out of memory", DOC);
-      goto fail;
+  /* One lexer over the whole text (one NUL scan); each microdescriptor
+   * runs from its start line to the next one (parse_one finds it). */
+  ep_dir_lexer_t lx;
+  ep_dir_lexer_init(&lx, l->text, len, DOC, EP_DIR_ANNOTATIONS_OK);
+  size_t lineno = 1, nstarts = 0, starts_cap = 0;
+  mdsplit_t st0 = {0};
+  size_t off = next_start(l->text, len, 0, &lineno, &st0, false);
+  while (off < len) {
+    if (nstarts == starts_cap) {
+      /* the limit as the starts were always counted: in steps doubling from 256 */
+      size_t na = starts_cap ? starts_cap * 2 : 256;
+      if (na > EP_MD_MAX) {
+        ep_err_set(err, EP_ERR_LIMIT, "%s line %zu: more than %u microdescriptors", DOC, lineno,
+                   EP_MD_MAX);
+        goto fail;
+      }
+      starts_cap = na;
     }
-    l->alloc = nstarts;
-  }
-  for (size_t i = 0; i < nstarts; i++) {
-    size_t end = i + 1 < nstarts ? starts[i + 1].off : len;
+    if (l->n == l->alloc) {
+      size_t na = l->alloc ? l->alloc * 2 : 256;
+      ep_microdesc_t *nv = realloc(l->v, na * sizeof *nv);
+      if (nv == NULL) {
+        ep_err_set(err, EP_ERR_NOMEM, "%s: out of memory", DOC);
+        goto fail;
+      }
+      l->v = nv;
+      l->alloc = na;
+    }
     ep_microdesc_t *md = &l->v[l->n];
     ep_err_t e = {0};
-    int rc = parse_one(l, md, starts[i].off, end, starts[i].lineno, &e);
+    size_t end, end_line;
+    int rc = parse_one(l, md, &lx, off, lineno, &end, &end_line, &e);
+    nstarts++;
+    off = end;
+    lineno = end_line;
     if (rc == 0) {
       l->n++;
       continue;
@@ -381,10 +443,8 @@ ep_microdescs_t *ep_microdescs_parse(const char *text, size_t len, unsigned flag
     ep_err_set(err, EP_ERR_NOMEM, "%s: out of memory", DOC);
     goto fail;
   }
-  free(starts);
   return l;
 fail:
-  free(starts);
   ep_microdescs_free(l);
   return NULL;
 }

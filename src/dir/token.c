@@ -3,7 +3,6 @@
 
 #include "dir/token.h"
 
-#include <arpa/inet.h>
 #include <string.h>
 
 #include "lib/caps.h"
@@ -53,6 +52,7 @@ void ep_dir_lexer_init(ep_dir_lexer_t *lx, const char *text, size_t len, const c
    * still reports the first one at its own line, when it gets there. */
   const char *nul = len > 0 ? memchr(text, '\0', len) : NULL;
   lx->nul_at = nul != NULL ? (size_t)(nul - text) : len;
+  lx->nul_from = 0;
 }
 
 size_t ep_dir_lexer_pos(const ep_dir_lexer_t *lx) { return ep_rd_pos(&lx->rd); }
@@ -65,9 +65,15 @@ void ep_dir_lexer_seek(ep_dir_lexer_t *lx, size_t pos, size_t lineno) {
   }
   (void)ep_rd_skip(&lx->rd, pos);
   lx->lineno = lineno;
-  /* Lines are read from pos on: the first NUL from there. */
+  /* Lines are read from pos on: the first NUL from there. A seek forward
+   * within what the last scan covered keeps its answer (no NUL between
+   * nul_from and nul_at, so none between pos and nul_at either). */
+  if (pos >= lx->nul_from && lx->nul_at >= pos) {
+    return;
+  }
   const char *nul = pos < len ? memchr(lx->base + pos, '\0', len - pos) : NULL;
   lx->nul_at = nul != NULL ? (size_t)(nul - lx->base) : len;
+  lx->nul_from = pos;
 }
 
 /* Take the next line (without its newline) from the reader. 1 = line,
@@ -120,6 +126,29 @@ static bool next_line_starts(const ep_dir_lexer_t *lx, const char *prefix, size_
 /* Blank (SP or TAB) lookup: 1 for blanks. */
 static const uint8_t blank_tab[256] = {[' '] = 1, ['\t'] = 1};
 
+/* First blank (SP or TAB) in [p, end), or end: eight bytes a step where the
+ * byte order allows, never reading at or past end. */
+static inline const char *find_blank(const char *p, const char *end) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+  while (end - p >= 8) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    uint64_t x = w ^ (ones * ' '), y = w ^ (ones * '\t');
+    /* a zero byte of x or y is a blank; the lowest flagged byte is exact */
+    uint64_t m = (((x - ones) & ~x) | ((y - ones) & ~y)) & highs;
+    if (m != 0) {
+      return p + (__builtin_ctzll(m) >> 3);
+    }
+    p += 8;
+  }
+#endif
+  while (p < end && !blank_tab[(uint8_t)*p]) {
+    p++;
+  }
+  return p;
+}
+
 static void set_argstr(ep_dir_tok_t *tok, const char *s, size_t n) {
   size_t i = 0;
   while (i < n && blank_tab[(uint8_t)s[i]]) {
@@ -151,9 +180,7 @@ void ep_dir_tok_split(ep_dir_tok_t *tok, uint32_t limit) {
       break;
     }
     const char *a = p;
-    while (p < end && !blank_tab[(uint8_t)*p]) {
-      p++;
-    }
+    p = find_blank(p, end);
     tok->args[tok->nargs] = a;
     tok->arglen[tok->nargs] = (uint16_t)(p - a);
     tok->nargs++;
@@ -343,6 +370,10 @@ int ep_dir_match(const char *doc, const ep_dir_rule_t *rules, size_t nrules, ep_
   if (r == NULL) {
     return 0;
   }
+  return ep_dir_match_rule(doc, r, tok, err);
+}
+
+int ep_dir_match_rule(const char *doc, const ep_dir_rule_t *r, ep_dir_tok_t *tok, ep_err_t *err) {
   tok->rule = r;
   tok->id = r->id;
   /* Split as many arguments as the counts need, plus one to see more. */
@@ -482,9 +513,7 @@ bool ep_dir_arg_next(const ep_dir_tok_t *tok, size_t *pos, const char **arg, siz
     return false;
   }
   size_t a = i;
-  while (i < n && !is_ws(s[i])) {
-    i++;
-  }
+  i = (size_t)(find_blank(s + i, s + n) - s);
   *arg = s + a;
   *len = i - a;
   *pos = i;
@@ -707,14 +736,85 @@ int ep_dir_parse_ipv4(const char *s, size_t n, uint32_t *out) {
   return 0;
 }
 
+/* Hex digit values plus one; 0 for anything else. */
+static const uint8_t hex1[256] = {
+    ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8,
+    ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15,
+    ['f'] = 16, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
+
+/* RFC 4291 §2.2 text, as inet_pton(AF_INET6) accepts it: up to eight groups
+ * of 1-4 hex digits separated by ':', one "::" standing for at least one
+ * zero group, optionally ending in a dotted quad (ep_dir_parse_ipv4's rules)
+ * in place of the last two groups. Bounded by n; no NUL termination needed
+ * (a NUL byte is refused like any other foreign character). */
 int ep_dir_parse_ipv6(const char *s, size_t n, uint8_t out[16]) {
-  char buf[64];
-  if (n == 0 || n >= sizeof buf) {
+  uint16_t g[8];
+  size_t ng = 0;       /* groups so far */
+  size_t gap = SIZE_MAX; /* where "::" stands, as a group index */
+  size_t i = 0;
+  if (n == 0 || n > 45) {
+    return -1; /* the longest literal: 6 groups of 4 and a dotted quad */
+  }
+  if (s[0] == ':') {
+    if (n < 2 || s[1] != ':') {
+      return -1;
+    }
+    gap = 0;
+    i = 2;
+  }
+  while (i < n) {
+    size_t a = i;
+    uint32_t v = 0;
+    unsigned d;
+    while (i < n && i - a < 5 && (d = hex1[(uint8_t)s[i]]) != 0) {
+      v = v << 4 | (d - 1);
+      i++;
+    }
+    if (i - a > 4) {
+      return -1;
+    }
+    if (i < n && s[i] == '.') {
+      /* a dotted quad: the rest of the text, two groups */
+      uint32_t v4;
+      if (ng > 6 || ep_dir_parse_ipv4(s + a, n - a, &v4) < 0) {
+        return -1;
+      }
+      g[ng++] = (uint16_t)(v4 >> 16);
+      g[ng++] = (uint16_t)v4;
+      break;
+    }
+    if (i == a || ng == 8) {
+      return -1;
+    }
+    g[ng++] = (uint16_t)v;
+    if (i == n) {
+      break;
+    }
+    if (s[i] != ':' || i + 1 == n) {
+      return -1; /* a foreign character, or a single ':' at the end */
+    }
+    i++;
+    if (s[i] == ':') {
+      if (gap != SIZE_MAX) {
+        return -1; /* a second "::" */
+      }
+      gap = ng;
+      i++;
+    }
+  }
+  if (gap == SIZE_MAX ? ng != 8 : ng > 7) {
     return -1;
   }
-  memcpy(buf, s, n);
-  buf[n] = '\0';
-  return inet_pton(AF_INET6, buf, out) == 1 ? 0 : -1;
+  /* the groups before the gap, zeros, the groups after it */
+  size_t before = gap == SIZE_MAX ? ng : gap;
+  memset(out, 0, 16);
+  for (size_t j = 0; j < ng; j++) {
+    size_t at = j < before ? j : j + (8 - ng);
+    out[2 * at] = (uint8_t)(g[j] >> 8);
+    out[2 * at + 1] = (uint8_t)g[j];
+  }
+  return 0;
 }
 
 int ep_dir_parse_addrport(const char *s, size_t n, int *family, uint8_t addr[16], uint16_t *port) {

@@ -100,7 +100,8 @@ typedef struct ep_dir_lexer {
   size_t lineno;            /* line number of the next line */
   const char *doc;          /* document name for errors ("consensus") */
   unsigned flags;
-  size_t nul_at;            /* first NUL at or after where reading started (init, seek), or len */
+  size_t nul_at;            /* first NUL at or after nul_from, or len */
+  size_t nul_from;          /* where that scan started (init: 0; a seek backwards rescans) */
 } ep_dir_lexer_t;
 
 void ep_dir_lexer_init(ep_dir_lexer_t *lx, const char *text, size_t len, const char *docname,
@@ -121,6 +122,9 @@ int ep_dir_next(ep_dir_lexer_t *lx, ep_dir_tok_t *tok, ep_err_t *err);
  * tok->id stays EP_DIR_KW_UNKNOWN and 0 is returned. */
 int ep_dir_match(const char *doc, const ep_dir_rule_t *rules, size_t nrules, ep_dir_tok_t *tok,
                  ep_err_t *err);
+/* ep_dir_match for a token whose keyword the caller already knows to be
+ * rule r's (a parser's own dispatch): the same argument and object checks. */
+int ep_dir_match_rule(const char *doc, const ep_dir_rule_t *r, ep_dir_tok_t *tok, ep_err_t *err);
 /* Split the first `limit` arguments (at most EP_DIR_MAX_ARGS) into args[]. */
 void ep_dir_tok_split(ep_dir_tok_t *tok, uint32_t limit);
 /* Exact number of arguments (walks the line). */
