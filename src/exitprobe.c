@@ -65,7 +65,9 @@ int main(int argc, char **argv) {
   }
   for (const ep_command_t *c = ep_commands; c->name != NULL; c++) {
     if (strcmp(c->name, argv[i]) == 0) {
-      return c->run(argc - i, argv + i);
+      int rc = c->run(argc - i, argv + i);
+      ep_crypto_cleanup();
+      return rc;
     }
   }
   fprintf(stderr, "exitprobe: unknown command '%s' (try --help)\n", argv[i]);

@@ -52,6 +52,24 @@ static const EVP_CIPHER *cipher_aes128ctr(void) {
   return g_aes128ctr;
 }
 
+void ep_crypto_cleanup(void) {
+  /* Only handles fetched here are freed; the EVP_sha1()-style fallbacks
+   * are static, and what stays after this (a late digest still works,
+   * through the implicit fetch). */
+  if (g_sha1 != NULL && g_sha1 != EVP_sha1()) {
+    EVP_MD_free((EVP_MD *)g_sha1);
+  }
+  if (g_sha256 != NULL && g_sha256 != EVP_sha256()) {
+    EVP_MD_free((EVP_MD *)g_sha256);
+  }
+  if (g_aes128ctr != NULL && g_aes128ctr != EVP_aes_128_ctr()) {
+    EVP_CIPHER_free((EVP_CIPHER *)g_aes128ctr);
+  }
+  g_sha1 = EVP_sha1();
+  g_sha256 = EVP_sha256();
+  g_aes128ctr = EVP_aes_128_ctr();
+}
+
 int ep_crypto_init(void) {
   if (sodium_init() < 0) {
     return -1;

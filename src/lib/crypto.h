@@ -17,8 +17,12 @@
 #define EP_ED25519_SIG_LEN 64
 #define EP_AES128_KEY_LEN 16
 
-/* Call once before anything else (libsodium init). 0 or -1. */
+/* Call once before anything else (libsodium init, OpenSSL algorithms
+ * fetched once). 0 or -1. */
 int ep_crypto_init(void);
+/* Release what ep_crypto_init fetched (at exit, when nothing uses crypto any
+ * more; only so leak checkers see every block freed). */
+void ep_crypto_cleanup(void);
 
 /* Wipe memory so the compiler cannot elide it. */
 void ep_wipe(void *p, size_t n);
