@@ -608,84 +608,6 @@ int ep_dir_arg_hex(const ep_dir_tok_t *tok, uint32_t i, uint8_t *out, size_t n) 
   return ep_hex_decode(out, n, tok->args[i], tok->arglen[i]) == (ssize_t)n ? 0 : -1;
 }
 
-/* The base64 alphabet as (character, value) pairs, for the tables below. */
-#define B64_ALPHABET(X) \
-  X('A', 0) X('B', 1) X('C', 2) X('D', 3) X('E', 4) X('F', 5) X('G', 6) X('H', 7) \
-  X('I', 8) X('J', 9) X('K', 10) X('L', 11) X('M', 12) X('N', 13) X('O', 14) X('P', 15) \
-  X('Q', 16) X('R', 17) X('S', 18) X('T', 19) X('U', 20) X('V', 21) X('W', 22) X('X', 23) \
-  X('Y', 24) X('Z', 25) X('a', 26) X('b', 27) X('c', 28) X('d', 29) X('e', 30) X('f', 31) \
-  X('g', 32) X('h', 33) X('i', 34) X('j', 35) X('k', 36) X('l', 37) X('m', 38) X('n', 39) \
-  X('o', 40) X('p', 41) X('q', 42) X('r', 43) X('s', 44) X('t', 45) X('u', 46) X('v', 47) \
-  X('w', 48) X('x', 49) X('y', 50) X('z', 51) X('0', 52) X('1', 53) X('2', 54) X('3', 55) \
-  X('4', 56) X('5', 57) X('6', 58) X('7', 59) X('8', 60) X('9', 61) X('+', 62) X('/', 63) \
-
-/* b64_q[k][c]: the value of character c in place k of a 4-character quantum,
- * already shifted there (18, 12, 6, 0 bits), plus a "valid" bit 24+k; 0 for
- * bytes outside the alphabet. A quantum is the OR of four lookups; it was
- * all alphabet iff its bits 24..27 are all set. */
-#define B64_Q(val, shift, k) ((uint32_t)(val) << (shift) | (uint32_t)1 << (24 + (k)))
-#define B64_Q0(c, val) [(unsigned char)(c)] = B64_Q(val, 18, 0),
-#define B64_Q1(c, val) [(unsigned char)(c)] = B64_Q(val, 12, 1),
-#define B64_Q2(c, val) [(unsigned char)(c)] = B64_Q(val, 6, 2),
-#define B64_Q3(c, val) [(unsigned char)(c)] = B64_Q(val, 0, 3),
-static const uint32_t b64_q[4][256] = {
-  {B64_ALPHABET(B64_Q0)},
-  {B64_ALPHABET(B64_Q1)},
-  {B64_ALPHABET(B64_Q2)},
-  {B64_ALPHABET(B64_Q3)},
-};
-#undef B64_Q0
-#undef B64_Q1
-#undef B64_Q2
-#undef B64_Q3
-#undef B64_Q
-#undef B64_ALPHABET
-#define B64_VALID4 (0xfu << 24)
-
-/* Decode exactly n bytes from unpadded base64 s[0..l) with l == ceil(4n/3):
- * the fast path for digests and keys in arguments. Bad characters anywhere,
- * a lone last character and non-zero trailing bits are refused. */
-static int b64_fixed(const char *s, size_t l, uint8_t *out, size_t n) {
-  const uint8_t *u = (const uint8_t *)s;
-  size_t full = l / 4, rest = l % 4;
-  if (rest == 1 || full * 3 + (rest ? rest - 1 : 0) != n) {
-    return -1;
-  }
-  uint32_t ok = B64_VALID4;
-  for (size_t q = 0; q < full; q++) {
-    const uint8_t *c = u + 4 * q;
-    uint32_t x = b64_q[0][c[0]] | b64_q[1][c[1]] | b64_q[2][c[2]] | b64_q[3][c[3]];
-    ok &= x;
-    out[3 * q] = (uint8_t)(x >> 16);
-    out[3 * q + 1] = (uint8_t)(x >> 8);
-    out[3 * q + 2] = (uint8_t)x;
-  }
-  if ((ok & B64_VALID4) != B64_VALID4) {
-    return -1;
-  }
-  if (rest > 0) {
-    const uint8_t *c = u + 4 * full;
-    uint8_t *o = out + 3 * full;
-    uint32_t x = b64_q[0][c[0]] | b64_q[1][c[1]];
-    if (rest == 2) {
-      /* 12 bits: one byte, 4 bits that must be zero */
-      if (((x >> 24) & 0x3u) != 0x3u || (x & 0xf000u) != 0) {
-        return -1;
-      }
-      o[0] = (uint8_t)(x >> 16);
-    } else {
-      /* 18 bits: two bytes, 2 bits that must be zero */
-      x |= b64_q[2][c[2]];
-      if (((x >> 24) & 0x7u) != 0x7u || (x & 0xc0u) != 0) {
-        return -1;
-      }
-      o[0] = (uint8_t)(x >> 16);
-      o[1] = (uint8_t)(x >> 8);
-    }
-  }
-  return 0;
-}
-
 int ep_dir_arg_b64(const ep_dir_tok_t *tok, uint32_t i, uint8_t *out, size_t n) {
   if (i >= tok->nargs || i >= EP_DIR_MAX_ARGS) {
     return -1;
@@ -705,7 +627,9 @@ int ep_dir_arg_b64(const ep_dir_tok_t *tok, uint32_t i, uint8_t *out, size_t n) 
   if (l != want) {
     return -1;
   }
-  return b64_fixed(s, l, out, n);
+  /* Exactly n bytes from exactly ceil(4n/3) characters: anything the
+   * decoder would skip or stop at (whitespace, '=') leaves it short. */
+  return ep_base64_decode(out, n, s, l) == (ssize_t)n ? 0 : -1;
 }
 
 int ep_dir_parse_ipv4(const char *s, size_t n, uint32_t *out) {

@@ -12,16 +12,9 @@ void ep_reader_init(ep_reader_t *r, const void *buf, size_t len) {
   r->short_read = false;
 }
 
-static int need(ep_reader_t *r, size_t n) {
-  if (n > r->len - r->pos) {
-    r->short_read = true;
-    return -1;
-  }
-  return 0;
-}
 
 int ep_rd_u8(ep_reader_t *r, uint8_t *out) {
-  if (need(r, 1) < 0) {
+  if (ep_rd_need(r, 1) < 0) {
     return -1;
   }
   *out = r->buf[r->pos++];
@@ -29,7 +22,7 @@ int ep_rd_u8(ep_reader_t *r, uint8_t *out) {
 }
 
 int ep_rd_u16(ep_reader_t *r, uint16_t *out) {
-  if (need(r, 2) < 0) {
+  if (ep_rd_need(r, 2) < 0) {
     return -1;
   }
   *out = ep_get_u16(r->buf + r->pos);
@@ -38,7 +31,7 @@ int ep_rd_u16(ep_reader_t *r, uint16_t *out) {
 }
 
 int ep_rd_u32(ep_reader_t *r, uint32_t *out) {
-  if (need(r, 4) < 0) {
+  if (ep_rd_need(r, 4) < 0) {
     return -1;
   }
   *out = ep_get_u32(r->buf + r->pos);
@@ -47,7 +40,7 @@ int ep_rd_u32(ep_reader_t *r, uint32_t *out) {
 }
 
 int ep_rd_u64(ep_reader_t *r, uint64_t *out) {
-  if (need(r, 8) < 0) {
+  if (ep_rd_need(r, 8) < 0) {
     return -1;
   }
   *out = (uint64_t)ep_get_u32(r->buf + r->pos) << 32 | ep_get_u32(r->buf + r->pos + 4);
@@ -56,7 +49,7 @@ int ep_rd_u64(ep_reader_t *r, uint64_t *out) {
 }
 
 int ep_rd_bytes(ep_reader_t *r, void *out, size_t n) {
-  if (need(r, n) < 0) {
+  if (ep_rd_need(r, n) < 0) {
     return -1;
   }
   if (n > 0) {
@@ -67,7 +60,7 @@ int ep_rd_bytes(ep_reader_t *r, void *out, size_t n) {
 }
 
 int ep_rd_sub(ep_reader_t *r, ep_reader_t *sub, size_t n) {
-  if (need(r, n) < 0) {
+  if (ep_rd_need(r, n) < 0) {
     return -1;
   }
   ep_reader_init(sub, r->buf + r->pos, n);

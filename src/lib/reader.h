@@ -34,10 +34,18 @@ int ep_rd_u32(ep_reader_t *r, uint32_t *out);
 int ep_rd_u64(ep_reader_t *r, uint64_t *out);
 /* Copy n bytes out. */
 int ep_rd_bytes(ep_reader_t *r, void *out, size_t n);
-/* Point at the next n bytes without copying (valid as long as the buffer). */
-static inline int ep_rd_ptr(ep_reader_t *r, const uint8_t **out, size_t n) {
+/* The one bounds check: 0 if n more bytes are there, else -1 and the reader
+ * remembers the short read. */
+static inline int ep_rd_need(ep_reader_t *r, size_t n) {
   if (n > r->len - r->pos) {
     r->short_read = true;
+    return -1;
+  }
+  return 0;
+}
+/* Point at the next n bytes without copying (valid as long as the buffer). */
+static inline int ep_rd_ptr(ep_reader_t *r, const uint8_t **out, size_t n) {
+  if (ep_rd_need(r, n) < 0) {
     return -1;
   }
   *out = r->buf + r->pos;
@@ -45,8 +53,7 @@ static inline int ep_rd_ptr(ep_reader_t *r, const uint8_t **out, size_t n) {
   return 0;
 }
 static inline int ep_rd_skip(ep_reader_t *r, size_t n) {
-  if (n > r->len - r->pos) {
-    r->short_read = true;
+  if (ep_rd_need(r, n) < 0) {
     return -1;
   }
   r->pos += n;
