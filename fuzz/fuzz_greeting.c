@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "lib/caps.h"
-#include "probe/smtp.h"
+#include "probe/engine/smtp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

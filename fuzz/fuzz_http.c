@@ -22,8 +22,8 @@
 
 #include "lib/caps.h"
 #include "lib/err.h"
-#include "probe/http.h"
-#include "probe/inflate.h"
+#include "probe/dirclient/http.h"
+#include "probe/dirclient/inflate.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

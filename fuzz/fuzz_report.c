@@ -17,7 +17,7 @@
 
 #include "lib/err.h"
 #include "lib/json.h"
-#include "probe/report.h"
+#include "probe/engine/report.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -7,7 +7,7 @@
 
 #include "lib/crypto.h"
 #include "lib/log.h"
-#include "probe/commands.h"
+#include "probe/cmd/commands.h"
 
 static void usage(FILE *out) {
   fprintf(out,

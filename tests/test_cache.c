@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "lib/caps.h"
-#include "probe/cache.h"
+#include "probe/dirclient/cache.h"
 #include "testutil.h"
 
 static char tmpdir[256];

@@ -4,8 +4,8 @@
 #include <check.h>
 #include <string.h>
 
-#include "probe/classify.h"
-#include "probe/smtp.h"
+#include "probe/engine/classify.h"
+#include "probe/engine/smtp.h"
 #include "testutil.h"
 
 static int parse(const char *s, bool eof, ep_greeting_t *g) {

@@ -29,10 +29,10 @@
 #include "lib/encode.h"
 #include "lib/log.h"
 #include "lib/timeutil.h"
-#include "probe/cache.h"
-#include "probe/dirclient.h"
-#include "probe/loop.h"
-#include "probe/netdir.h"
+#include "probe/dirclient/cache.h"
+#include "probe/dirclient/dirclient.h"
+#include "probe/net/loop.h"
+#include "probe/dirclient/netdir.h"
 #include "testutil.h"
 
 /* The sample consensus: valid-after 04:33:20, valid-until 04:33:40. */

@@ -18,8 +18,8 @@
 #include "lib/crypto.h"
 #include "lib/encode.h"
 #include "lib/timeutil.h"
-#include "probe/http.h"
-#include "probe/loop.h"
+#include "probe/dirclient/http.h"
+#include "probe/net/loop.h"
 #include "testutil.h"
 
 #define ORIGIN "127.0.0.1:7000"

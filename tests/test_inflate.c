@@ -9,7 +9,7 @@
 #include "lib/caps.h"
 #include "lib/crypto.h"
 #include "lib/encode.h"
-#include "probe/inflate.h"
+#include "probe/dirclient/inflate.h"
 #include "testutil.h"
 
 /* SHA-256 of the uncompressed cached-microdesc-consensus (2,112,273 bytes) of

@@ -16,9 +16,9 @@
 #include "lib/caps.h"
 #include "lib/crypto.h"
 #include "lib/timeutil.h"
-#include "probe/loop.h"
-#include "probe/net.h"
-#include "probe/tls.h"
+#include "probe/net/loop.h"
+#include "probe/net/net.h"
+#include "probe/net/tls.h"
 #include "testutil.h"
 
 /* ---- helpers ---- */

@@ -14,7 +14,7 @@
 #include "dir/routerdesc.h"
 #include "lib/caps.h"
 #include "lib/encode.h"
-#include "probe/netdir.h"
+#include "probe/dirclient/netdir.h"
 #include "testutil.h"
 
 static ep_consensus_t *cons(const char *rel) {

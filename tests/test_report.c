@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include "lib/json.h"
-#include "probe/report.h"
-#include "probe/result.h"
+#include "probe/engine/report.h"
+#include "probe/engine/result.h"
 #include "testutil.h"
 
 static void make_result(ep_result_t *r, unsigned round, const char *fp, const char *nick,

@@ -1,0 +1,296 @@
+/* exitprobe — selecting exits and first hops for a scan. */
+#include "config.h"
+
+#include "probe/cmd/scandir.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "dir/authority.h"
+#include "lib/log.h"
+#include "probe/dirclient/dirclient.h"
+#include "probe/dirclient/dirvia.h"
+#include "probe/net/relayspec.h"
+
+struct ep_scandir {
+  ep_netdir_t *nd;
+  ep_scan_relay_t *exits;
+  size_t n_exits;
+  ep_scan_relay_t *hops;
+  size_t n_hops;
+  bool test_network;
+};
+
+void ep_scandir_opts_defaults(ep_scandir_opts_t *o) { memset(o, 0, sizeof *o); }
+
+static const uint16_t control_candidates[] = {80, 443, 8080, 53, 22, 993, 995, 110, 143, 6667};
+
+static void fill_relay(const ep_netdir_t *nd, const ep_relay_t *r, ep_scan_relay_t *out) {
+  memset(out, 0, sizeof *out);
+  ep_netdir_target(nd, r, &out->target, NULL);
+  ep_fingerprint_format(out->ref.fingerprint, r->rsa_id);
+  snprintf(out->ref.nickname, sizeof out->ref.nickname, "%s", r->nickname);
+  ep_ipv4_format(out->ref.address, r->ipv4);
+  out->ref.or_port = r->or_port;
+  out->handle = r;
+}
+
+static bool given_match(const ep_netdir_t *nd, const char *const *given, size_t n,
+                        const ep_relay_t *r, bool *any_lookups) {
+  bool any = false;
+  for (size_t i = 0; i < n; i++) {
+    if (ep_relayspec_is_explicit(given[i])) {
+      continue;
+    }
+    any = true;
+    if (ep_netdir_find(nd, given[i], NULL) == r) {
+      *any_lookups = true;
+      return true;
+    }
+  }
+  *any_lookups = any;
+  return !any;
+}
+
+ep_scandir_t *ep_scandir_from_netdir(ep_netdir_t *nd, const ep_scandir_opts_t *o, ep_err_t *err) {
+  ep_scandir_t *sd = calloc(1, sizeof *sd);
+  if (sd == NULL) {
+    ep_netdir_free(nd);
+    ep_err_set(err, EP_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  sd->nd = nd;
+  /* Given fingerprints must exist: say which do not. */
+  for (size_t i = 0; i < o->n_given_exits + o->n_given_hops; i++) {
+    const char *g = i < o->n_given_exits ? o->given_exits[i] : o->given_hops[i - o->n_given_exits];
+    ep_err_t ferr = {0};
+    if (!ep_relayspec_is_explicit(g) && ep_netdir_find(nd, g, &ferr) == NULL) {
+      ep_err_set(err, EP_ERR_MALFORMED, "relay %s: %s", g, ferr.msg);
+      ep_scandir_free(sd);
+      return NULL;
+    }
+  }
+  /* Candidates: the union over the ports, with a port mask per exit. */
+  size_t n_relays = ep_netdir_count(nd);
+  sd->exits = calloc(n_relays ? n_relays : 1, sizeof *sd->exits);
+  if (sd->exits == NULL) {
+    ep_err_set(err, EP_ERR_NOMEM, "out of memory");
+    ep_scandir_free(sd);
+    return NULL;
+  }
+  size_t *slot = calloc(n_relays ? n_relays : 1, sizeof *slot); /* relay index -> exits index + 1 */
+  if (slot == NULL) {
+    ep_err_set(err, EP_ERR_NOMEM, "out of memory");
+    ep_scandir_free(sd);
+    return NULL;
+  }
+  for (size_t p = 0; p < o->n_ports; p++) {
+    ep_exit_query_t q = {.port = o->ports[p], .include_badexit = o->include_badexit};
+    ep_exit_candidate_t *cands = NULL;
+    size_t nc = 0;
+    ep_exit_stats_t st;
+    if (ep_netdir_exits(nd, &q, &cands, &nc, &st, err) != EP_OK) {
+      free(slot);
+      ep_scandir_free(sd);
+      return NULL;
+    }
+    for (size_t i = 0; i < nc; i++) {
+      const ep_relay_t *r = cands[i].relay;
+      bool lookups;
+      if (!given_match(nd, o->given_exits, o->n_given_exits, r, &lookups)) {
+        continue;
+      }
+      size_t ri = ep_netdir_index(nd, r);
+      if (slot[ri] == 0) {
+        ep_scan_relay_t *e = &sd->exits[sd->n_exits++];
+        fill_relay(nd, r, e);
+        e->policy_basis = cands[i].answer.basis == EP_POLICY_BASIS_FULL ? "full" : "summary";
+        slot[ri] = sd->n_exits;
+      }
+      ep_scan_relay_t *e = &sd->exits[slot[ri] - 1];
+      e->ports_mask |= 1u << p;
+      e->may_be_restricted = e->may_be_restricted || cands[i].may_be_restricted;
+    }
+    free(cands);
+  }
+  free(slot);
+  /* A control port: one its policy accepts that is not being probed. */
+  for (size_t i = 0; i < sd->n_exits; i++) {
+    const ep_relay_t *r = sd->exits[i].handle;
+    for (size_t c = 0; c < sizeof control_candidates / sizeof control_candidates[0]; c++) {
+      bool probed = false;
+      for (size_t p = 0; p < o->n_ports; p++) {
+        probed = probed || o->ports[p] == control_candidates[c];
+      }
+      if (!probed && ep_policy_summary_eval(r->policy, control_candidates[c]).verdict == EP_POLICY_ACCEPT) {
+        sd->exits[i].control_port = control_candidates[c];
+        break;
+      }
+    }
+  }
+  /* First hops: the ones given (any running relay the user names), or the
+   * fast stable guards of the directory. */
+  const ep_relay_t **hops = NULL;
+  size_t nh = 0;
+  bool named = false;
+  for (size_t i = 0; i < o->n_given_hops; i++) {
+    named = named || !ep_relayspec_is_explicit(o->given_hops[i]);
+  }
+  if (named) {
+    hops = calloc(o->n_given_hops, sizeof *hops);
+    if (hops == NULL) {
+      ep_err_set(err, EP_ERR_NOMEM, "out of memory");
+      ep_scandir_free(sd);
+      return NULL;
+    }
+    for (size_t i = 0; i < o->n_given_hops; i++) {
+      const ep_relay_t *r = ep_relayspec_is_explicit(o->given_hops[i])
+                                ? NULL
+                                : ep_netdir_find(nd, o->given_hops[i], NULL);
+      if (r == NULL) {
+        continue;
+      }
+      if (!r->has_ntor) {
+        ep_err_set(err, EP_ERR_STATE, "first hop %s: no microdescriptor (no ntor key)", o->given_hops[i]);
+        free(hops);
+        ep_scandir_free(sd);
+        return NULL;
+      }
+      hops[nh++] = r;
+    }
+  } else {
+    ep_hop_query_t hq = {.exit = NULL, .allow_same_16 = true};
+    if (ep_netdir_first_hops(nd, &hq, &hops, &nh, err) != EP_OK) {
+      ep_scandir_free(sd);
+      return NULL;
+    }
+  }
+  sd->hops = calloc(nh ? nh : 1, sizeof *sd->hops);
+  if (sd->hops == NULL) {
+    free(hops);
+    ep_scandir_free(sd);
+    ep_err_set(err, EP_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  for (size_t i = 0; i < nh; i++) {
+    fill_relay(nd, hops[i], &sd->hops[sd->n_hops++]);
+  }
+  free(hops);
+  /* A network whose relays all share one /16 is a local test network. */
+  sd->test_network = n_relays > 1;
+  uint32_t first16 = n_relays > 0 ? ep_netdir_relay(nd, 0)->ipv4 >> 16 : 0;
+  for (size_t i = 1; i < n_relays && sd->test_network; i++) {
+    sd->test_network = (ep_netdir_relay(nd, i)->ipv4 >> 16) == first16;
+  }
+  return sd;
+}
+
+void ep_scandir_free(ep_scandir_t *sd) {
+  if (sd == NULL) {
+    return;
+  }
+  ep_netdir_free(sd->nd);
+  free(sd->exits);
+  free(sd->hops);
+  free(sd);
+}
+
+void ep_scandir_relays(ep_scandir_t *sd, ep_scan_relay_t **exits, size_t *n_exits,
+                       ep_scan_relay_t **hops, size_t *n_hops) {
+  *exits = sd->exits;
+  *n_exits = sd->n_exits;
+  *hops = sd->hops;
+  *n_hops = sd->n_hops;
+}
+
+void ep_scandir_own_hops(ep_scandir_t *sd, ep_scan_relay_t *hops, size_t n_hops) {
+  if (hops != sd->hops) {
+    free(sd->hops);
+    sd->hops = hops;
+  }
+  sd->n_hops = n_hops;
+}
+
+bool ep_scandir_is_test_network(const ep_scandir_t *sd) { return sd->test_network; }
+
+const ep_netdir_t *ep_scandir_netdir(const ep_scandir_t *sd) { return sd->nd; }
+
+bool ep_scandir_related(const ep_scan_relay_t *exit, const ep_scan_relay_t *hop, void *arg) {
+  (void)arg;
+  const ep_relay_t *a = exit->handle, *b = hop->handle;
+  if (a == NULL || b == NULL) {
+    return false;
+  }
+  return ep_netdir_same_family(a, b);
+}
+
+/* Fetch and verify through the directory client, then select. */
+ep_scandir_t *ep_scandir_load(ep_loop_t *loop, const ep_scandir_opts_t *o, ep_err_t *err) {
+  ep_dirclient_opts_t dco;
+  ep_dirclient_opts_default(&dco);
+  ep_dir_authset_t *auths = NULL;
+  if (o->dir_authorities != NULL) {
+    auths = ep_dir_authset_load(o->dir_authorities, err);
+    if (auths == NULL) {
+      return NULL;
+    }
+    if (ep_dir_authset_n_v3(auths) == 0) {
+      ep_err_set(err, EP_ERR_MALFORMED, "%s: no v3 DirAuthority lines", o->dir_authorities);
+      ep_dir_authset_free(auths);
+      return NULL;
+    }
+    dco.auths = auths;
+  }
+  dco.cache_dir = o->cache_dir;
+  dco.full_policies = !o->summary_only;
+  ep_dir_transport_t *via = NULL;
+  if (o->dir_via_orport) {
+    via = ep_dir_transport_orport_new(o->tls);
+    if (via == NULL) {
+      ep_dir_authset_free(auths);
+      ep_err_set(err, EP_ERR_NOMEM, "out of memory");
+      return NULL;
+    }
+    dco.transport = via;
+  }
+  dco.no_cache = o->no_cache;
+  ep_dirclient_stats_t st;
+  memset(&st, 0, sizeof st);
+  ep_err_t derr = {0};
+  ep_netdir_t *nd = ep_dirclient_fetch(loop, &dco, &st, &derr);
+  ep_dir_authset_free(auths);
+  ep_loop_run_once(loop, 0, NULL); /* release finished BEGIN_DIR links */
+  ep_dir_transport_orport_free(via);
+  if (nd == NULL) {
+    ep_err_set(err, derr.code ? derr.code : EP_ERR_VERIFY, "no verified directory: %s", derr.msg);
+    return NULL;
+  }
+  ep_notice("directory: consensus from %s, %zu/%zu signatures good, %zu microdescriptors "
+            "(%zu cached, %zu fetched, %zu missing) in %lld ms",
+            st.consensus_from, st.sigs_good, st.auths_known, st.md_from_cache + st.md_fetched,
+            st.md_from_cache, st.md_fetched, st.md_missing, (long long)st.ms_total);
+  return ep_scandir_from_netdir(nd, o, err);
+}
+
+int ep_scandir_full_policy(const ep_scan_relay_t *exit, const ep_ipaddr_t *addr, uint16_t port,
+                           void *arg) {
+  (void)arg;
+  const ep_relay_t *r = exit->handle;
+  if (r == NULL || r->desc == NULL) {
+    return 0;
+  }
+  ep_policy_answer_t a;
+  if (addr != NULL && (addr->family == EP_IPADDR_V4 || addr->family == EP_IPADDR_V6)) {
+    ep_dir_addr_t da;
+    memset(&da, 0, sizeof da);
+    da.family = addr->family == EP_IPADDR_V4 ? 4 : 6;
+    memcpy(da.a, addr->bytes, da.family == 4 ? 4 : 16);
+    a = ep_routerdesc_policy_eval(r->desc, &da, da.family, port);
+  } else {
+    a = ep_routerdesc_policy_eval(r->desc, NULL, 4, port);
+    if (a.verdict == EP_POLICY_ACCEPT_SOME) {
+      return 0;
+    }
+  }
+  return a.verdict == EP_POLICY_REJECT ? -1 : 1;
+}

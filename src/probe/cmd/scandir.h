@@ -1,0 +1,57 @@
+/* exitprobe — what a scan needs from the directory: the candidate exits for
+ * the ports and the first hops, as engine values (ep_scan_relay_t), from a
+ * verified netdir. Filters (--exit, --first-hop, --include-badexit) apply
+ * here. */
+#ifndef EP_PROBE_SCANDIR_H
+#define EP_PROBE_SCANDIR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/err.h"
+#include "probe/net/loop.h"
+#include "probe/dirclient/netdir.h"
+#include "probe/engine/scan.h"
+#include "probe/net/tls.h"
+
+typedef struct ep_scandir_opts {
+  const char *dir_authorities;   /* torrc DirAuthority lines; NULL: built in */
+  const char *cache_dir;
+  bool no_cache;
+  bool include_badexit;
+  bool summary_only;
+  bool dir_via_orport;           /* fetch over BEGIN_DIR to the authorities' ORPorts */
+  ep_tls_ctx_t *tls;             /* for dir_via_orport */             /* do not fetch server descriptors (full policies) */
+  const char *const *given_exits;   /* fingerprints (explicit specs are not looked up) */
+  size_t n_given_exits;
+  const char *const *given_hops;
+  size_t n_given_hops;
+  const uint16_t *ports;
+  size_t n_ports;
+} ep_scandir_opts_t;
+
+typedef struct ep_scandir ep_scandir_t;
+
+void ep_scandir_opts_defaults(ep_scandir_opts_t *o);
+/* Fetch and verify the directory (dirclient), then select. */
+ep_scandir_t *ep_scandir_load(ep_loop_t *loop, const ep_scandir_opts_t *o, ep_err_t *err);
+/* Select from a netdir (taken over: freed with the scandir). */
+ep_scandir_t *ep_scandir_from_netdir(ep_netdir_t *nd, const ep_scandir_opts_t *o, ep_err_t *err);
+void ep_scandir_free(ep_scandir_t *sd);
+/* The arrays stay owned by sd. */
+void ep_scandir_relays(ep_scandir_t *sd, ep_scan_relay_t **exits, size_t *n_exits,
+                       ep_scan_relay_t **hops, size_t *n_hops);
+/* Replace the first hops by caller-made ones (malloc'd; sd frees them). */
+void ep_scandir_own_hops(ep_scandir_t *sd, ep_scan_relay_t *hops, size_t n_hops);
+/* Every relay on one /16 (a local test network). */
+bool ep_scandir_is_test_network(const ep_scandir_t *sd);
+/* The engine's `related` callback: same family or same /16 per netdir. */
+bool ep_scandir_related(const ep_scan_relay_t *exit, const ep_scan_relay_t *hop, void *arg);
+/* The engine's `full_policy` callback: the exit's verified server
+ * descriptor's policy (0 when there is none). */
+int ep_scandir_full_policy(const ep_scan_relay_t *exit, const ep_ipaddr_t *addr, uint16_t port,
+                           void *arg);
+const ep_netdir_t *ep_scandir_netdir(const ep_scandir_t *sd);
+
+#endif

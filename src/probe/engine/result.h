@@ -1,0 +1,56 @@
+/* exitprobe — one result record per (round, exit, port), written as one
+ * JSON Lines record (schema "exitprobe/result/1", documented in the README)
+ * and flushed when written, so nothing measured is lost on a crash. */
+#ifndef EP_PROBE_RESULT_H
+#define EP_PROBE_RESULT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "lib/buf.h"
+#include "lib/err.h"
+#include "probe/engine/classify.h"
+
+#define EP_RESULT_SCHEMA "exitprobe/result/1"
+
+typedef struct ep_relay_ref {
+  char fingerprint[41];      /* hex, upper case */
+  char nickname[20];         /* as the directory gave it (escaped on output) */
+  char address[48];          /* IPv4 or IPv6 */
+  uint16_t or_port;
+} ep_relay_ref_t;
+
+typedef struct ep_result {
+  unsigned round;
+  time_t started;            /* wall clock when the probe began */
+  ep_relay_ref_t exit;
+  ep_relay_ref_t first_hop;
+  char target_host[256];
+  uint16_t port;
+  const char *policy_basis;  /* "summary", "full", ... (static string) */
+  bool policy_may_be_restricted;
+  ep_classification_t c;     /* class, greeting, why */
+  int end_reason;            /* raw END reason byte, -1 if none */
+  char exitpolicy_addr[48];  /* EXITPOLICY's address, "" if none */
+  int64_t exitpolicy_ttl;    /* -1 if none */
+  int64_t circuit_ms;        /* time to build the circuit, -1 if not built */
+  int64_t answer_ms;         /* BEGIN to CONNECTED/END, -1 if none */
+  int64_t total_ms;
+  bool control_tried, control_ok;
+  char control_detail[96];
+  bool retry_tried;
+  ep_class_t retry_cls;
+  char retry_first_hop[41];
+  ep_verdict_t verdict;
+  char verdict_why[160];
+} ep_result_t;
+
+void ep_result_init(ep_result_t *r);
+/* Appends one JSON object and a newline to out. */
+int ep_result_to_json(const ep_result_t *r, ep_buf_t *out, ep_err_t *err);
+/* Writes the record to f and flushes it. */
+int ep_result_write(const ep_result_t *r, FILE *f, ep_err_t *err);
+
+#endif

@@ -1,0 +1,1122 @@
+/* exitprobe — the scan engine (see scan.h). One loop, no threads.
+ *
+ * Objects: a hop is a first-hop relay with at most one link; an attempt is
+ * one circuit (through one hop, to the exit) carrying probe and control
+ * streams; a job is one exit: its main attempt, and a retry attempt for the
+ * ports that failed. Each state changes in one function (set_*_state). */
+#include "config.h"
+
+#include "probe/engine/scan.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/caps.h"
+#include "lib/escape.h"
+#include "lib/log.h"
+#include "lib/timeutil.h"
+#include "probe/net/link.h"
+#include "probe/engine/smtp.h"
+#include "proto/channel.h"
+#include "proto/relaymsg.h"
+
+#define MAX_HOP_TRIES 8
+
+typedef struct scan scan_t;
+typedef struct job job_t;
+typedef struct attempt attempt_t;
+
+typedef enum hop_state { HOP_IDLE = 0, HOP_CONNECTING, HOP_OPEN, HOP_DEAD } hop_state_t;
+
+/* Which attempt owns a circuit of a hop's channel. */
+typedef struct circ_owner {
+  uint32_t circ_id;
+  attempt_t *att;
+} circ_owner_t;
+
+typedef struct hop {
+  scan_t *s;
+  const ep_scan_relay_t *relay;
+  ep_link_t *link;
+  hop_state_t state;
+  size_t users;              /* attempts assigned to it */
+  circ_owner_t *owners;      /* sorted by circ_id: events find their attempt */
+  size_t n_owners, cap_owners;
+} hop_t;
+
+typedef enum stream_kind { SK_PROBE = 0, SK_CONTROL_DIR, SK_CONTROL_PORT } stream_kind_t;
+
+typedef struct pstream {
+  attempt_t *att;
+  stream_kind_t kind;
+  uint16_t port;
+  size_t port_idx;           /* index in cfg->ports (SK_PROBE) */
+  uint16_t id;
+  bool begun, done;
+  int64_t begin_ms;
+  ep_timer_id_t timer;
+  ep_stream_outcome_t o;
+  bool end_has_addr;         /* END EXITPOLICY named an address */
+  ep_ipaddr_t end_addr;
+  uint32_t end_ttl;
+  uint8_t data[EP_CAP_BANNER + 1];  /* one past the cap: the reader sees "capped" */
+} pstream_t;
+
+typedef enum at_state {
+  AT_IDLE = 0, AT_WAIT_LINK, AT_BUILDING, AT_STREAMS, AT_DONE
+} at_state_t;
+
+struct attempt {
+  job_t *job;
+  bool is_retry;
+  at_state_t state;
+  hop_t *hop;
+  hop_t *tried[MAX_HOP_TRIES];
+  unsigned n_tried;
+  uint32_t circ_id;
+  int64_t circ_start_ms, circ_ms;
+  ep_timer_id_t timer;
+  pstream_t *streams;        /* allocated when the job starts, freed when it ends */
+  size_t n_streams, cap_streams;
+  bool link_failed, circ_failed, proto_error;
+  char fail_msg[160];
+  char past_hop_msg[160];    /* the first failure beyond a working first hop */
+};
+
+struct job {
+  scan_t *s;
+  const ep_scan_relay_t *exit;
+  bool started, finished;
+  time_t started_wall;
+  int64_t start_ms;
+  attempt_t main, retry;
+  bool retried;
+  bool port_done[EP_SCAN_MAX_PORTS];   /* record written or held */
+};
+
+typedef struct held {
+  ep_result_t r;
+  size_t port_idx;
+  ep_verdict_input_t vin;
+} held_t;
+
+struct scan {
+  ep_loop_t *loop;
+  ep_tls_ctx_t *tls;
+  const ep_scan_cfg_t *cfg;
+  ep_scan_summary_t *sum;
+  const ep_scan_relay_t *exits;
+  size_t n_exits;
+  hop_t *hops;
+  size_t n_hops;
+  size_t hop_cursor;
+  job_t *jobs;
+  size_t next_job, active, finished;
+  unsigned reachable[EP_SCAN_MAX_PORTS];  /* exits through which the target answered */
+  held_t *held;
+  size_t n_held, held_alloc;
+  bool finalizing;
+  int64_t t0;
+  ep_timer_id_t progress_timer;
+};
+
+static void attempt_start(attempt_t *a);
+static void attempt_finish(attempt_t *a);
+static void job_attempt_done(job_t *j, attempt_t *a);
+static void start_jobs(scan_t *s);
+
+/* ---------------------------------------------------------------- hops */
+
+static bool same_16(uint32_t a, uint32_t b) { return (a >> 16) == (b >> 16); }
+
+static bool hop_usable_for(const scan_t *s, const hop_t *h, const attempt_t *a) {
+  const ep_scan_relay_t *exit = a->job->exit;
+  if (h->state == HOP_DEAD) {
+    return false;
+  }
+  if (memcmp(h->relay->target.rsa_id, exit->target.rsa_id, 20) == 0) {
+    return false;
+  }
+  if (s->cfg->related != NULL && s->cfg->related(exit, h->relay, s->cfg->related_arg)) {
+    return false;
+  }
+  if (!s->cfg->allow_same_16 && same_16(h->relay->target.ipv4, exit->target.ipv4)) {
+    return false;
+  }
+  for (unsigned i = 0; i < a->n_tried; i++) {
+    if (a->tried[i] == h) {
+      return false;
+    }
+  }
+  /* A retry goes through a different first hop than the main attempt. */
+  if (a->is_retry) {
+    const attempt_t *m = &a->job->main;
+    if (m->n_tried > 0 && m->tried[m->n_tried - 1] == h) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/* Round-robin over usable hops, preferring ones already open. */
+static hop_t *pick_hop(scan_t *s, attempt_t *a) {
+  hop_t *fallback = NULL;
+  for (size_t k = 0; k < s->n_hops; k++) {
+    hop_t *h = &s->hops[(s->hop_cursor + k) % s->n_hops];
+    if (!hop_usable_for(s, h, a)) {
+      continue;
+    }
+    if (h->state == HOP_OPEN || h->state == HOP_CONNECTING) {
+      s->hop_cursor = (size_t)(h - s->hops) + 1;
+      return h;
+    }
+    if (fallback == NULL) {
+      fallback = h;
+    }
+  }
+  if (fallback != NULL) {
+    s->hop_cursor = (size_t)(fallback - s->hops) + 1;
+  }
+  return fallback;
+}
+
+static void on_link_event(void *arg, ep_link_t *link, const ep_event_t *ev);
+
+/* First index in h->owners whose circ_id is >= id. */
+static size_t owner_lower_bound(const hop_t *h, uint32_t id) {
+  size_t lo = 0, hi = h->n_owners;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (h->owners[mid].circ_id < id) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
+static void owner_del(hop_t *h, uint32_t id) {
+  size_t i = owner_lower_bound(h, id);
+  if (i < h->n_owners && h->owners[i].circ_id == id) {
+    memmove(&h->owners[i], &h->owners[i + 1], (h->n_owners - i - 1) * sizeof *h->owners);
+    h->n_owners--;
+  }
+}
+
+/* EP_OK or EP_ERR_NOMEM. The channel gives each live circuit a distinct id. */
+static int owner_add(hop_t *h, uint32_t id, attempt_t *a) {
+  size_t i = owner_lower_bound(h, id);
+  if (i < h->n_owners && h->owners[i].circ_id == id) {
+    h->owners[i].att = a;
+    return EP_OK;
+  }
+  if (h->n_owners == h->cap_owners) {
+    size_t ncap = h->cap_owners ? h->cap_owners * 2 : 64;
+    circ_owner_t *n = realloc(h->owners, ncap * sizeof *n);
+    if (n == NULL) {
+      return EP_ERR_NOMEM;
+    }
+    h->owners = n;
+    h->cap_owners = ncap;
+  }
+  memmove(&h->owners[i + 1], &h->owners[i], (h->n_owners - i) * sizeof *h->owners);
+  h->owners[i] = (circ_owner_t){id, a};
+  h->n_owners++;
+  return EP_OK;
+}
+
+/* The attempt's circuit is gone (or never was): forget it. */
+static void attempt_clear_circ(attempt_t *a) {
+  if (a->circ_id != 0 && a->hop != NULL) {
+    owner_del(a->hop, a->circ_id);
+  }
+  a->circ_id = 0;
+}
+
+static void hop_connect(hop_t *h) {
+  scan_t *s = h->s;
+  ep_link_cfg_t lc = {.connect_timeout_ms = s->cfg->link_timeout_ms,
+                      .handshake_timeout_ms = s->cfg->link_timeout_ms,
+                      .trace = s->cfg->trace, .trace_arg = s->cfg->trace_arg};
+  ep_err_t err = {0};
+  h->state = HOP_CONNECTING;
+  h->link = ep_link_open(s->loop, s->tls, &h->relay->target, &lc, on_link_event, h, &err);
+  if (h->link == NULL) {
+    ep_warn("scan: cannot start a link to first hop %s: %s", h->relay->ref.fingerprint, err.msg);
+    h->state = HOP_DEAD;
+  }
+}
+
+/* ------------------------------------------------------------- streams */
+
+static bool stream_expects_greeting(uint16_t port) { return port == 25 || port == 587; }
+
+static void stream_done(pstream_t *st) {
+  if (st->done) {
+    return;
+  }
+  st->done = true;
+  attempt_t *a = st->att;
+  if (st->timer != 0) {
+    ep_loop_timer_cancel(a->job->s->loop, st->timer);
+    st->timer = 0;
+  }
+  for (size_t i = 0; i < a->n_streams; i++) {
+    if (!a->streams[i].done) {
+      return;
+    }
+  }
+  attempt_finish(a);
+}
+
+static void stream_end_and_done(pstream_t *st) {
+  attempt_t *a = st->att;
+  ep_channel_t *ch = a->hop != NULL ? ep_link_channel(a->hop->link) : NULL;
+  if (ch != NULL && st->begun && !st->o.ended) {
+    ep_channel_stream_end(ch, a->circ_id, st->id, EP_END_DONE, NULL);
+    ep_link_flush(a->hop->link);
+  }
+  stream_done(st);
+}
+
+static void on_stream_timer(ep_loop_t *loop, void *arg) {
+  (void)loop;
+  pstream_t *st = arg;
+  st->timer = 0;
+  st->o.deadline_hit = true;
+  stream_end_and_done(st);
+}
+
+static pstream_t *find_stream(attempt_t *a, uint16_t id) {
+  for (size_t i = 0; i < a->n_streams; i++) {
+    if (a->streams[i].begun && a->streams[i].id == id) {
+      return &a->streams[i];
+    }
+  }
+  return NULL;
+}
+
+static void begin_streams(attempt_t *a) {
+  scan_t *s = a->job->s;
+  ep_channel_t *ch = ep_link_channel(a->hop->link);
+  for (size_t i = 0; i < a->n_streams && a->state == AT_STREAMS; i++) {
+    pstream_t *st = &a->streams[i];
+    if (st->done) {
+      continue; /* answered on an earlier circuit of this attempt */
+    }
+    ep_err_t err = {0};
+    int rc = st->kind == SK_CONTROL_DIR
+                 ? ep_channel_stream_begin_dir(ch, a->circ_id, &st->id, &err)
+                 : ep_channel_stream_begin(ch, a->circ_id, s->cfg->target_host, st->port, 0,
+                                           &st->id, &err);
+    if (rc != EP_OK) {
+      ep_debug("scan: exit %s: cannot begin a stream: %s", a->job->exit->ref.fingerprint, err.msg);
+      st->o.circuit_failed = true;
+      stream_done(st);
+      continue;
+    }
+    st->begun = true;
+    st->begin_ms = ep_now_ms();
+    st->timer = ep_loop_timer_in(s->loop, s->cfg->stream_timeout_ms, on_stream_timer, st);
+  }
+  if (a->hop != NULL && a->hop->link != NULL) {
+    ep_link_flush(a->hop->link);
+  }
+}
+
+/* ------------------------------------------------------------ attempts */
+
+static void attempt_cancel_timers(attempt_t *a) {
+  ep_loop_t *loop = a->job->s->loop;
+  if (a->timer != 0) {
+    ep_loop_timer_cancel(loop, a->timer);
+    a->timer = 0;
+  }
+  for (size_t i = 0; i < a->n_streams; i++) {
+    if (a->streams[i].timer != 0) {
+      ep_loop_timer_cancel(loop, a->streams[i].timer);
+      a->streams[i].timer = 0;
+    }
+  }
+}
+
+static void attempt_release_hop(attempt_t *a) {
+  if (a->hop == NULL) {
+    return;
+  }
+  ep_channel_t *ch = ep_link_channel(a->hop->link);
+  if (ch != NULL && a->circ_id != 0) {
+    ep_channel_circ_destroy(ch, a->circ_id);
+    ep_link_flush(a->hop->link);
+  }
+  attempt_clear_circ(a);
+  a->hop->users--;
+  a->hop = NULL;
+}
+
+/* The attempt is over: every stream has its outcome. */
+static void attempt_finish(attempt_t *a) {
+  if (a->state == AT_DONE) {
+    return;
+  }
+  attempt_cancel_timers(a);
+  attempt_release_hop(a);
+  a->state = AT_DONE;
+  job_attempt_done(a->job, a);
+}
+
+/* Mark every unfinished stream as failed in the given way and finish. */
+static void attempt_fail(attempt_t *a, bool link, bool circ, bool proto, const char *msg) {
+  a->link_failed = link;
+  a->circ_failed = circ;
+  a->proto_error = proto;
+  snprintf(a->fail_msg, sizeof a->fail_msg, "%s", msg);
+  for (size_t i = 0; i < a->n_streams; i++) {
+    pstream_t *st = &a->streams[i];
+    if (!st->done) {
+      st->o.first_hop_failed = link;
+      st->o.circuit_failed = circ;
+      st->o.protocol_error = proto;
+      st->done = true;
+    }
+  }
+  attempt_finish(a);
+}
+
+/* No first hop left to try. When some try got past its first hop (the
+ * circuit failed at the extend or later), the exit is what failed, whatever
+ * the later tries met: circuit-failed, not first-hop-failed, with both
+ * failures named — a consensus lists relays that are down by now, and the
+ * last try landing on one of them must not hide what happened before. */
+static void attempt_give_up(attempt_t *a, bool link, const char *msg) {
+  if (link && a->past_hop_msg[0] != '\0') {
+    char both[sizeof a->fail_msg];
+    snprintf(both, sizeof both, "%.90s; then %.60s", a->past_hop_msg, msg);
+    attempt_fail(a, false, true, false, both);
+    return;
+  }
+  attempt_fail(a, link, !link, false, msg);
+}
+
+/* The circuit or link under the attempt broke before every stream had its
+ * answer: the streams that finished keep their outcome; the others start
+ * over on a new circuit through another first hop, if any is left. A first
+ * hop that dies mid-scan so costs no verdicts. */
+static void attempt_try_again(attempt_t *a, bool link, const char *msg) {
+  scan_t *s = a->job->s;
+  attempt_cancel_timers(a);
+  attempt_release_hop(a);
+  snprintf(a->fail_msg, sizeof a->fail_msg, "%s", msg);
+  if (!link && a->past_hop_msg[0] == '\0') {
+    snprintf(a->past_hop_msg, sizeof a->past_hop_msg, "%s", msg);
+  }
+  if (!s->finalizing && a->n_tried < s->cfg->first_hop_tries && a->n_tried < MAX_HOP_TRIES) {
+    ep_debug("scan: exit %s: %s; trying another first hop", a->job->exit->ref.fingerprint, msg);
+    for (size_t i = 0; i < a->n_streams; i++) {
+      pstream_t *st = &a->streams[i];
+      if (st->done) {
+        continue;
+      }
+      bool expect = st->o.expect_greeting;
+      memset(&st->o, 0, sizeof st->o);
+      st->o.expect_greeting = expect;
+      st->begun = false;
+      st->id = 0;
+    }
+    a->state = AT_IDLE;
+    attempt_start(a);
+    return;
+  }
+  attempt_give_up(a, link, msg);
+}
+
+static void on_circ_timer(ep_loop_t *loop, void *arg) {
+  (void)loop;
+  attempt_t *a = arg;
+  a->timer = 0;
+  char msg[96];
+  snprintf(msg, sizeof msg, "circuit not built within %lld ms",
+           (long long)a->job->s->cfg->circuit_timeout_ms);
+  attempt_try_again(a, false, msg);
+}
+
+static void attempt_build(attempt_t *a) {
+  scan_t *s = a->job->s;
+  ep_channel_t *ch = ep_link_channel(a->hop->link);
+  ep_err_t err = {0};
+  if (ch == NULL || ep_channel_circ_create(ch, EP_CREATE_NTOR, &a->circ_id, &err) != EP_OK) {
+    a->circ_id = 0;
+    attempt_try_again(a, false, ch == NULL ? "no channel" : err.msg);
+    return;
+  }
+  if (owner_add(a->hop, a->circ_id, a) != EP_OK) {
+    attempt_try_again(a, false, "out of memory"); /* destroys the circuit */
+    return;
+  }
+  a->state = AT_BUILDING;
+  a->circ_start_ms = ep_now_ms();
+  a->timer = ep_loop_timer_in(s->loop, s->cfg->circuit_timeout_ms, on_circ_timer, a);
+  ep_link_flush(a->hop->link);
+}
+
+static void attempt_start(attempt_t *a) {
+  scan_t *s = a->job->s;
+  hop_t *h = pick_hop(s, a);
+  if (h == NULL) {
+    char msg[sizeof a->fail_msg];
+    if (a->past_hop_msg[0] != '\0' && strcmp(a->past_hop_msg, a->fail_msg) == 0) {
+      /* The last try got past its first hop: say that, once. */
+      snprintf(msg, sizeof msg, "%.120s; no other first hop left", a->past_hop_msg);
+      attempt_fail(a, false, true, false, msg);
+      return;
+    }
+    if (a->n_tried > 0) {
+      snprintf(msg, sizeof msg, "no first hop left to try; last: %.120s", a->fail_msg);
+    } else {
+      snprintf(msg, sizeof msg, "no usable first hop");
+    }
+    attempt_give_up(a, a->n_tried > 0, msg);
+    return;
+  }
+  a->tried[a->n_tried++] = h;
+  a->hop = h;
+  h->users++;
+  if (h->state == HOP_IDLE) {
+    hop_connect(h);
+    if (h->state == HOP_DEAD) {
+      attempt_try_again(a, true, "cannot start a link");
+      return;
+    }
+  }
+  if (h->state == HOP_OPEN) {
+    attempt_build(a);
+  } else {
+    a->state = AT_WAIT_LINK;
+  }
+}
+
+static attempt_t *find_attempt(hop_t *h, uint32_t circ_id) {
+  size_t i = owner_lower_bound(h, circ_id);
+  if (i >= h->n_owners || h->owners[i].circ_id != circ_id) {
+    return NULL;
+  }
+  attempt_t *a = h->owners[i].att;
+  if (a->hop == h && a->circ_id == circ_id && a->state != AT_DONE && a->state != AT_IDLE &&
+      a->job->started && !a->job->finished) {
+    return a;
+  }
+  return NULL;
+}
+
+static void on_link_event(void *arg, ep_link_t *link, const ep_event_t *ev) {
+  hop_t *h = arg;
+  scan_t *s = h->s;
+  (void)link;
+  if (ev->type == EP_EV_CHAN_OPEN) {
+    h->state = HOP_OPEN;
+    for (size_t i = 0; i < s->n_exits; i++) {
+      job_t *j = &s->jobs[i];
+      attempt_t *as[2] = {&j->main, &j->retry};
+      for (int k = 0; k < 2; k++) {
+        if (j->started && !j->finished && as[k]->hop == h && as[k]->state == AT_WAIT_LINK) {
+          attempt_build(as[k]);
+        }
+      }
+    }
+    return;
+  }
+  if (ev->type == EP_EV_CHAN_CLOSED) {
+    h->state = HOP_DEAD;
+    h->link = NULL; /* the link closes itself after this event */
+    s->sum->links_failed++;
+    ep_info("scan: first hop %s (%s): %s", h->relay->ref.nickname, h->relay->ref.fingerprint, ev->msg);
+    char msg[160];
+    snprintf(msg, sizeof msg, "first hop %s: %.100s", h->relay->ref.nickname, ev->msg);
+    for (size_t i = 0; i < s->n_exits; i++) {
+      job_t *j = &s->jobs[i];
+      attempt_t *as[2] = {&j->main, &j->retry};
+      for (int k = 0; k < 2; k++) {
+        if (j->started && !j->finished && as[k]->hop == h && as[k]->state != AT_DONE) {
+          attempt_clear_circ(as[k]); /* the circuit died with the link */
+          attempt_try_again(as[k], true, msg);
+        }
+      }
+    }
+    start_jobs(s);
+    return;
+  }
+  attempt_t *a = find_attempt(h, ev->circ_id);
+  if (a == NULL) {
+    return;
+  }
+  ep_channel_t *ch = ep_link_channel(h->link);
+  switch (ev->type) {
+    case EP_EV_CIRC_OPEN:
+      if (ev->hops == 1) {
+        ep_err_t err = {0};
+        if (ep_channel_circ_extend(ch, a->circ_id, &a->job->exit->target, &err) != EP_OK) {
+          attempt_try_again(a, false, err.msg);
+          return;
+        }
+        ep_link_flush(h->link);
+      } else {
+        if (a->timer != 0) {
+          ep_loop_timer_cancel(s->loop, a->timer);
+          a->timer = 0;
+        }
+        a->circ_ms = ep_now_ms() - a->circ_start_ms;
+        a->state = AT_STREAMS;
+        begin_streams(a);
+      }
+      break;
+    case EP_EV_CIRC_DESTROYED: {
+      char msg[240];
+      char rb[48];
+      if (ev->remote) {
+        snprintf(msg, sizeof msg, "circuit destroyed after %u hop(s): %s; %.150s", ev->hops,
+                 ep_destroy_reason_format(rb, sizeof rb, ev->reason), ev->msg);
+      } else {
+        snprintf(msg, sizeof msg, "%.200s", ev->msg); /* names the hop and the failure */
+      }
+      attempt_clear_circ(a);
+      if (!ev->remote && ev->status != 0 && ev->status != EP_ERR_TIMEOUT) {
+        /* We closed it: a relay broke the protocol. */
+        attempt_fail(a, false, false, true, msg);
+      } else {
+        attempt_try_again(a, false, msg);
+      }
+      break;
+    }
+    case EP_EV_STREAM_CONNECTED: {
+      pstream_t *st = find_stream(a, ev->stream_id);
+      if (st == NULL || st->done) {
+        break;
+      }
+      st->o.connected = true;
+      st->o.connected_ms = ep_now_ms() - st->begin_ms;
+      if (!st->o.expect_greeting) {
+        stream_end_and_done(st);
+      }
+      break;
+    }
+    case EP_EV_STREAM_DATA: {
+      pstream_t *st = find_stream(a, ev->stream_id);
+      if (st == NULL || st->done) {
+        break;
+      }
+      size_t room = sizeof st->data - st->o.data_len;
+      size_t take = ev->len < room ? ev->len : room;
+      memcpy(st->data + st->o.data_len, ev->data, take);
+      st->o.data_len += take;
+      ep_greeting_t g;
+      if (ep_greeting_parse(st->data, st->o.data_len, false, &g) == 1) {
+        stream_end_and_done(st);
+      }
+      break;
+    }
+    case EP_EV_STREAM_END: {
+      pstream_t *st = find_stream(a, ev->stream_id);
+      if (st == NULL || st->done) {
+        break;
+      }
+      st->o.ended = true;
+      st->o.end_reason = ev->reason;
+      st->o.end_ms = ep_now_ms() - st->begin_ms;
+      st->end_has_addr = ev->has_addr;
+      st->end_addr = ev->addr;
+      st->end_ttl = ev->ttl;
+      stream_done(st);
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+/* ----------------------------------------------------------------- jobs */
+
+static bool port_wanted(const ep_scan_relay_t *exit, size_t port_idx) {
+  return exit->ports_mask == 0 || (exit->ports_mask & (1u << port_idx)) != 0;
+}
+
+/* Streams are allocated only for jobs in flight, so memory follows
+ * --concurrency, not the number of exits (bench/RESULTS.md), and only as many
+ * as the attempt can carry: `cap` (0: none yet; a retry gets its streams when
+ * it is needed). Each one is ~1.1 KiB (the banner buffer). */
+static void attempt_init(attempt_t *a, job_t *j, bool retry, size_t cap) {
+  free(a->streams);
+  memset(a, 0, sizeof *a);
+  a->job = j;
+  a->is_retry = retry;
+  a->cap_streams = cap;
+  a->streams = cap > 0 ? calloc(cap, sizeof *a->streams) : NULL;
+  if (a->streams == NULL) {
+    a->cap_streams = 0;
+  }
+}
+
+/* Streams of a main attempt: the probed ports, then the control streams. */
+static size_t main_streams_cap(const ep_scan_cfg_t *cfg) {
+  return cfg->n_ports + (cfg->no_control ? 0 : 2);
+}
+
+static void attempt_free_streams(attempt_t *a) {
+  free(a->streams);
+  a->streams = NULL;
+  a->n_streams = a->cap_streams = 0;
+}
+
+static void add_stream(attempt_t *a, stream_kind_t kind, uint16_t port, size_t port_idx) {
+  if (a->n_streams >= a->cap_streams) {
+    return; /* out of memory at init: the port gets a not-probed record */
+  }
+  pstream_t *st = &a->streams[a->n_streams++];
+  memset(st, 0, sizeof *st);
+  st->att = a;
+  st->kind = kind;
+  st->port = port;
+  st->port_idx = port_idx;
+  st->o.expect_greeting = kind == SK_PROBE && stream_expects_greeting(port);
+}
+
+static pstream_t *probe_stream(attempt_t *a, size_t port_idx) {
+  for (size_t i = 0; i < a->n_streams; i++) {
+    if (a->streams[i].kind == SK_PROBE && a->streams[i].port_idx == port_idx) {
+      return &a->streams[i];
+    }
+  }
+  return NULL;
+}
+
+static ep_class_t stream_class(pstream_t *st, ep_classification_t *c) {
+  st->o.data = st->data;
+  ep_classify(&st->o, c);
+  return c->cls;
+}
+
+static void fill_ref(ep_relay_ref_t *dst, const ep_scan_relay_t *r) { *dst = r->ref; }
+
+static void emit(scan_t *s, ep_result_t *r) {
+  ep_scan_summary_t *sum = s->sum;
+  if (s->cfg->out != NULL) {
+    ep_err_t err = {0};
+    if (ep_result_write(r, s->cfg->out, &err) != EP_OK) {
+      ep_warn("scan: %s", err.msg);
+    }
+  }
+  sum->probes++;
+  sum->classes[r->c.cls]++;
+  sum->verdicts[r->verdict]++;
+  if (r->verdict == EP_VERDICT_VIOLATES) {
+    ep_scan_violator_t *nv = realloc(sum->violators, (sum->n_violators + 1) * sizeof *nv);
+    if (nv != NULL) {
+      sum->violators = nv;
+      ep_scan_violator_t *v = &nv[sum->n_violators++];
+      v->exit = r->exit;
+      v->port = r->port;
+      v->cls = r->c.cls;
+      snprintf(v->why, sizeof v->why, "%s", r->c.why);
+    }
+  }
+}
+
+/* Decide and write, or hold the record until the target is known to answer. */
+static void decide_or_hold(scan_t *s, ep_result_t *r, ep_verdict_input_t *vin, size_t port_idx,
+                           bool interrupted) {
+  vin->target_ok_elsewhere = s->reachable[port_idx];
+  r->verdict = ep_verdict_decide(vin, r->verdict_why, sizeof r->verdict_why);
+  if (interrupted && r->verdict == EP_VERDICT_VIOLATES) {
+    r->verdict = EP_VERDICT_INCONCLUSIVE;
+  }
+  if (interrupted) {
+    snprintf(r->verdict_why, sizeof r->verdict_why, "the scan was interrupted before this probe finished");
+    r->verdict = r->c.cls == EP_CLASS_REACHABLE ? EP_VERDICT_HONOURS : EP_VERDICT_INCONCLUSIVE;
+  }
+  bool waits_for_target = !interrupted && !s->finalizing && ep_class_is_failure(vin->cls) &&
+                          vin->cls != EP_CLASS_EXITPOLICY && vin->target_ok_elsewhere == 0 &&
+                          r->verdict == EP_VERDICT_INCONCLUSIVE;
+  if (waits_for_target) {
+    if (s->n_held == s->held_alloc) {
+      size_t na = s->held_alloc ? s->held_alloc * 2 : 16;
+      held_t *nh = realloc(s->held, na * sizeof *nh);
+      if (nh == NULL) {
+        emit(s, r);
+        return;
+      }
+      s->held = nh;
+      s->held_alloc = na;
+    }
+    held_t *h = &s->held[s->n_held++];
+    h->r = *r;
+    h->vin = *vin;
+    h->port_idx = port_idx;
+    return;
+  }
+  emit(s, r);
+  if (r->c.cls == EP_CLASS_REACHABLE) {
+    s->reachable[port_idx]++;
+    /* Records waiting for the target on this port can be decided now. */
+    for (size_t i = 0; i < s->n_held;) {
+      if (s->held[i].port_idx == port_idx) {
+        held_t h = s->held[i];
+        s->held[i] = s->held[--s->n_held];
+        h.vin.target_ok_elsewhere = s->reachable[port_idx];
+        h.r.verdict = ep_verdict_decide(&h.vin, h.r.verdict_why, sizeof h.r.verdict_why);
+        emit(s, &h.r);
+      } else {
+        i++;
+      }
+    }
+  }
+}
+
+static void flush_held(scan_t *s) {
+  for (size_t i = 0; i < s->n_held; i++) {
+    held_t *h = &s->held[i];
+    h->vin.target_ok_elsewhere = s->reachable[h->port_idx];
+    h->r.verdict = ep_verdict_decide(&h->vin, h->r.verdict_why, sizeof h->r.verdict_why);
+    emit(s, &h->r);
+  }
+  s->n_held = 0;
+}
+
+static void job_write(job_t *j, bool interrupted) {
+  scan_t *s = j->s;
+  const ep_scan_cfg_t *cfg = s->cfg;
+  attempt_t *m = &j->main;
+  /* Control: did the same circuit work for another use? */
+  bool control_tried = false, control_ok = false;
+  char control_detail[96] = "";
+  for (size_t i = 0; i < m->n_streams; i++) {
+    pstream_t *st = &m->streams[i];
+    if (st->kind == SK_PROBE || !st->begun) {
+      continue;
+    }
+    control_tried = true;
+    bool ok = st->o.connected;
+    control_ok = control_ok || ok;
+    size_t used = strlen(control_detail);
+    char rb[24];
+    snprintf(control_detail + used, sizeof control_detail - used, "%s%s %s", used ? "; " : "",
+             st->kind == SK_CONTROL_DIR ? "BEGIN_DIR" : "port",
+             ok ? "connected"
+                : (st->o.ended ? ep_end_reason_upper(st->o.end_reason, rb, sizeof rb) : "no answer"));
+    if (st->kind == SK_CONTROL_PORT) {
+      used = strlen(control_detail);
+      snprintf(control_detail + used, sizeof control_detail - used, " (%u)", st->port);
+    }
+  }
+  for (size_t p = 0; p < cfg->n_ports; p++) {
+    if (j->port_done[p] || !port_wanted(j->exit, p)) {
+      continue;
+    }
+    j->port_done[p] = true;
+    pstream_t *st = probe_stream(m, p);
+    ep_result_t r;
+    ep_result_init(&r);
+    r.round = cfg->round;
+    r.started = j->started_wall;
+    fill_ref(&r.exit, j->exit);
+    if (m->n_tried > 0) {
+      fill_ref(&r.first_hop, m->tried[m->n_tried - 1]->relay);
+    }
+    snprintf(r.target_host, sizeof r.target_host, "%s", cfg->target_host);
+    r.port = cfg->ports[p];
+    r.policy_basis = j->exit->policy_basis != NULL ? j->exit->policy_basis : "unknown";
+    r.policy_may_be_restricted = j->exit->may_be_restricted;
+    if (st == NULL) {
+      r.c.cls = EP_CLASS_CIRCUIT_FAILED;
+      snprintf(r.c.why, sizeof r.c.why, "not probed: %s",
+               interrupted ? "the scan was stopped first" : "no stream was opened");
+    } else {
+      stream_class(st, &r.c);
+      if (!st->begun && !st->done) {
+        /* Never began: the scan ended first. */
+        r.c.cls = EP_CLASS_CIRCUIT_FAILED;
+        snprintf(r.c.why, sizeof r.c.why, "%s", m->fail_msg[0] ? m->fail_msg : "never started");
+      } else if ((st->o.first_hop_failed || st->o.circuit_failed || st->o.protocol_error) &&
+                 m->fail_msg[0]) {
+        snprintf(r.c.why, sizeof r.c.why, "%s", m->fail_msg);
+      }
+      r.end_reason = st->o.ended ? st->o.end_reason : -1;
+      if (st->o.ended && st->end_has_addr) {
+        ep_ipaddr_format(r.exitpolicy_addr, sizeof r.exitpolicy_addr, &st->end_addr);
+        r.exitpolicy_ttl = st->end_ttl == EP_TTL_ABSENT ? -1 : (int64_t)st->end_ttl;
+      }
+      r.answer_ms = st->o.connected ? st->o.connected_ms : (st->o.ended ? st->o.end_ms : -1);
+    }
+    r.circuit_ms = m->circ_ms > 0 ? m->circ_ms : -1;
+    r.total_ms = ep_now_ms() - j->start_ms;
+    r.control_tried = control_tried;
+    r.control_ok = control_ok;
+    snprintf(r.control_detail, sizeof r.control_detail, "%s", control_detail);
+    pstream_t *rt = j->retried ? probe_stream(&j->retry, p) : NULL;
+    if (rt != NULL && (rt->done || rt->begun)) {
+      ep_classification_t rc;
+      r.retry_tried = true;
+      r.retry_cls = stream_class(rt, &rc);
+      if (j->retry.n_tried > 0) {
+        snprintf(r.retry_first_hop, sizeof r.retry_first_hop, "%s",
+                 j->retry.tried[j->retry.n_tried - 1]->relay->ref.fingerprint);
+      }
+    }
+    int full = 0;
+    if (r.c.cls == EP_CLASS_EXITPOLICY && cfg->full_policy != NULL) {
+      full = cfg->full_policy(j->exit, (st != NULL && st->end_has_addr) ? &st->end_addr : NULL,
+                              r.port, cfg->full_policy_arg);
+      if (full != 0) {
+        r.policy_basis = "full";
+      }
+    }
+    ep_verdict_input_t vin = {.cls = r.c.cls,
+                              .full_policy_accepts = full,
+                              .policy_may_be_restricted = r.policy_may_be_restricted,
+                              .control_ok = control_ok,
+                              .control_tried = control_tried,
+                              .retry_tried = r.retry_tried,
+                              .retry_cls = r.retry_cls};
+    decide_or_hold(s, &r, &vin, p, interrupted);
+  }
+}
+
+static void job_finish(job_t *j, bool interrupted) {
+  if (j->finished) {
+    return;
+  }
+  job_write(j, interrupted);
+  attempt_free_streams(&j->main);
+  attempt_free_streams(&j->retry);
+  j->finished = true;
+  j->s->active--;
+  j->s->finished++;
+}
+
+static void job_attempt_done(job_t *j, attempt_t *a) {
+  scan_t *s = j->s;
+  if (j->finished) {
+    return;
+  }
+  if (a == &j->main && !s->cfg->no_retry && !s->finalizing) {
+    /* Retry every failed port through a different first hop. */
+    attempt_init(&j->retry, j, true, s->cfg->n_ports);
+    for (size_t p = 0; p < s->cfg->n_ports; p++) {
+      pstream_t *st = probe_stream(&j->main, p);
+      ep_classification_t c;
+      if (st != NULL && ep_class_is_failure(stream_class(st, &c))) {
+        add_stream(&j->retry, SK_PROBE, s->cfg->ports[p], p);
+      }
+    }
+    bool circuit_never_built = j->main.link_failed || (j->main.circ_failed && j->main.circ_ms == 0);
+    if (j->retry.n_streams > 0 && !circuit_never_built) {
+      j->retried = true;
+      attempt_start(&j->retry);
+      return;
+    }
+  }
+  job_finish(j, false);
+  start_jobs(s);
+}
+
+static void job_start(scan_t *s, job_t *j) {
+  const ep_scan_cfg_t *cfg = s->cfg;
+  j->started = true;
+  j->started_wall = ep_wall_now();
+  j->start_ms = ep_now_ms();
+  s->active++;
+  attempt_init(&j->main, j, false, main_streams_cap(cfg));
+  attempt_init(&j->retry, j, true, 0);
+  for (size_t p = 0; p < cfg->n_ports; p++) {
+    if (port_wanted(j->exit, p)) {
+      add_stream(&j->main, SK_PROBE, cfg->ports[p], p);
+    }
+  }
+  if (!cfg->no_control) {
+    add_stream(&j->main, SK_CONTROL_DIR, 0, 0);
+    if (j->exit->control_port != 0) {
+      add_stream(&j->main, SK_CONTROL_PORT, j->exit->control_port, 0);
+    }
+  }
+  attempt_start(&j->main);
+}
+
+static void start_jobs(scan_t *s) {
+  while (!s->finalizing && s->active < s->cfg->concurrency && s->next_job < s->n_exits) {
+    job_t *j = &s->jobs[s->next_job++];
+    job_start(s, j);
+  }
+}
+
+/* ------------------------------------------------------------ progress */
+
+static void print_progress(scan_t *s, bool final) {
+  const ep_scan_cfg_t *cfg = s->cfg;
+  if (cfg->progress == NULL) {
+    return;
+  }
+  double secs = (double)(ep_now_ms() - s->t0) / 1000.0;
+  double rate = secs > 0 ? (double)s->finished / secs : 0;
+  double eta = rate > 0 ? (double)(s->n_exits - s->finished) / rate : 0;
+  fprintf(cfg->progress, "%sscan round %u: %zu/%zu exits done, %zu in flight, %.1f exits/s, ETA %.0f s%s",
+          cfg->progress_tty ? "\r\033[K" : "", cfg->round, s->finished, s->n_exits, s->active, rate,
+          eta, (cfg->progress_tty && !final) ? "" : "\n");
+  fflush(cfg->progress);
+}
+
+static void on_progress(ep_loop_t *loop, void *arg) {
+  scan_t *s = arg;
+  print_progress(s, false);
+  s->progress_timer = ep_loop_timer_in(loop, s->cfg->progress_tty ? 1000 : 10000, on_progress, s);
+}
+
+static bool scan_done(void *arg) {
+  scan_t *s = arg;
+  return s->finished == s->n_exits;
+}
+
+/* ----------------------------------------------------------------- API */
+
+void ep_scan_cfg_defaults(ep_scan_cfg_t *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  cfg->ports[0] = 25;
+  cfg->n_ports = 1;
+  cfg->target_host = "127.0.0.1";
+  cfg->round = 1;
+  cfg->concurrency = 64;
+  cfg->link_timeout_ms = 15000;
+  cfg->circuit_timeout_ms = 20000;
+  cfg->stream_timeout_ms = 10000;
+  cfg->first_hop_tries = 3;
+}
+
+int ep_scan_run(ep_loop_t *loop, ep_tls_ctx_t *tls, const ep_scan_relay_t *exits, size_t n_exits,
+                const ep_scan_relay_t *first_hops, size_t n_first_hops, const ep_scan_cfg_t *cfg,
+                ep_scan_summary_t *sum, ep_err_t *err) {
+  memset(sum, 0, sizeof *sum);
+  sum->exits = n_exits;
+  if (cfg->n_ports == 0 || cfg->n_ports > EP_SCAN_MAX_PORTS) {
+    return ep_err_set(err, EP_ERR_STATE, "scan: between 1 and %d ports", EP_SCAN_MAX_PORTS);
+  }
+  if (n_first_hops == 0) {
+    return ep_err_set(err, EP_ERR_STATE, "scan: no first hops to build circuits through");
+  }
+  scan_t s;
+  memset(&s, 0, sizeof s);
+  s.loop = loop;
+  s.tls = tls;
+  s.cfg = cfg;
+  s.sum = sum;
+  s.exits = exits;
+  s.n_exits = n_exits;
+  s.t0 = ep_now_ms();
+  s.hops = calloc(n_first_hops, sizeof *s.hops);
+  s.jobs = calloc(n_exits ? n_exits : 1, sizeof *s.jobs);
+  if (s.hops == NULL || s.jobs == NULL) {
+    free(s.hops);
+    free(s.jobs);
+    return ep_err_set(err, EP_ERR_NOMEM, "scan: out of memory");
+  }
+  s.n_hops = n_first_hops;
+  for (size_t i = 0; i < n_first_hops; i++) {
+    s.hops[i].s = &s;
+    s.hops[i].relay = &first_hops[i];
+  }
+  /* Start the round-robin at a random place so rounds spread over hops. */
+  uint32_t rnd = (uint32_t)time(NULL) ^ (uint32_t)ep_now_ms();
+  s.hop_cursor = rnd % n_first_hops;
+  for (size_t i = 0; i < n_exits; i++) {
+    s.jobs[i].s = &s;
+    s.jobs[i].exit = &exits[i];
+  }
+  if (cfg->progress != NULL) {
+    s.progress_timer = ep_loop_timer_in(loop, cfg->progress_tty ? 1000 : 10000, on_progress, &s);
+  }
+  start_jobs(&s);
+  int rc = ep_loop_run_until(loop, scan_done, &s,
+                             cfg->deadline_ms > 0 ? cfg->deadline_ms : EP_LOOP_NO_DEADLINE, err);
+  if (rc == EP_LOOP_STOPPED) {
+    sum->interrupted = true;
+  } else if (rc == EP_LOOP_DEADLINE) {
+    sum->deadline_hit = true;
+  }
+  /* Whatever is unfinished is written with what it knows. */
+  s.finalizing = true;
+  for (size_t i = 0; i < n_exits; i++) {
+    job_t *j = &s.jobs[i];
+    if (!j->started) {
+      /* Never probed: its record says so (class circuit-failed, no verdict),
+       * so every candidate ends with a record. */
+      j->started = true;
+      j->started_wall = ep_wall_now();
+      j->start_ms = ep_now_ms();
+      s.active++;
+      attempt_init(&j->main, j, false, main_streams_cap(cfg));
+      attempt_init(&j->retry, j, true, 0);
+    }
+    if (!j->finished) {
+      attempt_cancel_timers(&j->main);
+      attempt_cancel_timers(&j->retry);
+      attempt_release_hop(&j->main);
+      attempt_release_hop(&j->retry);
+      j->main.state = AT_DONE;
+      j->retry.state = AT_DONE;
+      job_finish(j, true);
+    }
+  }
+  flush_held(&s);
+  if (s.progress_timer != 0) {
+    ep_loop_timer_cancel(loop, s.progress_timer);
+  }
+  print_progress(&s, true);
+  for (size_t i = 0; i < s.n_hops; i++) {
+    if (s.hops[i].link != NULL) {
+      ep_link_close(s.hops[i].link);
+      s.hops[i].link = NULL;
+    }
+  }
+  ep_loop_run_once(loop, 0, NULL); /* let closed links be released */
+  for (size_t i = 0; i < s.n_hops; i++) {
+    free(s.hops[i].owners);
+  }
+  sum->wall_ms = ep_now_ms() - s.t0;
+  free(s.held);
+  free(s.hops);
+  free(s.jobs);
+  return rc < 0 ? rc : EP_OK;
+}
+
+void ep_scan_summary_free(ep_scan_summary_t *sum) {
+  if (sum != NULL) {
+    free(sum->violators);
+    sum->violators = NULL;
+    sum->n_violators = 0;
+  }
+}
+
+void ep_scan_summary_print(const ep_scan_summary_t *sum, FILE *out) {
+  fprintf(out, "exitprobe scan: %zu exits, %zu probes in %.1f s%s%s\n", sum->exits, sum->probes,
+          (double)sum->wall_ms / 1000.0, sum->interrupted ? " (interrupted)" : "",
+          sum->deadline_hit ? " (deadline reached)" : "");
+  fprintf(out, "verdicts: %zu honour, %zu violate, %zu inconclusive\n", sum->verdicts[0],
+          sum->verdicts[1], sum->verdicts[2]);
+  fprintf(out, "classes:");
+  for (int c = 0; c < EP_CLASS_COUNT; c++) {
+    if (sum->classes[c] > 0) {
+      fprintf(out, " %s %zu", ep_class_name((ep_class_t)c), sum->classes[c]);
+    }
+  }
+  fprintf(out, "\n");
+  if (sum->n_violators > 0) {
+    fprintf(out, "\nexits that announce a port they cannot reach:\n");
+    for (size_t i = 0; i < sum->n_violators; i++) {
+      const ep_scan_violator_t *v = &sum->violators[i];
+      char nick[4 * sizeof v->exit.nickname + 1];
+      char why[4 * sizeof v->why + 1];
+      ep_escape_text(nick, sizeof nick, v->exit.nickname, strlen(v->exit.nickname));
+      ep_escape_text(why, sizeof why, v->why, strlen(v->why));
+      fprintf(out, "  %s %-19s %s:%u  port %u  %s: %s\n", v->exit.fingerprint, nick, v->exit.address,
+              v->exit.or_port, v->port, ep_class_name(v->cls), why);
+    }
+  }
+}

@@ -1,0 +1,98 @@
+/* exitprobe — the scan engine: for every candidate exit, a 2-hop circuit
+ * through a first hop, one stream per port on it, control streams on the
+ * same circuit (BEGIN_DIR, and a port the exit allows), a retry of every
+ * failure through a different first hop, and one result record per
+ * (exit, port). Bounded concurrency; a deadline for every stage; nothing it
+ * has measured is lost when it is interrupted (ep_loop_stop / SIGINT).
+ *
+ * The engine knows relays as ep_scan_relay_t values, filled by its caller
+ * from whatever directory it has (src/probe/netdir). */
+#ifndef EP_PROBE_SCAN_H
+#define EP_PROBE_SCAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "lib/err.h"
+#include "probe/engine/classify.h"
+#include "probe/net/loop.h"
+#include "probe/engine/result.h"
+#include "probe/net/tls.h"
+#include "proto/events.h"
+#include "proto/target.h"
+
+#define EP_SCAN_MAX_PORTS 16
+
+typedef struct ep_scan_relay {
+  ep_target_t target;
+  ep_relay_ref_t ref;            /* fingerprint, nickname, address, ORPort */
+  const char *policy_basis;      /* static string: "summary", "full", ... */
+  bool may_be_restricted;        /* the summary may hide an address restriction */
+  uint16_t control_port;         /* a port its policy accepts that is not probed; 0: none */
+  uint32_t ports_mask;           /* bit i: probe cfg->ports[i]; 0: every port */
+  const void *handle;            /* the caller's own relay object (for cfg->related) */
+} ep_scan_relay_t;
+
+typedef struct ep_scan_cfg {
+  uint16_t ports[EP_SCAN_MAX_PORTS];
+  size_t n_ports;
+  const char *target_host;       /* where the exit connects (default "127.0.0.1") */
+  unsigned round;                /* written in each record */
+  unsigned concurrency;          /* exits in flight (default 64) */
+  int64_t link_timeout_ms;       /* TCP + TLS + link handshake (default 15 s) */
+  int64_t circuit_timeout_ms;    /* CREATE2 + EXTEND2 (default 20 s) */
+  int64_t stream_timeout_ms;     /* BEGIN to answer, and to the greeting (default 10 s) */
+  int64_t deadline_ms;           /* absolute monotonic deadline of the whole scan; 0 none */
+  bool no_retry;                 /* do not retry failures through another first hop */
+  bool no_control;               /* no control streams */
+  bool allow_same_16;            /* first hop may share the exit's /16 (test networks) */
+  unsigned first_hop_tries;      /* first hops to try before circuit-failed (default 3) */
+  FILE *out;                     /* JSON Lines records (NULL: none) */
+  FILE *progress;                /* progress lines (NULL: none) */
+  bool progress_tty;             /* rewrite one line with \r */
+  /* Optional: true if `hop` must not be the first hop for `exit` (same
+   * family, same /16...). Identity and /16 are checked by the engine. */
+  bool (*related)(const ep_scan_relay_t *exit, const ep_scan_relay_t *hop, void *arg);
+  void *related_arg;
+  /* Optional: the exit's full exit policy on addr:port (addr NULL: the
+   * target, unresolved): 1 accepts, -1 rejects, 0 unknown. Asked when an
+   * exit answers END EXITPOLICY, with the address it named. */
+  int (*full_policy)(const ep_scan_relay_t *exit, const ep_ipaddr_t *addr, uint16_t port,
+                     void *arg);
+  void *full_policy_arg;
+  ep_cell_trace_fn trace;        /* optional per-cell trace for every link */
+  void *trace_arg;
+} ep_scan_cfg_t;
+
+typedef struct ep_scan_violator {
+  ep_relay_ref_t exit;
+  uint16_t port;
+  ep_class_t cls;
+  char why[160];
+} ep_scan_violator_t;
+
+typedef struct ep_scan_summary {
+  size_t exits, probes;          /* candidates, (exit, port) records written */
+  size_t classes[EP_CLASS_COUNT];
+  size_t verdicts[3];            /* honours, violates, inconclusive */
+  size_t links_failed;
+  bool interrupted;
+  bool deadline_hit;
+  int64_t wall_ms;
+  ep_scan_violator_t *violators; /* malloc'd; ep_scan_summary_free */
+  size_t n_violators;
+} ep_scan_summary_t;
+
+void ep_scan_cfg_defaults(ep_scan_cfg_t *cfg);
+/* Run one round. Returns EP_OK (also when interrupted: see sum->interrupted)
+ * or an error that prevented the scan (no first hops, ...). */
+int ep_scan_run(ep_loop_t *loop, ep_tls_ctx_t *tls, const ep_scan_relay_t *exits, size_t n_exits,
+                const ep_scan_relay_t *first_hops, size_t n_first_hops, const ep_scan_cfg_t *cfg,
+                ep_scan_summary_t *sum, ep_err_t *err);
+void ep_scan_summary_free(ep_scan_summary_t *sum);
+/* The human summary: counts per class and verdict, then the violators. */
+void ep_scan_summary_print(const ep_scan_summary_t *sum, FILE *out);
+
+#endif
