@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lib/buf.h"
+#include "lib/vec.h"
 #include "lib/crypto.h"
 #include "lib/encode.h"
 #include "lib/escape.h"
@@ -104,6 +105,28 @@ START_TEST(buf_secret_grows_and_steals) {
   ck_assert_int_eq(memcmp(p + 9990, "0123456789", 10), 0);
   free(p);
   ck_assert_uint_eq(b.len, 0);
+}
+END_TEST
+
+START_TEST(vec_grows_to_its_cap_and_no_further) {
+  uint32_t *v = NULL;
+  size_t n = 0, alloc = 0;
+  ep_err_t err;
+  for (uint32_t i = 0; i < 1000; i++) {
+    ck_assert_int_eq(EP_VEC_RESERVE(v, alloc, n + 1, 1000, "numbers", &err), EP_OK);
+    ck_assert_uint_ge(alloc, n + 1);
+    ck_assert_uint_le(alloc, 1000);
+    v[n++] = i;
+  }
+  ck_assert_uint_eq(alloc, 1000);
+  ck_assert_int_eq(EP_VEC_RESERVE(v, alloc, n + 1, 1000, "numbers", &err), EP_ERR_LIMIT);
+  ck_assert_ptr_nonnull(strstr(err.msg, "numbers"));
+  ck_assert_uint_eq(alloc, 1000); /* left as it was */
+  for (uint32_t i = 0; i < 1000; i++) {
+    ck_assert_uint_eq(v[i], i);
+  }
+  ck_assert_int_eq(EP_VEC_RESERVE(v, alloc, SIZE_MAX / 2, SIZE_MAX, NULL, NULL), EP_ERR_NOMEM);
+  free(v);
 }
 END_TEST
 
@@ -659,6 +682,7 @@ static Suite *lib_suite(void) {
   tcase_add_test(tc, writer_latches_overflow);
   tcase_add_test(tc, buf_respects_its_cap);
   tcase_add_test(tc, buf_secret_grows_and_steals);
+  tcase_add_test(tc, vec_grows_to_its_cap_and_no_further);
   tcase_add_test(tc, hex_round_trip_and_rejects);
   tcase_add_test(tc, base64_vectors);
   tcase_add_test(tc, base64_error_cases_match_the_old_decoder);
