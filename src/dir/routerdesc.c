@@ -618,7 +618,7 @@ int ep_routerdesc_verify(const ep_routerdesc_t *d, time_t now, ep_err_t *err) {
   return EP_OK;
 }
 
-ep_policy_answer_t ep_routerdesc_policy_eval(const ep_routerdesc_t *d, const ep_dir_addr_t *addr,
+ep_policy_answer_t ep_routerdesc_policy_eval(const ep_routerdesc_t *d, const ep_ipaddr_t *addr,
                                              int family, uint16_t port) {
   int fam = addr != NULL ? addr->family : family;
   if (d->policy == NULL && fam != 6) {

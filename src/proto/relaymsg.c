@@ -3,7 +3,6 @@
 
 #include "proto/relaymsg.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -102,18 +101,6 @@ const char *ep_end_reason_format(char *buf, size_t cap, unsigned reason) {
   } else {
     snprintf(buf, cap, "reason-%u", reason);
   }
-  return buf;
-}
-
-const char *ep_ipaddr_format(char *buf, size_t cap, const ep_ipaddr_t *addr) {
-  char tmp[INET6_ADDRSTRLEN];
-  const char *s = "-";
-  if (addr->family == EP_IPADDR_V4 && inet_ntop(AF_INET, addr->bytes, tmp, sizeof tmp)) {
-    s = tmp;
-  } else if (addr->family == EP_IPADDR_V6 && inet_ntop(AF_INET6, addr->bytes, tmp, sizeof tmp)) {
-    s = tmp;
-  }
-  snprintf(buf, cap, "%s", s);
   return buf;
 }
 
