@@ -3,6 +3,8 @@
 
 #include <arpa/inet.h>
 #include <check.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +13,7 @@
 #include "lib/vec.h"
 #include "lib/crypto.h"
 #include "lib/encode.h"
+#include "lib/file.h"
 #include "lib/escape.h"
 #include "lib/json.h"
 #include "lib/reader.h"
@@ -464,6 +467,52 @@ START_TEST(addr_format_matches_inet_ntop) {
 }
 END_TEST
 
+START_TEST(file_read_whole_under_a_cap) {
+  char path[] = "/tmp/ep_test_file_XXXXXX";
+  int fd = mkstemp(path);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(write(fd, "hello\nworld", 11), 11);
+  close(fd);
+  uint8_t *data = NULL;
+  size_t len = 99;
+  ep_err_t err = {0};
+  ck_assert_int_eq(ep_file_read(path, 11, NULL, &data, &len, &err), EP_OK);
+  ck_assert_uint_eq(len, 11);
+  ck_assert_str_eq((const char *)data, "hello\nworld");   /* NUL-terminated */
+  free(data);
+  /* One byte over the cap: refused, naming the file and the cap. */
+  ck_assert_int_eq(ep_file_read(path, 10, "test file", &data, &len, &err), EP_ERR_LIMIT);
+  ck_assert_ptr_null(data);
+  ck_assert_uint_eq(len, 0);
+  ck_assert_ptr_nonnull(strstr(err.msg, "test file /tmp/ep_test_file_"));
+  ck_assert_ptr_nonnull(strstr(err.msg, ": larger than 10 bytes"));
+  /* Bigger than one read chunk, exactly at the cap. */
+  FILE *f = fopen(path, "wb");
+  ck_assert_ptr_nonnull(f);
+  for (int i = 0; i < 200000; i++) {
+    fputc('a' + i % 26, f);
+  }
+  fclose(f);
+  ck_assert_int_eq(ep_file_read(path, 200000, NULL, &data, &len, &err), EP_OK);
+  ck_assert_uint_eq(len, 200000);
+  ck_assert_int_eq(data[199999], 'a' + 199999 % 26);
+  free(data);
+  ck_assert_int_eq(ep_file_read(path, 199999, NULL, &data, &len, &err), EP_ERR_LIMIT);
+  /* Empty file. */
+  f = fopen(path, "wb");
+  fclose(f);
+  ck_assert_int_eq(ep_file_read(path, 10, NULL, &data, &len, &err), EP_OK);
+  ck_assert_uint_eq(len, 0);
+  ck_assert_str_eq((const char *)data, "");
+  free(data);
+  unlink(path);
+  /* Missing file: which one and why. */
+  ck_assert_int_eq(ep_file_read(path, 10, NULL, &data, &len, &err), EP_ERR_IO);
+  ck_assert_ptr_null(data);
+  ck_assert_ptr_nonnull(strstr(err.msg, ": cannot open: No such file or directory"));
+}
+END_TEST
+
 START_TEST(base32_vectors) {
   static const char *plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
   static const char *enc[] = {"", "my", "mzxq", "mzxw6", "mzxw6yq", "mzxw6ytb", "mzxw6ytboi"};
@@ -768,6 +817,7 @@ static Suite *lib_suite(void) {
   tcase_add_test(tc, base64_randomized_differential);
   tcase_add_test(tc, base32_vectors);
   tcase_add_test(tc, addr_format_matches_inet_ntop);
+  tcase_add_test(tc, file_read_whole_under_a_cap);
   tcase_add_test(tc, escape_makes_text_terminal_safe);
   tcase_add_test(tc, time_parse_and_format);
   tcase_add_test(tc, json_parses_and_rejects);

@@ -9,6 +9,7 @@
 
 #include "dir/token.h"
 #include "lib/encode.h"
+#include "lib/file.h"
 
 #define EP_AUTHSET_MAX_FILE (1u << 20)
 #define EP_AUTHSET_MAX_ENTRIES 4096
@@ -334,26 +335,12 @@ fail:
 }
 
 ep_dir_authset_t *ep_dir_authset_load(const char *path, ep_err_t *err) {
-  FILE *f = fopen(path, "rb");
-  if (f == NULL) {
-    ep_err_set(err, EP_ERR_IO, "%s: cannot open", path);
+  uint8_t *buf;
+  size_t n;
+  if (ep_file_read(path, EP_AUTHSET_MAX_FILE, NULL, &buf, &n, err) != EP_OK) {
     return NULL;
   }
-  char *buf = malloc(EP_AUTHSET_MAX_FILE + 1);
-  if (buf == NULL) {
-    fclose(f);
-    ep_err_set(err, EP_ERR_NOMEM, "%s: out of memory", path);
-    return NULL;
-  }
-  size_t n = fread(buf, 1, EP_AUTHSET_MAX_FILE + 1, f);
-  bool bad = ferror(f) != 0;
-  fclose(f);
-  if (bad) {
-    free(buf);
-    ep_err_set(err, EP_ERR_IO, "%s: read error", path);
-    return NULL;
-  }
-  ep_dir_authset_t *s = ep_dir_authset_parse(buf, n, path, err);
+  ep_dir_authset_t *s = ep_dir_authset_parse((const char *)buf, n, path, err);
   free(buf);
   return s;
 }
