@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "dir/token.h"
+#include "lib/vec.h"
 
 /* Most ranges a summary can hold: a 1000-character summary has fewer than
  * 500; a full policy summarises to at most one range per rule boundary. */
@@ -228,14 +229,9 @@ int ep_policy_add(ep_policy_t *p, const ep_policy_rule_t *r, ep_err_t *err) {
   if (p->n >= EP_POLICY_MAX_RULES) {
     return ep_err_set(err, EP_ERR_LIMIT, "exit policy: more than %u rules", EP_POLICY_MAX_RULES);
   }
-  if (p->n == p->alloc) {
-    size_t na = p->alloc ? p->alloc * 2 : 16;
-    ep_policy_rule_t *nr = realloc(p->rules, na * sizeof *nr);
-    if (nr == NULL) {
-      return ep_err_set(err, EP_ERR_NOMEM, "exit policy: out of memory");
-    }
-    p->rules = nr;
-    p->alloc = na;
+  int rc = EP_VEC_RESERVE(p->rules, p->alloc, p->n + 1, EP_POLICY_MAX_RULES, "exit policy rules", err);
+  if (rc != EP_OK) {
+    return rc;
   }
   p->rules[p->n++] = *r;
   return 0;

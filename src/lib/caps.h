@@ -34,5 +34,7 @@
 #define EP_CAP_STREAM_INBUF     (64u * EP_KiB)   /* data read on one probe stream */
 #define EP_CAP_JSON_INPUT       (16u * EP_MiB)
 #define EP_CAP_JSON_DEPTH       64u
+/* Items of one JSON array or object (each takes at least two input bytes). */
+#define EP_CAP_JSON_ITEMS       (EP_CAP_JSON_INPUT / 2u)
 
 #endif
