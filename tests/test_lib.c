@@ -16,6 +16,7 @@
 #include "lib/file.h"
 #include "lib/escape.h"
 #include "lib/json.h"
+#include "lib/names.h"
 #include "lib/reader.h"
 #include "lib/timeutil.h"
 #include "testutil.h"
@@ -513,6 +514,26 @@ START_TEST(file_read_whole_under_a_cap) {
 }
 END_TEST
 
+START_TEST(names_both_ways_with_a_fallback) {
+  static const ep_name_t t[] = {{0, "none"}, {3, "three"}, {200, "big"}};
+  char buf[32];
+  ck_assert_str_eq(ep_name_of(t, EP_NAMES_N(t), 3), "three");
+  ck_assert_str_eq(ep_name_of(t, EP_NAMES_N(t), 0), "none");
+  ck_assert_ptr_null(ep_name_of(t, EP_NAMES_N(t), 4));
+  ck_assert_str_eq(ep_name_or(t, EP_NAMES_N(t), 4, "UNKNOWN"), "UNKNOWN");
+  ck_assert_str_eq(ep_name_or(t, EP_NAMES_N(t), 200, "UNKNOWN"), "big");
+  ck_assert_str_eq(ep_name_format(buf, sizeof buf, t, EP_NAMES_N(t), 17, "reason-"), "reason-17");
+  ck_assert_str_eq(ep_name_format(buf, sizeof buf, t, EP_NAMES_N(t), 3, "reason-"), "three");
+  ck_assert_str_eq(ep_name_format(buf, 3, t, EP_NAMES_N(t), 3, "reason-"), "th");
+  unsigned v = 99;
+  ck_assert_int_eq(ep_name_value(t, EP_NAMES_N(t), "big", &v), 0);
+  ck_assert_uint_eq(v, 200);
+  ck_assert_int_eq(ep_name_value(t, EP_NAMES_N(t), "Big", &v), -1);
+  ck_assert_int_eq(ep_name_value(t, EP_NAMES_N(t), "", &v), -1);
+  ck_assert_uint_eq(v, 200);
+}
+END_TEST
+
 START_TEST(base32_vectors) {
   static const char *plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
   static const char *enc[] = {"", "my", "mzxq", "mzxw6", "mzxw6yq", "mzxw6ytb", "mzxw6ytboi"};
@@ -818,6 +839,7 @@ static Suite *lib_suite(void) {
   tcase_add_test(tc, base32_vectors);
   tcase_add_test(tc, addr_format_matches_inet_ntop);
   tcase_add_test(tc, file_read_whole_under_a_cap);
+  tcase_add_test(tc, names_both_ways_with_a_fallback);
   tcase_add_test(tc, escape_makes_text_terminal_safe);
   tcase_add_test(tc, time_parse_and_format);
   tcase_add_test(tc, json_parses_and_rejects);
