@@ -229,7 +229,8 @@ int ep_policy_add(ep_policy_t *p, const ep_policy_rule_t *r, ep_err_t *err) {
   if (p->n >= EP_POLICY_MAX_RULES) {
     return ep_err_set(err, EP_ERR_LIMIT, "exit policy: more than %u rules", EP_POLICY_MAX_RULES);
   }
-  int rc = EP_VEC_RESERVE(p->rules, p->alloc, p->n + 1, EP_POLICY_MAX_RULES, "exit policy rules", err);
+  int rc =
+      EP_VEC_RESERVE(p->rules, p->alloc, p->n + 1, EP_POLICY_MAX_RULES, "exit policy rules", err);
   if (rc != EP_OK) {
     return rc;
   }

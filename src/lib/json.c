@@ -207,12 +207,12 @@ static char *parse_string(jp_t *p, size_t *lenp) {
 }
 
 static int add_item(jp_t *p, ep_json_t *v, char *key, ep_json_t *item) {
-  /* items and keys grow together; v->alloc is what both hold. */
+  /* items and keys grow together from the same count to the same size;
+   * v->alloc is what both hold. */
   size_t ia = v->alloc, ka = v->alloc;
   int rc = EP_VEC_RESERVE(v->items, ia, v->count + 1, EP_CAP_JSON_ITEMS, "json items", p->err);
   if (rc == EP_OK && v->type == EP_JSON_OBJECT) {
     rc = EP_VEC_RESERVE(v->keys, ka, v->count + 1, EP_CAP_JSON_ITEMS, "json keys", p->err);
-    ia = ia < ka ? ia : ka;
   }
   if (rc != EP_OK) {
     return rc;
