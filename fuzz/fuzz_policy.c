@@ -56,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_CHECK(err.code < 0);
     return 0;
   }
-  ep_dir_addr_t addrs[] = {{4, {93, 184, 216, 34}}, {4, {10, 0, 0, 1}}, {6, {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}}};
+  ep_ipaddr_t addrs[] = {{4, {93, 184, 216, 34}}, {4, {10, 0, 0, 1}}, {6, {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}}};
   for (int fam = 4; fam <= 6; fam += 2) {
     ep_port_range_t r[256];
     bool accept;

@@ -50,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_CHECK(err.code < 0 && strstr(err.msg, "server descriptor") == err.msg);
     return 0;
   }
-  ep_dir_addr_t v4 = {4, {93, 184, 216, 34}}, v6 = {6, {0x20, 0x01, 0x0d, 0xb8}};
+  ep_ipaddr_t v4 = {4, {93, 184, 216, 34}}, v6 = {6, {0x20, 0x01, 0x0d, 0xb8}};
   static const uint16_t ports[] = {0, 1, 25, 80, 443, 65535};
   for (size_t i = 0; i < ep_routerdescs_count(l); i++) {
     const ep_routerdesc_t *d = ep_routerdescs_get(l, i);

@@ -22,8 +22,8 @@ static ep_policy_t *pol(const char *s) {
   return p;
 }
 
-static ep_dir_addr_t addr(const char *s) {
-  ep_dir_addr_t a;
+static ep_ipaddr_t addr(const char *s) {
+  ep_ipaddr_t a;
   ck_assert_int_eq(ep_dir_addr_parse(s, strlen(s), &a), 0);
   return a;
 }
@@ -118,8 +118,8 @@ START_TEST(full_policy_answers) {
   ep_policy_t *p = pol("reject 0.0.0.0/8:*\nreject 10.0.0.0/8:*\nreject 23.239.4.143:*\n"
                        "accept *:80\naccept *:443\naccept 198.51.100.7:25\nreject *:*\n");
   ck_assert_uint_eq(ep_policy_count(p), 7);
-  ep_dir_addr_t ext = addr("93.184.216.34"), priv = addr("10.9.8.7"), self = addr("23.239.4.143");
-  ep_dir_addr_t mail = addr("198.51.100.7"), v6 = addr("[2001:db8::1]");
+  ep_ipaddr_t ext = addr("93.184.216.34"), priv = addr("10.9.8.7"), self = addr("23.239.4.143");
+  ep_ipaddr_t mail = addr("198.51.100.7"), v6 = addr("[2001:db8::1]");
   ck_assert_int_eq(ep_policy_eval(p, &ext, 0, 80).verdict, EP_POLICY_ACCEPT);
   ck_assert_int_eq(ep_policy_eval(p, &priv, 0, 80).verdict, EP_POLICY_REJECT);
   ck_assert_int_eq(ep_policy_eval(p, &self, 0, 443).verdict, EP_POLICY_REJECT);
@@ -150,7 +150,7 @@ START_TEST(full_policy_answers) {
   /* families */
   p = pol("accept6 [2001:db8::]/32:25, reject6 *:*, accept *4:25, reject *:*");
   ck_assert_int_eq(ep_policy_eval(p, &v6, 0, 25).verdict, EP_POLICY_ACCEPT);
-  ep_dir_addr_t other6 = addr("2001:db9::1");
+  ep_ipaddr_t other6 = addr("2001:db9::1");
   ck_assert_int_eq(ep_policy_eval(p, &other6, 0, 25).verdict, EP_POLICY_REJECT);
   ck_assert_int_eq(ep_policy_eval(p, &ext, 0, 25).verdict, EP_POLICY_ACCEPT);
   ck_assert_int_eq(ep_policy_eval(p, NULL, 6, 25).verdict, EP_POLICY_ACCEPT_SOME);
@@ -198,14 +198,14 @@ START_TEST(summarize_like_tor) {
 END_TEST
 
 START_TEST(addresses) {
-  ep_dir_addr_t a;
+  ep_ipaddr_t a;
   char buf[64];
   ck_assert_int_eq(ep_dir_addr_parse("[2001:db8::1]", 13, &a), 0);
   ck_assert_uint_eq(a.family, 6);
-  ep_dir_addr_format(&a, buf, sizeof buf);
+  ep_ipaddr_format(buf, sizeof buf, &a);
   ck_assert_str_eq(buf, "2001:db8::1");
   ck_assert_int_eq(ep_dir_addr_parse("192.0.2.1", 9, &a), 0);
-  ep_dir_addr_format(&a, buf, sizeof buf);
+  ep_ipaddr_format(buf, sizeof buf, &a);
   ck_assert_str_eq(buf, "192.0.2.1");
   ck_assert_int_eq(ep_dir_addr_parse("192.0.2", 7, &a), -1);
   ck_assert_int_eq(ep_dir_addr_parse("", 0, &a), -1);

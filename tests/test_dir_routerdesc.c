@@ -21,8 +21,8 @@ static ep_routerdescs_t *parse_file(const char *rel) {
   return l;
 }
 
-static ep_dir_addr_t addr(const char *s) {
-  ep_dir_addr_t a;
+static ep_ipaddr_t addr(const char *s) {
+  ep_ipaddr_t a;
   ck_assert_int_eq(ep_dir_addr_parse(s, strlen(s), &a), 0);
   return a;
 }
@@ -71,7 +71,7 @@ START_TEST(exit_2016_policy_answers) {
   ck_assert_int_eq(strncmp(d->contact, "SA <marrie12 of the gmail kind>", d->contact_len), 0);
   ck_assert_int_eq(strncmp(d->platform, "Tor 0.2.8.7 on Linux", d->platform_len), 0);
 
-  ep_dir_addr_t ext = addr("93.184.216.34"), priv = addr("192.168.1.1"), self = addr("23.239.4.143");
+  ep_ipaddr_t ext = addr("93.184.216.34"), priv = addr("192.168.1.1"), self = addr("23.239.4.143");
   const uint16_t accepted[] = {80, 443, 110, 143, 465, 587};
   for (size_t i = 0; i < 6; i++) {
     ep_policy_answer_t a = ep_routerdesc_policy_eval(d, &ext, 4, accepted[i]);
@@ -112,7 +112,7 @@ START_TEST(destiny_2015) {
   ck_assert_uint_eq(d->ipv6_or_port, 9003);
   ck_assert(d->has_ed25519);
   ck_assert(d->has_ntor);
-  ep_dir_addr_t ext = addr("93.184.216.34"), blocked = addr("217.69.139.215");
+  ep_ipaddr_t ext = addr("93.184.216.34"), blocked = addr("217.69.139.215");
   ck_assert_int_eq(ep_routerdesc_policy_eval(d, &ext, 4, 25).verdict, EP_POLICY_REJECT);
   ck_assert_int_eq(ep_routerdesc_policy_eval(d, &ext, 4, 80).verdict, EP_POLICY_ACCEPT);
   ck_assert_int_eq(ep_routerdesc_policy_eval(d, &blocked, 4, 80).verdict, EP_POLICY_REJECT);

@@ -1,16 +1,22 @@
 /* exitprobe — unit tests of src/lib. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <check.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/addr.h"
 #include "lib/buf.h"
 #include "lib/vec.h"
 #include "lib/crypto.h"
 #include "lib/encode.h"
+#include "lib/file.h"
 #include "lib/escape.h"
 #include "lib/json.h"
+#include "lib/names.h"
 #include "lib/reader.h"
 #include "lib/timeutil.h"
 #include "testutil.h"
@@ -385,6 +391,149 @@ START_TEST(base64_randomized_differential) {
 }
 END_TEST
 
+/* ep_ipaddr_format against inet_ntop: edge cases (zero runs at every place,
+ * ties, IPv4-mapped and -compatible forms) and many random addresses whose
+ * groups are often zero. */
+static void check_addr6(const uint8_t b[16]) {
+  char want[INET6_ADDRSTRLEN], got[EP_IPADDR_STRLEN];
+  ep_ipaddr_t a;
+  ep_ipaddr_set_ipv6(&a, b);
+  ck_assert_ptr_nonnull(inet_ntop(AF_INET6, b, want, sizeof want));
+  ck_assert_str_eq(ep_ipaddr_format(got, sizeof got, &a), want);
+}
+
+static void check_addr4(uint32_t v4) {
+  uint8_t b[4] = {(uint8_t)(v4 >> 24), (uint8_t)(v4 >> 16), (uint8_t)(v4 >> 8), (uint8_t)v4};
+  char want[INET_ADDRSTRLEN], got[EP_IPADDR_STRLEN], got4[EP_IPV4_STRLEN];
+  ep_ipaddr_t a;
+  ep_ipaddr_set_ipv4(&a, v4);
+  ck_assert_ptr_nonnull(inet_ntop(AF_INET, b, want, sizeof want));
+  ck_assert_str_eq(ep_ipaddr_format(got, sizeof got, &a), want);
+  ck_assert_str_eq(ep_ipv4_format(got4, v4), want);
+}
+
+START_TEST(addr_format_matches_inet_ntop) {
+  /* Every pattern of zero and non-zero groups, with several non-zero values
+   * (including 0xffff in group 5 for the mapped form). */
+  static const unsigned vals[] = {1, 0xffff, 0xabc, 0x100, 0x10};
+  for (unsigned mask = 0; mask < 256; mask++) {
+    for (size_t v = 0; v < sizeof vals / sizeof vals[0]; v++) {
+      uint8_t b[16] = {0};
+      for (int g = 0; g < 8; g++) {
+        if (mask & (1u << g)) {
+          unsigned w = vals[v];
+          b[2 * g] = (uint8_t)(w >> 8);
+          b[2 * g + 1] = (uint8_t)w;
+        }
+      }
+      check_addr6(b);
+    }
+  }
+  static const uint32_t v4s[] = {0, 1, 0x7f000001u, 0xffffffffu, 0x0a000000u, 0xc0000201u,
+                                 0x01020304u, 0x64646464u, 0x09090909u, 0x80000000u};
+  for (size_t i = 0; i < sizeof v4s / sizeof v4s[0]; i++) {
+    check_addr4(v4s[i]);
+    uint8_t b[16] = {0};
+    b[10] = b[11] = 0xff;
+    memcpy(b + 12, (uint8_t[4]){(uint8_t)(v4s[i] >> 24), (uint8_t)(v4s[i] >> 16),
+                                (uint8_t)(v4s[i] >> 8), (uint8_t)v4s[i]}, 4);
+    check_addr6(b);   /* ::ffff:a.b.c.d */
+    b[10] = b[11] = 0;
+    check_addr6(b);   /* ::a.b.c.d (or ::, ::1) */
+  }
+  uint64_t seed = 0x2545f4914f6cdd1dull;
+  for (int iter = 0; iter < 100000; iter++) {
+    uint8_t b[16];
+    uint64_t r = rnd_next(&seed);
+    for (int g = 0; g < 8; g++) {
+      uint64_t x = rnd_next(&seed);
+      /* Half the groups zero, some small, some full width. */
+      unsigned w = ((r >> g) & 1) ? 0 : (x & 4) ? (unsigned)(x >> 8) & 0xfu : (unsigned)(x >> 16);
+      b[2 * g] = (uint8_t)(w >> 8);
+      b[2 * g + 1] = (uint8_t)w;
+    }
+    check_addr6(b);
+    check_addr4((uint32_t)rnd_next(&seed));
+  }
+  /* No family, an unknown one, and a short buffer. */
+  ep_ipaddr_t none = {0};
+  char buf[EP_IPADDR_STRLEN];
+  ck_assert_str_eq(ep_ipaddr_format(buf, sizeof buf, &none), "-");
+  none.family = 5;
+  ck_assert_str_eq(ep_ipaddr_format(buf, sizeof buf, &none), "-");
+  ep_ipaddr_t a;
+  ep_ipaddr_set_ipv4(&a, 0xc0000201u);
+  ck_assert_str_eq(ep_ipaddr_format(buf, 5, &a), "192.");
+  ck_assert_str_eq(ep_ipaddr_format(buf, 1, &a), "");
+}
+END_TEST
+
+START_TEST(file_read_whole_under_a_cap) {
+  char path[] = "/tmp/ep_test_file_XXXXXX";
+  int fd = mkstemp(path);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(write(fd, "hello\nworld", 11), 11);
+  close(fd);
+  uint8_t *data = NULL;
+  size_t len = 99;
+  ep_err_t err = {0};
+  ck_assert_int_eq(ep_file_read(path, 11, NULL, &data, &len, &err), EP_OK);
+  ck_assert_uint_eq(len, 11);
+  ck_assert_str_eq((const char *)data, "hello\nworld");   /* NUL-terminated */
+  free(data);
+  /* One byte over the cap: refused, naming the file and the cap. */
+  ck_assert_int_eq(ep_file_read(path, 10, "test file", &data, &len, &err), EP_ERR_LIMIT);
+  ck_assert_ptr_null(data);
+  ck_assert_uint_eq(len, 0);
+  ck_assert_ptr_nonnull(strstr(err.msg, "test file /tmp/ep_test_file_"));
+  ck_assert_ptr_nonnull(strstr(err.msg, ": larger than 10 bytes"));
+  /* Bigger than one read chunk, exactly at the cap. */
+  FILE *f = fopen(path, "wb");
+  ck_assert_ptr_nonnull(f);
+  for (int i = 0; i < 200000; i++) {
+    fputc('a' + i % 26, f);
+  }
+  fclose(f);
+  ck_assert_int_eq(ep_file_read(path, 200000, NULL, &data, &len, &err), EP_OK);
+  ck_assert_uint_eq(len, 200000);
+  ck_assert_int_eq(data[199999], 'a' + 199999 % 26);
+  free(data);
+  ck_assert_int_eq(ep_file_read(path, 199999, NULL, &data, &len, &err), EP_ERR_LIMIT);
+  /* Empty file. */
+  f = fopen(path, "wb");
+  fclose(f);
+  ck_assert_int_eq(ep_file_read(path, 10, NULL, &data, &len, &err), EP_OK);
+  ck_assert_uint_eq(len, 0);
+  ck_assert_str_eq((const char *)data, "");
+  free(data);
+  unlink(path);
+  /* Missing file: which one and why. */
+  ck_assert_int_eq(ep_file_read(path, 10, NULL, &data, &len, &err), EP_ERR_IO);
+  ck_assert_ptr_null(data);
+  ck_assert_ptr_nonnull(strstr(err.msg, ": cannot open: No such file or directory"));
+}
+END_TEST
+
+START_TEST(names_both_ways_with_a_fallback) {
+  static const ep_name_t t[] = {{0, "none"}, {3, "three"}, {200, "big"}};
+  char buf[32];
+  ck_assert_str_eq(ep_name_of(t, EP_NAMES_N(t), 3), "three");
+  ck_assert_str_eq(ep_name_of(t, EP_NAMES_N(t), 0), "none");
+  ck_assert_ptr_null(ep_name_of(t, EP_NAMES_N(t), 4));
+  ck_assert_str_eq(ep_name_or(t, EP_NAMES_N(t), 4, "UNKNOWN"), "UNKNOWN");
+  ck_assert_str_eq(ep_name_or(t, EP_NAMES_N(t), 200, "UNKNOWN"), "big");
+  ck_assert_str_eq(ep_name_format(buf, sizeof buf, t, EP_NAMES_N(t), 17, "reason-"), "reason-17");
+  ck_assert_str_eq(ep_name_format(buf, sizeof buf, t, EP_NAMES_N(t), 3, "reason-"), "three");
+  ck_assert_str_eq(ep_name_format(buf, 3, t, EP_NAMES_N(t), 3, "reason-"), "th");
+  unsigned v = 99;
+  ck_assert_int_eq(ep_name_value(t, EP_NAMES_N(t), "big", &v), 0);
+  ck_assert_uint_eq(v, 200);
+  ck_assert_int_eq(ep_name_value(t, EP_NAMES_N(t), "Big", &v), -1);
+  ck_assert_int_eq(ep_name_value(t, EP_NAMES_N(t), "", &v), -1);
+  ck_assert_uint_eq(v, 200);
+}
+END_TEST
+
 START_TEST(base32_vectors) {
   static const char *plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
   static const char *enc[] = {"", "my", "mzxq", "mzxw6", "mzxw6yq", "mzxw6ytb", "mzxw6ytboi"};
@@ -688,6 +837,9 @@ static Suite *lib_suite(void) {
   tcase_add_test(tc, base64_error_cases_match_the_old_decoder);
   tcase_add_test(tc, base64_randomized_differential);
   tcase_add_test(tc, base32_vectors);
+  tcase_add_test(tc, addr_format_matches_inet_ntop);
+  tcase_add_test(tc, file_read_whole_under_a_cap);
+  tcase_add_test(tc, names_both_ways_with_a_fallback);
   tcase_add_test(tc, escape_makes_text_terminal_safe);
   tcase_add_test(tc, time_parse_and_format);
   tcase_add_test(tc, json_parses_and_rejects);

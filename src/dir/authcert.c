@@ -11,6 +11,7 @@
 #include "lib/caps.h"
 #include "lib/encode.h"
 #include "lib/timeutil.h"
+#include "lib/vec.h"
 
 /* Keys and signatures: 16384-bit RSA at most. */
 #define EP_AUTHCERT_MAX_OBJ 4096
@@ -209,15 +210,9 @@ ep_authcerts_t *ep_authcerts_parse(const char *text, size_t len, ep_err_t *err) 
         rc = ep_err_set(err, EP_ERR_LIMIT, "%s line %zu: too many certificates", DOC, tok.lineno);
         goto fail;
       }
-      if (l->n == l->alloc) {
-        size_t na = l->alloc ? l->alloc * 2 : 8;
-        ep_authcert_t *nv = realloc(l->v, na * sizeof *nv);
-        if (nv == NULL) {
-          rc = ep_err_set(err, EP_ERR_NOMEM, "%s: out of memory", DOC);
-          goto fail;
-        }
-        l->v = nv;
-        l->alloc = na;
+      rc = EP_VEC_RESERVE(l->v, l->alloc, l->n + 1, EP_AUTHCERT_MAX_CERTS, DOC, err);
+      if (rc != EP_OK) {
+        goto fail;
       }
       cur = &l->v[l->n++];
       memset(cur, 0, sizeof *cur);

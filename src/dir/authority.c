@@ -9,6 +9,8 @@
 
 #include "dir/token.h"
 #include "lib/encode.h"
+#include "lib/file.h"
+#include "lib/vec.h"
 
 #define EP_AUTHSET_MAX_FILE (1u << 20)
 #define EP_AUTHSET_MAX_ENTRIES 4096
@@ -285,14 +287,8 @@ ep_dir_authset_t *ep_dir_authset_parse(const char *text, size_t len, const char 
       goto fail;
     }
     if (k == LINE_AUTH) {
-      if (na == aa) {
-        aa = aa ? aa * 2 : 16;
-        ep_dir_authority_t *p = realloc(auth, aa * sizeof *p);
-        if (p == NULL) {
-          ep_err_set(err, EP_ERR_NOMEM, "%s: out of memory", docname);
-          goto fail;
-        }
-        auth = p;
+      if (EP_VEC_RESERVE(auth, aa, na + 1, EP_AUTHSET_MAX_ENTRIES, docname, err) != EP_OK) {
+        goto fail;
       }
       if (ep_dir_authority_parse_line(line, ll, &auth[na], err) < 0) {
         ep_err_wrap(err, EP_ERR_MALFORMED, "%s line %zu", docname, lineno);
@@ -300,14 +296,8 @@ ep_dir_authset_t *ep_dir_authset_parse(const char *text, size_t len, const char 
       }
       na++;
     } else {
-      if (nf == af) {
-        af = af ? af * 2 : 16;
-        ep_dir_fallback_t *p = realloc(fb, af * sizeof *p);
-        if (p == NULL) {
-          ep_err_set(err, EP_ERR_NOMEM, "%s: out of memory", docname);
-          goto fail;
-        }
-        fb = p;
+      if (EP_VEC_RESERVE(fb, af, nf + 1, EP_AUTHSET_MAX_ENTRIES, docname, err) != EP_OK) {
+        goto fail;
       }
       if (ep_dir_fallback_parse_line(line, ll, &fb[nf], err) < 0) {
         ep_err_wrap(err, EP_ERR_MALFORMED, "%s line %zu", docname, lineno);
@@ -334,26 +324,12 @@ fail:
 }
 
 ep_dir_authset_t *ep_dir_authset_load(const char *path, ep_err_t *err) {
-  FILE *f = fopen(path, "rb");
-  if (f == NULL) {
-    ep_err_set(err, EP_ERR_IO, "%s: cannot open", path);
+  uint8_t *buf;
+  size_t n;
+  if (ep_file_read(path, EP_AUTHSET_MAX_FILE, NULL, &buf, &n, err) != EP_OK) {
     return NULL;
   }
-  char *buf = malloc(EP_AUTHSET_MAX_FILE + 1);
-  if (buf == NULL) {
-    fclose(f);
-    ep_err_set(err, EP_ERR_NOMEM, "%s: out of memory", path);
-    return NULL;
-  }
-  size_t n = fread(buf, 1, EP_AUTHSET_MAX_FILE + 1, f);
-  bool bad = ferror(f) != 0;
-  fclose(f);
-  if (bad) {
-    free(buf);
-    ep_err_set(err, EP_ERR_IO, "%s: read error", path);
-    return NULL;
-  }
-  ep_dir_authset_t *s = ep_dir_authset_parse(buf, n, path, err);
+  ep_dir_authset_t *s = ep_dir_authset_parse((const char *)buf, n, path, err);
   free(buf);
   return s;
 }

@@ -10,6 +10,7 @@
 #include "dir/token.h"
 #include "lib/caps.h"
 #include "lib/encode.h"
+#include "lib/vec.h"
 
 #define EP_MD_MAX 1000000u
 #define EP_MD_MAX_KEY 4096
@@ -389,15 +390,8 @@ ep_microdescs_t *ep_microdescs_parse(const char *text, size_t len, unsigned flag
       }
       starts_cap = na;
     }
-    if (l->n == l->alloc) {
-      size_t na = l->alloc ? l->alloc * 2 : 256;
-      ep_microdesc_t *nv = realloc(l->v, na * sizeof *nv);
-      if (nv == NULL) {
-        ep_err_set(err, EP_ERR_NOMEM, "%s: out of memory", DOC);
-        goto fail;
-      }
-      l->v = nv;
-      l->alloc = na;
+    if (EP_VEC_RESERVE(l->v, l->alloc, l->n + 1, EP_MD_MAX, DOC, err) != EP_OK) {
+      goto fail;
     }
     ep_microdesc_t *md = &l->v[l->n];
     ep_err_t e = {0};
@@ -419,15 +413,9 @@ ep_microdescs_t *ep_microdescs_parse(const char *text, size_t len, unsigned flag
     if (l->first_error[0] == '\0') {
       memcpy(l->first_error, e.msg, sizeof l->first_error);
     }
-    if (l->n_invalid == l->alloc_invalid) {
-      size_t na = l->alloc_invalid ? l->alloc_invalid * 2 : 16;
-      uint8_t(*nv)[EP_SHA256_LEN] = realloc(l->invalid, na * sizeof *nv);
-      if (nv == NULL) {
-        ep_err_set(err, EP_ERR_NOMEM, "%s: out of memory", DOC);
-        goto fail;
-      }
-      l->invalid = nv;
-      l->alloc_invalid = na;
+    if (EP_VEC_RESERVE(l->invalid, l->alloc_invalid, l->n_invalid + 1, EP_MD_MAX,
+                       "invalid microdescriptors", err) != EP_OK) {
+      goto fail;
     }
     memcpy(l->invalid[l->n_invalid++], md->digest, EP_SHA256_LEN);
   }

@@ -3,12 +3,12 @@
 
 #include "dir/policy.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dir/token.h"
+#include "lib/vec.h"
 
 /* Most ranges a summary can hold: a 1000-character summary has fewer than
  * 500; a full policy summarises to at most one range per rule boundary. */
@@ -16,43 +16,24 @@
 /* Rules in one full policy. */
 #define EP_POLICY_MAX_RULES 65535u
 
-void ep_dir_addr_format(const ep_dir_addr_t *a, char *out, size_t outcap) {
-  if (outcap == 0) {
-    return;
-  }
-  out[0] = '\0';
-  if (a->family == 4) {
-    snprintf(out, outcap, "%u.%u.%u.%u", a->a[0], a->a[1], a->a[2], a->a[3]);
-  } else if (a->family == 6) {
-    char buf[INET6_ADDRSTRLEN];
-    if (inet_ntop(AF_INET6, a->a, buf, sizeof buf) != NULL) {
-      snprintf(out, outcap, "%s", buf);
-    }
-  }
-}
-
-int ep_dir_addr_parse(const char *s, size_t n, ep_dir_addr_t *out) {
+int ep_dir_addr_parse(const char *s, size_t n, ep_ipaddr_t *out) {
   memset(out, 0, sizeof *out);
   if (n >= 2 && s[0] == '[' && s[n - 1] == ']') {
     s++;
     n -= 2;
-    if (ep_dir_parse_ipv6(s, n, out->a) < 0) {
+    if (ep_dir_parse_ipv6(s, n, out->bytes) < 0) {
       return -1;
     }
-    out->family = 6;
+    out->family = EP_IPADDR_V6;
     return 0;
   }
   uint32_t v4;
   if (ep_dir_parse_ipv4(s, n, &v4) == 0) {
-    out->family = 4;
-    out->a[0] = (uint8_t)(v4 >> 24);
-    out->a[1] = (uint8_t)(v4 >> 16);
-    out->a[2] = (uint8_t)(v4 >> 8);
-    out->a[3] = (uint8_t)v4;
+    ep_ipaddr_set_ipv4(out, v4);
     return 0;
   }
-  if (ep_dir_parse_ipv6(s, n, out->a) == 0) {
-    out->family = 6;
+  if (ep_dir_parse_ipv6(s, n, out->bytes) == 0) {
+    out->family = EP_IPADDR_V6;
     return 0;
   }
   return -1;
@@ -248,14 +229,10 @@ int ep_policy_add(ep_policy_t *p, const ep_policy_rule_t *r, ep_err_t *err) {
   if (p->n >= EP_POLICY_MAX_RULES) {
     return ep_err_set(err, EP_ERR_LIMIT, "exit policy: more than %u rules", EP_POLICY_MAX_RULES);
   }
-  if (p->n == p->alloc) {
-    size_t na = p->alloc ? p->alloc * 2 : 16;
-    ep_policy_rule_t *nr = realloc(p->rules, na * sizeof *nr);
-    if (nr == NULL) {
-      return ep_err_set(err, EP_ERR_NOMEM, "exit policy: out of memory");
-    }
-    p->rules = nr;
-    p->alloc = na;
+  int rc =
+      EP_VEC_RESERVE(p->rules, p->alloc, p->n + 1, EP_POLICY_MAX_RULES, "exit policy rules", err);
+  if (rc != EP_OK) {
+    return rc;
   }
   p->rules[p->n++] = *r;
   return 0;
@@ -490,7 +467,7 @@ static bool rule_family_ok(const ep_policy_rule_t *r, int family) {
   return r->family == 0 || r->family == family;
 }
 
-ep_policy_answer_t ep_policy_eval(const ep_policy_t *p, const ep_dir_addr_t *addr, int family,
+ep_policy_answer_t ep_policy_eval(const ep_policy_t *p, const ep_ipaddr_t *addr, int family,
                                   uint16_t port) {
   ep_policy_answer_t a = {EP_POLICY_REJECT, EP_POLICY_BASIS_FULL, false, false};
   if (port == 0) {
@@ -507,7 +484,7 @@ ep_policy_answer_t ep_policy_eval(const ep_policy_t *p, const ep_dir_addr_t *add
       continue;
     }
     if (addr != NULL) {
-      if (r->maskbits == 0 || prefix_match(r->addr, addr->a, r->maskbits)) {
+      if (r->maskbits == 0 || prefix_match(r->addr, addr->bytes, r->maskbits)) {
         a.verdict = r->accept ? EP_POLICY_ACCEPT : EP_POLICY_REJECT;
         return a;
       }

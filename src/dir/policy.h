@@ -21,18 +21,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/addr.h"
 #include "lib/err.h"
 
-/* An IPv4 or IPv6 address. IPv4 lives in a[0..3] (network order). */
-typedef struct ep_dir_addr {
-  uint8_t family;   /* 4 or 6 */
-  uint8_t a[16];
-} ep_dir_addr_t;
-
-/* Text form of an address ("1.2.3.4", "2001:db8::1"); out >= 48 bytes. */
-void ep_dir_addr_format(const ep_dir_addr_t *a, char *out, size_t outcap);
-/* Parse "1.2.3.4", "2001:db8::1" or "[2001:db8::1]"; 0 or -1. */
-int ep_dir_addr_parse(const char *s, size_t n, ep_dir_addr_t *out);
+/* Parse "1.2.3.4", "2001:db8::1" or "[2001:db8::1]" (lib/addr.h's
+ * ep_ipaddr_format writes one); 0 or -1. */
+int ep_dir_addr_parse(const char *s, size_t n, ep_ipaddr_t *out);
 
 typedef struct ep_port_range {
   uint16_t lo, hi;
@@ -118,7 +112,7 @@ typedef struct ep_policy_answer {
 ep_policy_answer_t ep_policy_summary_eval(const ep_policy_summary_t *s, uint16_t port);
 /* Ask a full policy about port to addr, or (addr NULL) to an unspecified
  * address of `family` (4 or 6). */
-ep_policy_answer_t ep_policy_eval(const ep_policy_t *p, const ep_dir_addr_t *addr, int family,
+ep_policy_answer_t ep_policy_eval(const ep_policy_t *p, const ep_ipaddr_t *addr, int family,
                                   uint16_t port);
 
 /* "accept", "reject", "accept-some". */

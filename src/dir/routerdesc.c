@@ -11,6 +11,7 @@
 #include "lib/encode.h"
 #include "lib/reader.h"
 #include "lib/timeutil.h"
+#include "lib/vec.h"
 
 #define EP_RD_MAX_DESCS 200000u
 #define EP_RD_MAX_OBJ 4096
@@ -447,14 +448,9 @@ static int one_item(ep_routerdescs_t *l, ep_dir_tok_t *tokp, ep_routerdesc_t **c
     if (l->n >= EP_RD_MAX_DESCS) {
       return ep_err_set(err, EP_ERR_LIMIT, "%s line %zu: too many descriptors", DOC, tok.lineno);
     }
-    if (l->n == l->alloc) {
-      size_t na = l->alloc ? l->alloc * 2 : 8;
-      ep_routerdesc_t *nv = realloc(l->v, na * sizeof *nv);
-      if (nv == NULL) {
-        return ep_err_set(err, EP_ERR_NOMEM, "%s: out of memory", DOC);
-      }
-      l->v = nv;
-      l->alloc = na;
+    int rc = EP_VEC_RESERVE(l->v, l->alloc, l->n + 1, EP_RD_MAX_DESCS, DOC, err);
+    if (rc != EP_OK) {
+      return rc;
     }
     cur = *curp = &l->v[l->n++];
     memset(cur, 0, sizeof *cur);
@@ -618,7 +614,7 @@ int ep_routerdesc_verify(const ep_routerdesc_t *d, time_t now, ep_err_t *err) {
   return EP_OK;
 }
 
-ep_policy_answer_t ep_routerdesc_policy_eval(const ep_routerdesc_t *d, const ep_dir_addr_t *addr,
+ep_policy_answer_t ep_routerdesc_policy_eval(const ep_routerdesc_t *d, const ep_ipaddr_t *addr,
                                              int family, uint16_t port) {
   int fam = addr != NULL ? addr->family : family;
   if (d->policy == NULL && fam != 6) {

@@ -84,7 +84,7 @@ int ep_routerdesc_verify(const ep_routerdesc_t *d, time_t now, ep_err_t *err);
 /* Does this relay's full policy accept port (to addr, or to an unspecified
  * address of `family`)? IPv6 without accept6/reject6 rules answers from the
  * ipv6-policy summary. */
-ep_policy_answer_t ep_routerdesc_policy_eval(const ep_routerdesc_t *d, const ep_dir_addr_t *addr,
+ep_policy_answer_t ep_routerdesc_policy_eval(const ep_routerdesc_t *d, const ep_ipaddr_t *addr,
                                              int family, uint16_t port);
 
 /* An Ed25519 certificate (cert-spec §2.1), as far as descriptors need it. */

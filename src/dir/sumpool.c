@@ -7,33 +7,11 @@
 #include <string.h>
 
 #include "lib/caps.h"
+#include "lib/vec.h"
 
 /* Distinct summaries and ranges in one pool. */
 #define EP_SUMPOOL_MAX_SUMS EP_CAP_DOC_ENTRIES
 #define EP_SUMPOOL_MAX_RANGES (64u * 1024u * 1024u)
-
-static int grow(void **arr, size_t *alloc, size_t need, size_t elem, size_t cap) {
-  if (need <= *alloc) {
-    return 0;
-  }
-  if (need > cap) {
-    return EP_ERR_LIMIT;
-  }
-  size_t na = *alloc ? *alloc : 16;
-  while (na < need) {
-    na *= 2;
-  }
-  if (na > cap) {
-    na = cap;
-  }
-  void *q = realloc(*arr, na * elem);
-  if (q == NULL) {
-    return EP_ERR_NOMEM;
-  }
-  *arr = q;
-  *alloc = na;
-  return 0;
-}
 
 /* A quick non-cryptographic hash over 8-byte words (texts are a relay's own
  * summary line; collisions only cost a compare). */
@@ -93,8 +71,8 @@ int ep_sumpool_intern(ep_sumpool_t *p, const char *s, size_t n, uint32_t *idx, e
     }
   }
   size_t maxr = n / 2 + 1;
-  int rc = grow((void **)&p->ranges, &p->alloc_ranges, p->n_ranges + maxr, sizeof *p->ranges,
-                EP_SUMPOOL_MAX_RANGES);
+  int rc = EP_VEC_RESERVE(p->ranges, p->alloc_ranges, p->n_ranges + maxr, EP_SUMPOOL_MAX_RANGES,
+                          "policy summary ranges", NULL);
   if (rc < 0) {
     return ep_err_set(err, rc, "policy summaries: too many port ranges");
   }
@@ -103,8 +81,8 @@ int ep_sumpool_intern(ep_sumpool_t *p, const char *s, size_t n, uint32_t *idx, e
   if (nr < 0) {
     return nr;
   }
-  if (grow((void **)&p->sums, &p->alloc_sums, p->n + 1, sizeof *p->sums, EP_SUMPOOL_MAX_SUMS) < 0 ||
-      grow((void **)&p->meta, &p->alloc_meta, p->n + 1, sizeof *p->meta, EP_SUMPOOL_MAX_SUMS) < 0) {
+  if (EP_VEC_RESERVE(p->sums, p->alloc_sums, p->n + 1, EP_SUMPOOL_MAX_SUMS, NULL, NULL) < 0 ||
+      EP_VEC_RESERVE(p->meta, p->alloc_meta, p->n + 1, EP_SUMPOOL_MAX_SUMS, NULL, NULL) < 0) {
     return ep_err_set(err, EP_ERR_LIMIT, "policy summaries: too many");
   }
   uint32_t i = (uint32_t)p->n;

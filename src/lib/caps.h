@@ -29,10 +29,18 @@
 #define EP_CAP_STREAMS_PER_CIRC 64u
 #define EP_CAP_VPADDING_CELLS   64u              /* padding cells before we give up */
 
+/* The event loop: fd table entries (fds are below RLIMIT_NOFILE, at most
+ * nr_open), timer slots, deferred calls waiting for the next turn. */
+#define EP_CAP_LOOP_FDS         (16u * EP_MiB)
+#define EP_CAP_LOOP_TIMERS      0xffffffffu      /* slot numbers are uint32_t */
+#define EP_CAP_LOOP_DEFERS      (16u * EP_MiB)
+
 /* Services. */
 #define EP_CAP_BANNER           1024u            /* bytes of a greeting kept */
 #define EP_CAP_STREAM_INBUF     (64u * EP_KiB)   /* data read on one probe stream */
 #define EP_CAP_JSON_INPUT       (16u * EP_MiB)
 #define EP_CAP_JSON_DEPTH       64u
+/* Items of one JSON array or object (each takes at least two input bytes). */
+#define EP_CAP_JSON_ITEMS       (EP_CAP_JSON_INPUT / 2u)
 
 #endif

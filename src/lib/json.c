@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "lib/caps.h"
+#include "lib/vec.h"
 
 struct ep_json {
   ep_json_type_t type;
@@ -206,22 +207,17 @@ static char *parse_string(jp_t *p, size_t *lenp) {
 }
 
 static int add_item(jp_t *p, ep_json_t *v, char *key, ep_json_t *item) {
-  if (v->count == v->alloc) {
-    size_t na = v->alloc ? v->alloc * 2 : 4;
-    ep_json_t **ni = realloc(v->items, na * sizeof *ni);
-    if (ni == NULL) {
-      return ep_err_set(p->err, EP_ERR_NOMEM, "json: out of memory");
-    }
-    v->items = ni;
-    if (v->type == EP_JSON_OBJECT) {
-      char **nk = realloc(v->keys, na * sizeof *nk);
-      if (nk == NULL) {
-        return ep_err_set(p->err, EP_ERR_NOMEM, "json: out of memory");
-      }
-      v->keys = nk;
-    }
-    v->alloc = na;
+  /* items and keys grow together from the same count to the same size;
+   * v->alloc is what both hold. */
+  size_t ia = v->alloc, ka = v->alloc;
+  int rc = EP_VEC_RESERVE(v->items, ia, v->count + 1, EP_CAP_JSON_ITEMS, "json items", p->err);
+  if (rc == EP_OK && v->type == EP_JSON_OBJECT) {
+    rc = EP_VEC_RESERVE(v->keys, ka, v->count + 1, EP_CAP_JSON_ITEMS, "json keys", p->err);
   }
+  if (rc != EP_OK) {
+    return rc;
+  }
+  v->alloc = ia;
   v->items[v->count] = item;
   if (v->type == EP_JSON_OBJECT) {
     v->keys[v->count] = key;

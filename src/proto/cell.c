@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "lib/caps.h"
+#include "lib/names.h"
 #include "lib/reader.h"
 
 size_t ep_cell_circid_len(int linkproto) { return linkproto >= 4 ? 4 : 2; }
@@ -233,49 +234,43 @@ void ep_padding_negotiate_encode(uint8_t payload[EP_CELL_PAYLOAD_LEN], uint8_t c
 
 /* ---- Names ---- */
 
+static const ep_name_t cell_cmds[] = {
+  {EP_CELL_PADDING, "padding"},
+  {EP_CELL_CREATE, "create"},
+  {EP_CELL_CREATED, "created"},
+  {EP_CELL_RELAY, "relay"},
+  {EP_CELL_DESTROY, "destroy"},
+  {EP_CELL_CREATE_FAST, "create_fast"},
+  {EP_CELL_CREATED_FAST, "created_fast"},
+  {EP_CELL_VERSIONS, "versions"},
+  {EP_CELL_NETINFO, "netinfo"},
+  {EP_CELL_RELAY_EARLY, "relay_early"},
+  {EP_CELL_CREATE2, "create2"},
+  {EP_CELL_CREATED2, "created2"},
+  {EP_CELL_PADDING_NEGOTIATE, "padding_negotiate"},
+  {EP_CELL_VPADDING, "vpadding"},
+  {EP_CELL_CERTS, "certs"},
+  {EP_CELL_AUTH_CHALLENGE, "auth_challenge"},
+  {EP_CELL_AUTHENTICATE, "authenticate"},
+  {EP_CELL_AUTHORIZE, "authorize"},
+};
+
 const char *ep_cell_command_name(unsigned command) {
-  switch (command) {
-    case EP_CELL_PADDING: return "padding";
-    case EP_CELL_CREATE: return "create";
-    case EP_CELL_CREATED: return "created";
-    case EP_CELL_RELAY: return "relay";
-    case EP_CELL_DESTROY: return "destroy";
-    case EP_CELL_CREATE_FAST: return "create_fast";
-    case EP_CELL_CREATED_FAST: return "created_fast";
-    case EP_CELL_VERSIONS: return "versions";
-    case EP_CELL_NETINFO: return "netinfo";
-    case EP_CELL_RELAY_EARLY: return "relay_early";
-    case EP_CELL_CREATE2: return "create2";
-    case EP_CELL_CREATED2: return "created2";
-    case EP_CELL_PADDING_NEGOTIATE: return "padding_negotiate";
-    case EP_CELL_VPADDING: return "vpadding";
-    case EP_CELL_CERTS: return "certs";
-    case EP_CELL_AUTH_CHALLENGE: return "auth_challenge";
-    case EP_CELL_AUTHENTICATE: return "authenticate";
-    case EP_CELL_AUTHORIZE: return "authorize";
-    default: return NULL;
-  }
+  return ep_name_of(cell_cmds, EP_NAMES_N(cell_cmds), command);
 }
 
-static const char *const destroy_reasons[] = {
-  "none", "protocol", "internal", "requested", "hibernating", "resourcelimit",
-  "connectfailed", "or_identity", "channel_closed", "finished", "timeout", "destroyed",
-  "nosuchservice",
+/* DESTROY reasons (tor-spec 5.4). */
+static const ep_name_t destroy_reasons[] = {
+  {0, "none"},          {1, "protocol"},       {2, "internal"},        {3, "requested"},
+  {4, "hibernating"},   {5, "resourcelimit"},  {6, "connectfailed"},   {7, "or_identity"},
+  {8, "channel_closed"}, {9, "finished"},      {10, "timeout"},        {11, "destroyed"},
+  {12, "nosuchservice"},
 };
 
 const char *ep_destroy_reason_name(unsigned reason) {
-  if (reason < sizeof destroy_reasons / sizeof destroy_reasons[0]) {
-    return destroy_reasons[reason];
-  }
-  return NULL;
+  return ep_name_of(destroy_reasons, EP_NAMES_N(destroy_reasons), reason);
 }
 
 const char *ep_destroy_reason_format(char *buf, size_t cap, unsigned reason) {
-  const char *name = ep_destroy_reason_name(reason);
-  if (name != NULL) {
-    snprintf(buf, cap, "%s", name);
-  } else {
-    snprintf(buf, cap, "reason-%u", reason);
-  }
-  return buf;
+  return ep_name_format(buf, cap, destroy_reasons, EP_NAMES_N(destroy_reasons), reason, "reason-");
 }

@@ -3,11 +3,11 @@
 
 #include "proto/relaymsg.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "lib/crypto.h"
+#include "lib/names.h"
 #include "lib/reader.h"
 
 /* ---- Header ---- */
@@ -68,53 +68,37 @@ int ep_relay_body_build_rand(uint8_t body[EP_CELL_PAYLOAD_LEN], uint8_t command,
 
 /* ---- Names ---- */
 
-static const char *const relay_cmds[] = {
-  NULL, "begin", "data", "end", "connected", "sendme", "extend", "extended", "truncate",
-  "truncated", "drop", "resolve", "resolved", "begin_dir", "extend2", "extended2",
+static const ep_name_t relay_cmds[] = {
+  {EP_RELAY_BEGIN, "begin"},         {EP_RELAY_DATA, "data"},
+  {EP_RELAY_END, "end"},             {EP_RELAY_CONNECTED, "connected"},
+  {EP_RELAY_SENDME, "sendme"},       {EP_RELAY_EXTEND, "extend"},
+  {EP_RELAY_EXTENDED, "extended"},   {EP_RELAY_TRUNCATE, "truncate"},
+  {EP_RELAY_TRUNCATED, "truncated"}, {EP_RELAY_DROP, "drop"},
+  {EP_RELAY_RESOLVE, "resolve"},     {EP_RELAY_RESOLVED, "resolved"},
+  {EP_RELAY_BEGIN_DIR, "begin_dir"}, {EP_RELAY_EXTEND2, "extend2"},
+  {EP_RELAY_EXTENDED2, "extended2"},
 };
 
 const char *ep_relay_command_name(unsigned command) {
-  if (command < sizeof relay_cmds / sizeof relay_cmds[0]) {
-    return relay_cmds[command];
-  }
-  return NULL;
+  return ep_name_of(relay_cmds, EP_NAMES_N(relay_cmds), command);
 }
 
 bool ep_relay_command_known(unsigned command) { return ep_relay_command_name(command) != NULL; }
 
-static const char *const end_reasons[] = {
-  NULL, "misc", "resolvefailed", "connectrefused", "exitpolicy", "destroy", "done", "timeout",
-  "noroute", "hibernating", "internal", "resourcelimit", "connreset", "torprotocol",
-  "notdirectory",
+/* RELAY_END reasons (tor-spec 6.3). */
+static const ep_name_t end_reasons[] = {
+  {1, "misc"},          {2, "resolvefailed"}, {3, "connectrefused"}, {4, "exitpolicy"},
+  {5, "destroy"},       {6, "done"},          {7, "timeout"},        {8, "noroute"},
+  {9, "hibernating"},   {10, "internal"},     {11, "resourcelimit"}, {12, "connreset"},
+  {13, "torprotocol"},  {14, "notdirectory"},
 };
 
 const char *ep_end_reason_name(unsigned reason) {
-  if (reason < sizeof end_reasons / sizeof end_reasons[0]) {
-    return end_reasons[reason];
-  }
-  return NULL;
+  return ep_name_of(end_reasons, EP_NAMES_N(end_reasons), reason);
 }
 
 const char *ep_end_reason_format(char *buf, size_t cap, unsigned reason) {
-  const char *name = ep_end_reason_name(reason);
-  if (name != NULL) {
-    snprintf(buf, cap, "%s", name);
-  } else {
-    snprintf(buf, cap, "reason-%u", reason);
-  }
-  return buf;
-}
-
-const char *ep_ipaddr_format(char *buf, size_t cap, const ep_ipaddr_t *addr) {
-  char tmp[INET6_ADDRSTRLEN];
-  const char *s = "-";
-  if (addr->family == EP_IPADDR_V4 && inet_ntop(AF_INET, addr->bytes, tmp, sizeof tmp)) {
-    s = tmp;
-  } else if (addr->family == EP_IPADDR_V6 && inet_ntop(AF_INET6, addr->bytes, tmp, sizeof tmp)) {
-    s = tmp;
-  }
-  snprintf(buf, cap, "%s", s);
-  return buf;
+  return ep_name_format(buf, cap, end_reasons, EP_NAMES_N(end_reasons), reason, "reason-");
 }
 
 /* ---- Contexts ---- */

@@ -208,8 +208,4 @@ const char *ep_end_reason_name(unsigned reason);
 /* Name or "reason-N" into buf; returns buf. */
 const char *ep_end_reason_format(char *buf, size_t cap, unsigned reason);
 
-/* An address as text ("1.2.3.4", "2001:db8::1", "-" for none) into buf
- * (>= 46 bytes); returns buf. */
-const char *ep_ipaddr_format(char *buf, size_t cap, const ep_ipaddr_t *addr);
-
 #endif

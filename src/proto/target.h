@@ -9,17 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* An IP address as it travels in cells (network byte order). */
-typedef enum ep_ipaddr_family {
-  EP_IPADDR_NONE = 0,
-  EP_IPADDR_V4 = 4,
-  EP_IPADDR_V6 = 6
-} ep_ipaddr_family_t;
-
-typedef struct ep_ipaddr {
-  uint8_t family;      /* an ep_ipaddr_family_t */
-  uint8_t bytes[16];   /* 4 (IPv4) or 16 (IPv6) significant bytes */
-} ep_ipaddr_t;
+#include "lib/addr.h"   /* ep_ipaddr_t */
 
 /* A relay to connect to, create a circuit at, or extend to. */
 typedef struct ep_target {

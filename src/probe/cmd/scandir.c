@@ -281,10 +281,10 @@ int ep_scandir_full_policy(const ep_scan_relay_t *exit, const ep_ipaddr_t *addr,
   }
   ep_policy_answer_t a;
   if (addr != NULL && (addr->family == EP_IPADDR_V4 || addr->family == EP_IPADDR_V6)) {
-    ep_dir_addr_t da;
+    ep_ipaddr_t da;
     memset(&da, 0, sizeof da);
     da.family = addr->family == EP_IPADDR_V4 ? 4 : 6;
-    memcpy(da.a, addr->bytes, da.family == 4 ? 4 : 16);
+    memcpy(da.bytes, addr->bytes, da.family == 4 ? 4 : 16);
     a = ep_routerdesc_policy_eval(r->desc, &da, da.family, port);
   } else {
     a = ep_routerdesc_policy_eval(r->desc, NULL, 4, port);

@@ -12,6 +12,7 @@
 #include "lib/escape.h"
 #include "lib/json.h"
 #include "lib/log.h"
+#include "lib/vec.h"
 
 #define REPORT_MAX_ROWS 100000u
 #define REPORT_LINE_CAP (64u * EP_KiB)
@@ -51,15 +52,8 @@ static ep_report_row_t *find_row(ep_report_t *r, const char *fp, unsigned port, 
     ep_err_set(err, EP_ERR_LIMIT, "report: more than %u (exit, port) pairs", REPORT_MAX_ROWS);
     return NULL;
   }
-  if (r->n == r->alloc) {
-    size_t na = r->alloc ? r->alloc * 2 : 64;
-    ep_report_row_t *nr = realloc(r->rows, na * sizeof *nr);
-    if (nr == NULL) {
-      ep_err_set(err, EP_ERR_NOMEM, "report: out of memory");
-      return NULL;
-    }
-    r->rows = nr;
-    r->alloc = na;
+  if (EP_VEC_RESERVE(r->rows, r->alloc, r->n + 1, REPORT_MAX_ROWS, "report rows", err) != EP_OK) {
+    return NULL;
   }
   ep_report_row_t *row = &r->rows[r->n++];
   memset(row, 0, sizeof *row);

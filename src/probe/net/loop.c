@@ -13,7 +13,9 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "lib/caps.h"
 #include "lib/timeutil.h"
+#include "lib/vec.h"
 
 #define EP_LOOP_BATCH 64
 /* Deferrals run per phase before the rest waits for the next turn: bounds a
@@ -82,17 +84,14 @@ static int fd_table_reserve(ep_loop_t *loop, int fd, ep_err_t *err) {
   if ((size_t)fd < loop->nfds_alloc) {
     return EP_OK;
   }
-  size_t n = loop->nfds_alloc < 64 ? 64 : loop->nfds_alloc;
-  while (n <= (size_t)fd) {
-    n *= 2;
+  size_t old = loop->nfds_alloc;
+  size_t need = (size_t)fd < 64 ? 64 : (size_t)fd + 1;
+  int rc = EP_VEC_RESERVE(loop->fds, loop->nfds_alloc, need, EP_CAP_LOOP_FDS, "event loop fd table",
+                          err);
+  if (rc != EP_OK) {
+    return rc;
   }
-  fd_slot_t *p = realloc(loop->fds, n * sizeof *p);
-  if (p == NULL) {
-    return ep_err_set(err, EP_ERR_NOMEM, "event loop: cannot grow the fd table to %zu", n);
-  }
-  memset(p + loop->nfds_alloc, 0, (n - loop->nfds_alloc) * sizeof *p);
-  loop->fds = p;
-  loop->nfds_alloc = n;
+  memset(loop->fds + old, 0, (loop->nfds_alloc - old) * sizeof *loop->fds);
   return EP_OK;
 }
 
@@ -291,24 +290,15 @@ static void timer_release(ep_loop_t *loop, uint32_t slot) {
 static int timers_grow(ep_loop_t *loop) {
   size_t old = loop->ntimers_alloc;
   size_t n = old < 64 ? 64 : old * 2;
-  if (n > UINT32_MAX) {
+  /* The three arrays grow together to n (a power of two, so each is exactly
+   * n); ntimers_alloc is what all three hold. */
+  size_t ta = old, fa = old, ha = old;
+  if (EP_VEC_RESERVE(loop->timers, ta, n, EP_CAP_LOOP_TIMERS, "timers", NULL) != EP_OK ||
+      EP_VEC_RESERVE(loop->free_slots, fa, n, EP_CAP_LOOP_TIMERS, "timer slots", NULL) != EP_OK ||
+      EP_VEC_RESERVE(loop->heap, ha, n, EP_CAP_LOOP_TIMERS, "timer heap", NULL) != EP_OK) {
     return -1;
   }
-  timer_slot_t *t = realloc(loop->timers, n * sizeof *t);
-  if (t == NULL) {
-    return -1;
-  }
-  loop->timers = t;
-  uint32_t *fs = realloc(loop->free_slots, n * sizeof *fs);
-  if (fs == NULL) {
-    return -1;
-  }
-  loop->free_slots = fs;
-  uint32_t *h = realloc(loop->heap, n * sizeof *h);
-  if (h == NULL) {
-    return -1;
-  }
-  loop->heap = h;
+  timer_slot_t *t = loop->timers;
   memset(t + old, 0, (n - old) * sizeof *t);
   /* Push new slots so that the lowest index is taken first. */
   for (size_t i = n; i > old; i--) {
@@ -370,14 +360,9 @@ ep_defer_id_t ep_loop_defer(ep_loop_t *loop, ep_loop_timer_cb cb, void *arg) {
   if (cb == NULL) {
     return 0;
   }
-  if (loop->ndefers == loop->ndefers_alloc) {
-    size_t n = loop->ndefers_alloc < 16 ? 16 : loop->ndefers_alloc * 2;
-    defer_t *p = realloc(loop->defers, n * sizeof *p);
-    if (p == NULL) {
-      return 0;
-    }
-    loop->defers = p;
-    loop->ndefers_alloc = n;
+  if (EP_VEC_RESERVE(loop->defers, loop->ndefers_alloc, loop->ndefers + 1, EP_CAP_LOOP_DEFERS,
+                     "deferred calls", NULL) != EP_OK) {
+    return 0;
   }
   ep_defer_id_t id = ++loop->next_defer_id;
   loop->defers[loop->ndefers++] = (defer_t){id, cb, arg};

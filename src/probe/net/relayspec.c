@@ -26,11 +26,6 @@ void ep_fingerprint_format(char out[41], const uint8_t id[20]) {
   ep_hex_encode(out, 41, id, 20, true);
 }
 
-void ep_ipv4_format(char out[16], uint32_t ipv4) {
-  snprintf(out, 16, "%u.%u.%u.%u", (ipv4 >> 24) & 255u, (ipv4 >> 16) & 255u, (ipv4 >> 8) & 255u,
-           ipv4 & 255u);
-}
-
 static int key32(const char *b64, size_t len, uint8_t out[32], const char *what, ep_err_t *err) {
   uint8_t tmp[40];
   if (len > 48 || ep_base64_decode(tmp, sizeof tmp, b64, len) != 32) {

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 
+#include "lib/addr.h"   /* ep_ipv4_format */
 #include "lib/err.h"
 #include "proto/target.h"
 
@@ -18,7 +19,5 @@ int ep_relayspec_parse(const char *s, ep_target_t *out, ep_err_t *err);
 int ep_fingerprint_parse(const char *s, uint8_t out[20], ep_err_t *err);
 /* "AABB..." (40 upper-case hex + NUL: 41 bytes). */
 void ep_fingerprint_format(char out[41], const uint8_t id[20]);
-/* "a.b.c.d" of a host-order IPv4 address (16 bytes). */
-void ep_ipv4_format(char out[16], uint32_t ipv4);
 
 #endif
