@@ -1,0 +1,209 @@
+/* exitprobe — the accessors of a parsed consensus (consensus.h), and
+ * ep_dir_proto_supports. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "dir/consensus_internal.h"
+#include "lib/crypto.h"
+#include "lib/encode.h"
+
+ep_consensus_flavor_t ep_consensus_flavor(const ep_consensus_t *c) { return c->flavor; }
+
+const char *ep_consensus_flavor_name(const ep_consensus_t *c) {
+  return c->flavor == EP_FLAVOR_MICRODESC ? "microdesc" : "ns";
+}
+
+const char *ep_consensus_doc_name(const ep_consensus_t *c) { return c->doc; }
+int ep_consensus_method(const ep_consensus_t *c) { return c->method; }
+time_t ep_consensus_valid_after(const ep_consensus_t *c) { return c->valid_after; }
+time_t ep_consensus_fresh_until(const ep_consensus_t *c) { return c->fresh_until; }
+time_t ep_consensus_valid_until(const ep_consensus_t *c) { return c->valid_until; }
+
+void ep_consensus_voting_delay(const ep_consensus_t *c, uint32_t *vote_s, uint32_t *dist_s) {
+  *vote_s = c->vote_delay;
+  *dist_s = c->dist_delay;
+}
+
+size_t ep_consensus_n_routers(const ep_consensus_t *c) { return c->n_rs; }
+
+const ep_routerstatus_t *ep_consensus_router(const ep_consensus_t *c, size_t i) {
+  return i < c->n_rs ? &c->rs[i] : NULL;
+}
+
+long ep_consensus_find_identity(const ep_consensus_t *c, const uint8_t id[EP_SHA1_LEN]) {
+  size_t lo = 0, hi = c->n_rs;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int cmp = memcmp(c->rs[mid].identity, id, EP_SHA1_LEN);
+    if (cmp == 0) {
+      return (long)mid;
+    }
+    if (cmp < 0) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return -1;
+}
+
+long ep_consensus_find_md(const ep_consensus_t *c, const uint8_t d[EP_SHA256_LEN]) {
+  if (c->md_index_size == 0) {
+    return -1;
+  }
+  size_t sz = c->md_index_size;
+  size_t slot = ep_get_u32(d) & (sz - 1);
+  while (c->md_index[slot] != 0) {
+    uint32_t i = c->md_index[slot] - 1;
+    if (memcmp(c->rs[i].digest, d, EP_SHA256_LEN) == 0) {
+      return (long)i;
+    }
+    slot = (slot + 1) & (sz - 1);
+  }
+  return -1;
+}
+
+const ep_policy_summary_t *ep_routerstatus_policy(const ep_routerstatus_t *rs) {
+  return rs->policy != NULL ? rs->policy : ep_policy_summary_reject_all();
+}
+
+uint32_t ep_consensus_flag_mask(const ep_consensus_t *c, const char *name) {
+  size_t n = strlen(name);
+  for (size_t i = 0; i < c->n_known; i++) {
+    if (c->known[i].len == n && memcmp(c->known[i].name, name, n) == 0) {
+      return c->known[i].bit;
+    }
+  }
+  return 0;
+}
+
+size_t ep_consensus_n_known_flags(const ep_consensus_t *c) { return c->n_known; }
+
+const char *ep_consensus_known_flag(const ep_consensus_t *c, size_t i, size_t *len) {
+  if (i >= c->n_known) {
+    *len = 0;
+    return NULL;
+  }
+  *len = c->known[i].len;
+  return c->known[i].name;
+}
+
+static const ep_cons_kv_t *kv_find(const ep_cons_kv_t *v, size_t n, const char *name) {
+  size_t l = strlen(name);
+  for (size_t i = 0; i < n; i++) {
+    if (v[i].name_len == l && memcmp(v[i].name, name, l) == 0) {
+      return &v[i];
+    }
+  }
+  return NULL;
+}
+
+int32_t ep_consensus_param(const ep_consensus_t *c, const char *name, int32_t dflt, int32_t min,
+                           int32_t max) {
+  const ep_cons_kv_t *kv = kv_find(c->params, c->n_params, name);
+  int32_t v = kv ? kv->value : dflt;
+  if (v < min) {
+    v = min;
+  }
+  if (v > max) {
+    v = max;
+  }
+  return v;
+}
+
+bool ep_consensus_bw_weight(const ep_consensus_t *c, const char *name, int32_t *out) {
+  const ep_cons_kv_t *kv = kv_find(c->weights, c->n_weights, name);
+  if (kv == NULL) {
+    return false;
+  }
+  *out = kv->value;
+  return true;
+}
+
+const char *ep_consensus_text(const ep_consensus_t *c, ep_consensus_text_t which, size_t *len) {
+  if ((int)which < 0 || which >= EP_CONS_N_TEXTS) {
+    *len = 0;
+    return NULL;
+  }
+  *len = c->text_lens[which];
+  return c->texts[which];
+}
+
+size_t ep_consensus_n_dir_sources(const ep_consensus_t *c) { return c->n_sources; }
+
+const ep_dir_source_t *ep_consensus_dir_source(const ep_consensus_t *c, size_t i) {
+  return i < c->n_sources ? &c->sources[i] : NULL;
+}
+
+size_t ep_consensus_n_signatures(const ep_consensus_t *c) { return c->n_sigs; }
+
+const ep_dir_signature_t *ep_consensus_signature(const ep_consensus_t *c, size_t i) {
+  return i < c->n_sigs ? &c->sigs[i] : NULL;
+}
+
+void ep_consensus_signed_range(const ep_consensus_t *c, const char **text, size_t *len) {
+  *text = c->text;
+  *len = c->signed_len;
+}
+
+size_t ep_consensus_signed_digest(const ep_consensus_t *c, ep_sig_alg_t alg,
+                                  uint8_t out[EP_SHA256_LEN]) {
+  if (alg == EP_SIG_SHA1) {
+    ep_sha1(out, c->text, c->signed_len);
+    return EP_SHA1_LEN;
+  }
+  if (alg == EP_SIG_SHA256) {
+    ep_sha256(out, c->text, c->signed_len);
+    return EP_SHA256_LEN;
+  }
+  return 0;
+}
+
+bool ep_dir_proto_supports(const char *list, size_t len, const char *name, unsigned v) {
+  size_t nl = strlen(name);
+  size_t i = 0;
+  while (i < len) {
+    while (i < len && list[i] == ' ') {
+      i++;
+    }
+    size_t a = i;
+    while (i < len && list[i] != ' ') {
+      i++;
+    }
+    const char *ent = list + a;
+    size_t el = i - a;
+    const char *eq = memchr(ent, '=', el);
+    if (eq == NULL || (size_t)(eq - ent) != nl || memcmp(ent, name, nl) != 0) {
+      continue;
+    }
+    const char *r = eq + 1;
+    size_t rl = el - nl - 1;
+    size_t j = 0;
+    while (j < rl) {
+      size_t b = j;
+      while (j < rl && r[j] != ',') {
+        j++;
+      }
+      const char *it = r + b;
+      size_t il = j - b;
+      const char *dash = memchr(it, '-', il);
+      uint64_t lo, hi;
+      if (dash == NULL) {
+        if (ep_dir_parse_uint(it, il, 63, &lo) < 0) {
+          return false;
+        }
+        hi = lo;
+      } else if (ep_dir_parse_uint(it, (size_t)(dash - it), 63, &lo) < 0 ||
+                 ep_dir_parse_uint(dash + 1, il - (size_t)(dash - it) - 1, 63, &hi) < 0) {
+        return false;
+      }
+      if (v >= lo && v <= hi) {
+        return true;
+      }
+      j++;
+    }
+  }
+  return false;
+}
