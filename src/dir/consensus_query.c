@@ -161,48 +161,42 @@ size_t ep_consensus_signed_digest(const ep_consensus_t *c, ep_sig_alg_t alg,
   return 0;
 }
 
+/* The next field of s[0..n) from *pos: up to the next sep or the end. False
+ * when *pos is at the end. */
+static bool next_field(const char *s, size_t n, char sep, size_t *pos, const char **f, size_t *fl) {
+  if (*pos >= n) {
+    return false;
+  }
+  const char *end = memchr(s + *pos, sep, n - *pos);
+  size_t e = end != NULL ? (size_t)(end - s) : n;
+  *f = s + *pos;
+  *fl = e - *pos;
+  *pos = e + 1;
+  return true;
+}
+
 bool ep_dir_proto_supports(const char *list, size_t len, const char *name, unsigned v) {
   size_t nl = strlen(name);
-  size_t i = 0;
-  while (i < len) {
-    while (i < len && list[i] == ' ') {
-      i++;
-    }
-    size_t a = i;
-    while (i < len && list[i] != ' ') {
-      i++;
-    }
-    const char *ent = list + a;
-    size_t el = i - a;
-    const char *eq = memchr(ent, '=', el);
-    if (eq == NULL || (size_t)(eq - ent) != nl || memcmp(ent, name, nl) != 0) {
+  size_t pos = 0;
+  const char *ent;
+  size_t el;
+  while (next_field(list, len, ' ', &pos, &ent, &el)) {
+    /* "Name=ranges"; name has no '=' */
+    if (el <= nl || ent[nl] != '=' || memcmp(ent, name, nl) != 0 || memchr(ent, '=', nl) != NULL) {
       continue;
     }
-    const char *r = eq + 1;
-    size_t rl = el - nl - 1;
-    size_t j = 0;
-    while (j < rl) {
-      size_t b = j;
-      while (j < rl && r[j] != ',') {
-        j++;
-      }
-      const char *it = r + b;
-      size_t il = j - b;
-      const char *dash = memchr(it, '-', il);
+    const char *r = ent + nl + 1;
+    size_t rl = el - nl - 1, rpos = 0;
+    const char *it;
+    size_t il;
+    while (next_field(r, rl, ',', &rpos, &it, &il)) {
       uint64_t lo, hi;
-      if (dash == NULL) {
-        if (ep_dir_parse_uint(it, il, 63, &lo) < 0) {
-          return false;
-        }
-        hi = lo;
-      } else if (ep_dir_parse_uint(it, (size_t)(dash - it), 63, &lo) < 0 ||
-                 ep_dir_parse_uint(dash + 1, il - (size_t)(dash - it) - 1, 63, &hi) < 0) {
+      if (ep_dir_parse_range(it, il, 63, &lo, &hi) < 0) {
         return false;
       }
       if (v >= lo && v <= hi) {
         return true;
       }
-      j++;
     }
   }
   return false;

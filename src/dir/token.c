@@ -547,6 +547,22 @@ int ep_dir_parse_uint(const char *s, size_t n, uint64_t max, uint64_t *out) {
   return 0;
 }
 
+int ep_dir_parse_range(const char *s, size_t n, uint64_t max, uint64_t *lo, uint64_t *hi) {
+  const char *dash = memchr(s, '-', n);
+  if (dash == NULL) {
+    if (ep_dir_parse_uint(s, n, max, lo) < 0) {
+      return -1;
+    }
+    *hi = *lo;
+    return 0;
+  }
+  size_t l1 = (size_t)(dash - s);
+  if (ep_dir_parse_uint(s, l1, max, lo) < 0 || ep_dir_parse_uint(dash + 1, n - l1 - 1, max, hi) < 0) {
+    return -1;
+  }
+  return 0;
+}
+
 int ep_dir_arg_uint(const ep_dir_tok_t *tok, uint32_t i, uint64_t max, uint64_t *out) {
   if (i >= tok->nargs || i >= EP_DIR_MAX_ARGS) {
     return -1;

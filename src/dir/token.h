@@ -174,6 +174,9 @@ int ep_dir_arg_b64(const ep_dir_tok_t *tok, uint32_t i, uint8_t *out, size_t n);
 
 /* Decimal number in s[0..n) <= max; 0 or -1. */
 int ep_dir_parse_uint(const char *s, size_t n, uint64_t max, uint64_t *out);
+/* "N" or "N-M", decimal, each <= max, into [*lo, *hi] (*hi = *lo for "N");
+ * 0 or -1. Whether lo <= hi is the caller's to judge. */
+int ep_dir_parse_range(const char *s, size_t n, uint64_t max, uint64_t *lo, uint64_t *hi);
 /* Dotted-quad IPv4 into a host-order uint32; 0 or -1. */
 int ep_dir_parse_ipv4(const char *s, size_t n, uint32_t *out);
 /* IPv6 text (no brackets) into 16 bytes; 0 or -1. */
