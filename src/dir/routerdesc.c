@@ -194,6 +194,13 @@ int ep_dir_edcert_verify(const ep_dir_edcert_t *c, const uint8_t *key, time_t no
 
 /* ---------- descriptors ---------- */
 
+/* An item whose arguments are kept as text (pointing into the document). */
+static int take_text(const ep_dir_tok_t *tok, const char **text, size_t *len) {
+  *text = tok->argstr;
+  *len = tok->argstr_len;
+  return 0;
+}
+
 static int handle(ep_routerdescs_t *l, ep_routerdesc_t *d, const ep_dir_tok_t *tok, size_t start,
                   ep_err_t *err) {
   const char *text = l->text;
@@ -269,21 +276,13 @@ static int handle(ep_routerdescs_t *l, ep_routerdesc_t *d, const ep_dir_tok_t *t
       return 0;
     }
     case K_PLATFORM:
-      d->platform = tok->argstr;
-      d->platform_len = tok->argstr_len;
-      return 0;
+      return take_text(tok, &d->platform, &d->platform_len);
     case K_PROTO:
-      d->proto = tok->argstr;
-      d->proto_len = tok->argstr_len;
-      return 0;
+      return take_text(tok, &d->proto, &d->proto_len);
     case K_CONTACT:
-      d->contact = tok->argstr;
-      d->contact_len = tok->argstr_len;
-      return 0;
+      return take_text(tok, &d->contact, &d->contact_len);
     case K_FAMILY:
-      d->family = tok->argstr;
-      d->family_len = tok->argstr_len;
-      return 0;
+      return take_text(tok, &d->family, &d->family_len);
     case K_PUBLISHED:
       if (ep_dir_arg_time(tok, 0, &d->published) < 0) {
         return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: bad published time", DOC, tok->lineno);
