@@ -73,7 +73,7 @@ void ep_consensus_free(ep_consensus_t *c) {
   free(c->params);
   free(c->weights);
   ep_sumpool_free(&c->sums);
-  free(c->md_index);
+  ep_dir_digestidx_free(&c->md_index);
   free(c->text);
   free(c);
 }
@@ -250,21 +250,8 @@ static int finalize(ep_consensus_t *c, ep_err_t *err) {
     rs->policy = rs->policy_index == UINT32_MAX ? NULL : ep_sumpool_get(&c->sums, rs->policy_index);
   }
   if (c->flavor == EP_FLAVOR_MICRODESC && c->n_rs > 0) {
-    size_t sz = 16;
-    while (sz < c->n_rs * 2) {
-      sz *= 2;
-    }
-    c->md_index = calloc(sz, sizeof *c->md_index);
-    if (c->md_index == NULL) {
+    if (ep_dir_digestidx_build(&c->md_index, c->rs[0].digest, c->n_rs, sizeof *c->rs) < 0) {
       return ep_err_set(err, EP_ERR_NOMEM, "%s: out of memory", c->doc);
-    }
-    c->md_index_size = sz;
-    for (size_t i = 0; i < c->n_rs; i++) {
-      size_t slot = ep_get_u32(c->rs[i].digest) & (sz - 1);
-      while (c->md_index[slot] != 0) {
-        slot = (slot + 1) & (sz - 1);
-      }
-      c->md_index[slot] = (uint32_t)i + 1;
     }
   }
   return 0;

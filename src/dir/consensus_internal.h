@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "dir/consensus.h"
+#include "dir/digestidx.h"
 #include "dir/sumpool.h"
 #include "dir/token.h"
 
@@ -84,8 +85,7 @@ struct ep_consensus {
 
   ep_sumpool_t sums;          /* policy summaries, shared by text */
 
-  uint32_t *md_index;         /* open addressing over md digests: index+1 */
-  size_t md_index_size;
+  ep_dir_digestidx_t md_index; /* over the entries' md digests (microdesc flavour) */
 };
 
 /* The sections, in document order. */

@@ -50,19 +50,10 @@ long ep_consensus_find_identity(const ep_consensus_t *c, const uint8_t id[EP_SHA
 }
 
 long ep_consensus_find_md(const ep_consensus_t *c, const uint8_t d[EP_SHA256_LEN]) {
-  if (c->md_index_size == 0) {
+  if (c->n_rs == 0) {
     return -1;
   }
-  size_t sz = c->md_index_size;
-  size_t slot = ep_get_u32(d) & (sz - 1);
-  while (c->md_index[slot] != 0) {
-    uint32_t i = c->md_index[slot] - 1;
-    if (memcmp(c->rs[i].digest, d, EP_SHA256_LEN) == 0) {
-      return (long)i;
-    }
-    slot = (slot + 1) & (sz - 1);
-  }
-  return -1;
+  return ep_dir_digestidx_find(&c->md_index, c->rs[0].digest, sizeof *c->rs, d);
 }
 
 const ep_policy_summary_t *ep_routerstatus_policy(const ep_routerstatus_t *rs) {
