@@ -293,18 +293,8 @@ static ep_consensus_t *parse_text(char *text, size_t len, ep_err_t *err) {
 }
 
 ep_consensus_t *ep_consensus_parse(const char *text, size_t len, ep_err_t *err) {
-  if (len > EP_CAP_CONSENSUS) {
-    ep_err_set(err, EP_ERR_LIMIT, "consensus: %zu bytes exceeds EP_CAP_CONSENSUS", len);
-    return NULL;
-  }
-  char *copy = malloc(len + 1);
-  if (copy == NULL) {
-    ep_err_set(err, EP_ERR_NOMEM, "consensus: out of memory");
-    return NULL;
-  }
-  memcpy(copy, text, len);
-  copy[len] = '\0';
-  return parse_text(copy, len, err);
+  char *copy = ep_dir_copy_text("consensus", text, len, EP_CAP_CONSENSUS, "EP_CAP_CONSENSUS", err);
+  return copy != NULL ? parse_text(copy, len, err) : NULL;
 }
 
 ep_consensus_t *ep_consensus_parse_owned(char *text, size_t len, ep_err_t *err) {

@@ -342,18 +342,16 @@ static int build_index(ep_microdescs_t *l) {
 }
 
 ep_microdescs_t *ep_microdescs_parse(const char *text, size_t len, unsigned flags, ep_err_t *err) {
-  if (len > EP_CAP_MICRODESCS) {
-    ep_err_set(err, EP_ERR_LIMIT, "%s: %zu bytes exceeds EP_CAP_MICRODESCS", DOC, len);
+  char *copy = ep_dir_copy_text(DOC, text, len, EP_CAP_MICRODESCS, "EP_CAP_MICRODESCS", err);
+  ep_microdescs_t *l = copy != NULL ? calloc(1, sizeof *l) : NULL;
+  if (l == NULL) {
+    if (copy != NULL) {
+      free(copy);
+      ep_err_set(err, EP_ERR_NOMEM, "%s: out of memory", DOC);
+    }
     return NULL;
   }
-  ep_microdescs_t *l = calloc(1, sizeof *l);
-  if (l == NULL || (l->text = malloc(len + 1)) == NULL) {
-    free(l);
-    ep_err_set(err, EP_ERR_NOMEM, "%s: out of memory", DOC);
-    return NULL;
-  }
-  memcpy(l->text, text, len);
-  l->text[len] = '\0';
+  l->text = copy;
   l->len = len;
   /* One lexer over the whole text (one NUL scan); each microdescriptor
    * runs from its start line to the next one (parse_one finds it). */

@@ -494,18 +494,16 @@ ep_routerdescs_t *ep_routerdescs_parse(const char *text, size_t len, ep_err_t *e
 
 ep_routerdescs_t *ep_routerdescs_parse_flags(const char *text, size_t len, unsigned flags,
                                              ep_err_t *err) {
-  if (len > EP_CAP_SERVER_DESCS) {
-    ep_err_set(err, EP_ERR_LIMIT, "%s: %zu bytes exceeds EP_CAP_SERVER_DESCS", DOC, len);
+  char *copy = ep_dir_copy_text(DOC, text, len, EP_CAP_SERVER_DESCS, "EP_CAP_SERVER_DESCS", err);
+  ep_routerdescs_t *l = copy != NULL ? calloc(1, sizeof *l) : NULL;
+  if (l == NULL) {
+    if (copy != NULL) {
+      free(copy);
+      ep_err_set(err, EP_ERR_NOMEM, "%s: out of memory", DOC);
+    }
     return NULL;
   }
-  ep_routerdescs_t *l = calloc(1, sizeof *l);
-  if (l == NULL || (l->text = malloc(len + 1)) == NULL) {
-    free(l);
-    ep_err_set(err, EP_ERR_NOMEM, "%s: out of memory", DOC);
-    return NULL;
-  }
-  memcpy(l->text, text, len);
-  l->text[len] = '\0';
+  l->text = copy;
   l->len = len;
   ep_dir_lexer_t lx;
   ep_dir_lexer_init(&lx, l->text, len, DOC, EP_DIR_ANNOTATIONS_OK);

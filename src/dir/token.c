@@ -3,6 +3,7 @@
 
 #include "dir/token.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/caps.h"
@@ -868,4 +869,20 @@ int ep_dir_obj_check(const char *doc, const ep_dir_tok_t *tok, const char *label
 
 const char *ep_dir_esc(char *buf, size_t cap, const char *s, size_t n) {
   return ep_escape_text(buf, cap, s, n > 40 ? 40 : n);
+}
+
+char *ep_dir_copy_text(const char *doc, const char *text, size_t len, size_t cap,
+                       const char *cap_name, ep_err_t *err) {
+  if (len > cap) {
+    ep_err_set(err, EP_ERR_LIMIT, "%s: %zu bytes exceeds %s", doc, len, cap_name);
+    return NULL;
+  }
+  char *copy = malloc(len + 1);
+  if (copy == NULL) {
+    ep_err_set(err, EP_ERR_NOMEM, "%s: out of memory", doc);
+    return NULL;
+  }
+  memcpy(copy, text, len);
+  copy[len] = '\0';
+  return copy;
 }

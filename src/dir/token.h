@@ -191,6 +191,11 @@ bool ep_dir_nickname_ok(const char *s, size_t n);
 #define EP_DIR_ESC_BUF 168
 const char *ep_dir_esc(char *buf, size_t cap, const char *s, size_t n);
 
+/* A document parser's own NUL-terminated copy of text[0..len) (free()),
+ * or NULL with err naming doc and the cap (cap_name) it exceeds, or memory. */
+char *ep_dir_copy_text(const char *doc, const char *text, size_t len, size_t cap,
+                       const char *cap_name, ep_err_t *err);
+
 /* Decode the token's object into out (cap bytes). Returns the length or a
  * negative ep_status_t (no object, bad base64, too large). If label is not
  * NULL the object's label must equal it. */
