@@ -342,13 +342,9 @@ static int build_index(ep_microdescs_t *l) {
 }
 
 ep_microdescs_t *ep_microdescs_parse(const char *text, size_t len, unsigned flags, ep_err_t *err) {
-  char *copy = ep_dir_copy_text(DOC, text, len, EP_CAP_MICRODESCS, "EP_CAP_MICRODESCS", err);
-  ep_microdescs_t *l = copy != NULL ? calloc(1, sizeof *l) : NULL;
+  char *copy;
+  ep_microdescs_t *l = ep_dir_new_with_text(DOC, sizeof *l, text, len, EP_CAP_MICRODESCS, "EP_CAP_MICRODESCS", &copy, err);
   if (l == NULL) {
-    if (copy != NULL) {
-      free(copy);
-      ep_err_set(err, EP_ERR_NOMEM, "%s: out of memory", DOC);
-    }
     return NULL;
   }
   l->text = copy;

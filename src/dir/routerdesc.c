@@ -494,13 +494,9 @@ ep_routerdescs_t *ep_routerdescs_parse(const char *text, size_t len, ep_err_t *e
 
 ep_routerdescs_t *ep_routerdescs_parse_flags(const char *text, size_t len, unsigned flags,
                                              ep_err_t *err) {
-  char *copy = ep_dir_copy_text(DOC, text, len, EP_CAP_SERVER_DESCS, "EP_CAP_SERVER_DESCS", err);
-  ep_routerdescs_t *l = copy != NULL ? calloc(1, sizeof *l) : NULL;
+  char *copy;
+  ep_routerdescs_t *l = ep_dir_new_with_text(DOC, sizeof *l, text, len, EP_CAP_SERVER_DESCS, "EP_CAP_SERVER_DESCS", &copy, err);
   if (l == NULL) {
-    if (copy != NULL) {
-      free(copy);
-      ep_err_set(err, EP_ERR_NOMEM, "%s: out of memory", DOC);
-    }
     return NULL;
   }
   l->text = copy;

@@ -886,3 +886,18 @@ char *ep_dir_copy_text(const char *doc, const char *text, size_t len, size_t cap
   copy[len] = '\0';
   return copy;
 }
+
+void *ep_dir_new_with_text(const char *doc, size_t size, const char *text, size_t len, size_t cap,
+                           const char *cap_name, char **copy, ep_err_t *err) {
+  *copy = ep_dir_copy_text(doc, text, len, cap, cap_name, err);
+  if (*copy == NULL) {
+    return NULL;
+  }
+  void *o = calloc(1, size);
+  if (o == NULL) {
+    free(*copy);
+    *copy = NULL;
+    ep_err_set(err, EP_ERR_NOMEM, "%s: out of memory", doc);
+  }
+  return o;
+}

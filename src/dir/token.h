@@ -195,6 +195,10 @@ const char *ep_dir_esc(char *buf, size_t cap, const char *s, size_t n);
  * or NULL with err naming doc and the cap (cap_name) it exceeds, or memory. */
 char *ep_dir_copy_text(const char *doc, const char *text, size_t len, size_t cap,
                        const char *cap_name, ep_err_t *err);
+/* A new zeroed object of size bytes and, in *copy, its copy of the text
+ * (as ep_dir_copy_text; both free()), or NULL with err set. */
+void *ep_dir_new_with_text(const char *doc, size_t size, const char *text, size_t len, size_t cap,
+                           const char *cap_name, char **copy, ep_err_t *err);
 
 /* Decode the token's object into out (cap bytes). Returns the length or a
  * negative ep_status_t (no object, bad base64, too large). If label is not
