@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dir/digestidx.h"
 #include "dir/sumpool.h"
 #include "dir/token.h"
 #include "lib/caps.h"
@@ -44,8 +45,7 @@ struct ep_microdescs {
   uint8_t (*invalid)[EP_SHA256_LEN];
   size_t n_invalid, alloc_invalid;
   char first_error[EP_ERR_MSG_MAX];
-  uint32_t *index;      /* open addressing over digests: index+1 */
-  size_t index_size;
+  ep_dir_digestidx_t index;  /* over the digests of v */
 };
 
 void ep_microdescs_free(ep_microdescs_t *l) {
@@ -55,7 +55,7 @@ void ep_microdescs_free(ep_microdescs_t *l) {
   ep_sumpool_free(&l->sums);
   free(l->v);
   free(l->invalid);
-  free(l->index);
+  ep_dir_digestidx_free(&l->index);
   free(l->text);
   free(l);
 }
@@ -339,38 +339,16 @@ static int parse_one(ep_microdescs_t *l, ep_microdesc_t *md, ep_dir_lexer_t *lx,
 }
 
 static int build_index(ep_microdescs_t *l) {
-  size_t sz = 16;
-  while (sz < l->n * 2) {
-    sz *= 2;
-  }
-  l->index = calloc(sz, sizeof *l->index);
-  if (l->index == NULL) {
-    return EP_ERR_NOMEM;
-  }
-  l->index_size = sz;
-  for (size_t i = 0; i < l->n; i++) {
-    size_t slot = ep_get_u32(l->v[i].digest) & (sz - 1);
-    while (l->index[slot] != 0) {
-      slot = (slot + 1) & (sz - 1);
-    }
-    l->index[slot] = (uint32_t)i + 1;
-  }
-  return 0;
+  return ep_dir_digestidx_build(&l->index, l->n > 0 ? l->v[0].digest : NULL, l->n, sizeof *l->v);
 }
 
 ep_microdescs_t *ep_microdescs_parse(const char *text, size_t len, unsigned flags, ep_err_t *err) {
-  if (len > EP_CAP_MICRODESCS) {
-    ep_err_set(err, EP_ERR_LIMIT, "%s: %zu bytes exceeds EP_CAP_MICRODESCS", DOC, len);
+  char *copy;
+  ep_microdescs_t *l = ep_dir_new_with_text(DOC, sizeof *l, text, len, EP_CAP_MICRODESCS, "EP_CAP_MICRODESCS", &copy, err);
+  if (l == NULL) {
     return NULL;
   }
-  ep_microdescs_t *l = calloc(1, sizeof *l);
-  if (l == NULL || (l->text = malloc(len + 1)) == NULL) {
-    free(l);
-    ep_err_set(err, EP_ERR_NOMEM, "%s: out of memory", DOC);
-    return NULL;
-  }
-  memcpy(l->text, text, len);
-  l->text[len] = '\0';
+  l->text = copy;
   l->len = len;
   /* One lexer over the whole text (one NUL scan); each microdescriptor
    * runs from its start line to the next one (parse_one finds it). */
@@ -438,19 +416,11 @@ fail:
 }
 
 const ep_microdesc_t *ep_microdescs_find(const ep_microdescs_t *l, const uint8_t d[EP_SHA256_LEN]) {
-  if (l == NULL || l->index_size == 0) {
+  if (l == NULL || l->n == 0) {
     return NULL;
   }
-  size_t sz = l->index_size;
-  size_t slot = ep_get_u32(d) & (sz - 1);
-  while (l->index[slot] != 0) {
-    const ep_microdesc_t *md = &l->v[l->index[slot] - 1];
-    if (memcmp(md->digest, d, EP_SHA256_LEN) == 0) {
-      return md;
-    }
-    slot = (slot + 1) & (sz - 1);
-  }
-  return NULL;
+  long i = ep_dir_digestidx_find(&l->index, l->v[0].digest, sizeof *l->v, d);
+  return i < 0 ? NULL : &l->v[i];
 }
 
 int ep_microdesc_check(const ep_microdesc_t *md, const uint8_t expected[EP_SHA256_LEN], ep_err_t *err) {

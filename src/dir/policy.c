@@ -72,21 +72,11 @@ int ep_policy_summary_parse_ranges(const char *s, size_t n, bool *accept, ep_por
     /* s[a..i) is "P" or "P-Q" */
     const char *item = s + a;
     size_t il = i - a;
-    const char *dash = memchr(item, '-', il);
     uint64_t lo, hi;
-    if (dash == NULL) {
-      if (ep_dir_parse_uint(item, il, 65535, &lo) < 0) {
-        return ep_err_set(err, EP_ERR_MALFORMED, "policy summary: bad port '%s'",
-                          ep_dir_esc(eb, sizeof eb, item, il));
-      }
-      hi = lo;
-    } else {
-      size_t l1 = (size_t)(dash - item);
-      if (ep_dir_parse_uint(item, l1, 65535, &lo) < 0 ||
-          ep_dir_parse_uint(dash + 1, il - l1 - 1, 65535, &hi) < 0) {
-        return ep_err_set(err, EP_ERR_MALFORMED, "policy summary: bad port range '%s'",
-                          ep_dir_esc(eb, sizeof eb, item, il));
-      }
+    if (ep_dir_parse_range(item, il, 65535, &lo, &hi) < 0) {
+      return ep_err_set(err, EP_ERR_MALFORMED, "policy summary: bad port%s '%s'",
+                        memchr(item, '-', il) != NULL ? " range" : "",
+                        ep_dir_esc(eb, sizeof eb, item, il));
     }
     if (lo == 0 || lo > hi) {
       return ep_err_set(err, EP_ERR_MALFORMED, "policy summary: bad port range %u-%u",
@@ -261,21 +251,8 @@ static int parse_portspec(const char *s, size_t n, uint16_t *lo, uint16_t *hi) {
     *hi = 65535;
     return 0;
   }
-  const char *dash = memchr(s, '-', n);
   uint64_t a, b;
-  if (dash == NULL) {
-    if (ep_dir_parse_uint(s, n, 65535, &a) < 0) {
-      return -1;
-    }
-    b = a;
-  } else {
-    size_t l1 = (size_t)(dash - s);
-    if (ep_dir_parse_uint(s, l1, 65535, &a) < 0 ||
-        ep_dir_parse_uint(dash + 1, n - l1 - 1, 65535, &b) < 0) {
-      return -1;
-    }
-  }
-  if (a > b) {
+  if (ep_dir_parse_range(s, n, 65535, &a, &b) < 0 || a > b) {
     return -1;
   }
   /* Port 0 is tolerated in input (dir-spec §2.1.3) but never permitted. */
@@ -569,6 +546,25 @@ static bool rule_is_private(const ep_policy_rule_t *r, int family) {
   return false;
 }
 
+/* The next run of segments from *s on whose acc is want (segment i covers
+ * ports bounds[i] up to the next bound): its ports [*lo, *hi]; false when
+ * there is none. */
+static bool next_run(const bool *acc, const uint32_t *bounds, size_t nu, bool want, size_t *s,
+                     uint32_t *lo, uint32_t *hi) {
+  while (*s < nu && acc[*s] != want) {
+    (*s)++;
+  }
+  if (*s >= nu) {
+    return false;
+  }
+  *lo = bounds[*s];
+  while (*s < nu && acc[*s] == want) {
+    (*s)++;
+  }
+  *hi = *s < nu ? bounds[*s] - 1 : 65535;
+  return true;
+}
+
 int ep_policy_summarize(const ep_policy_t *p, int family, bool *accept, ep_port_range_t *ranges,
                         size_t cap) {
   size_t n = p == NULL ? 0 : p->n;
@@ -645,16 +641,8 @@ int ep_policy_summarize(const ep_policy_t *p, int family, bool *accept, ep_port_
     bool want = pass == 0;
     size_t cnt = 0, len = 0;
     size_t s = 0;
-    while (s < nu) {
-      if (acc[s] != want) {
-        s++;
-        continue;
-      }
-      uint32_t lo = bounds[s];
-      while (s < nu && acc[s] == want) {
-        s++;
-      }
-      uint32_t hi = s < nu ? bounds[s] - 1 : 65535;
+    uint32_t lo, hi;
+    while (next_run(acc, bounds, nu, want, &s, &lo, &hi)) {
       cnt++;
       char tmp[16];
       int w = lo == hi ? snprintf(tmp, sizeof tmp, "%u,", lo)
@@ -689,16 +677,8 @@ int ep_policy_summarize(const ep_policy_t *p, int family, bool *accept, ep_port_
     *accept = (na != 0);
   } else {
     size_t s = 0;
-    while (s < nu) {
-      if (acc[s] != use_accept) {
-        s++;
-        continue;
-      }
-      uint32_t lo = bounds[s];
-      while (s < nu && acc[s] == use_accept) {
-        s++;
-      }
-      uint32_t hi = s < nu ? bounds[s] - 1 : 65535;
+    uint32_t lo, hi;
+    while (next_run(acc, bounds, nu, use_accept, &s, &lo, &hi)) {
       if ((size_t)out >= cap) {
         break;
       }

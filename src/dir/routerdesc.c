@@ -195,6 +195,13 @@ int ep_dir_edcert_verify(const ep_dir_edcert_t *c, const uint8_t *key, time_t no
 
 /* ---------- descriptors ---------- */
 
+/* An item whose arguments are kept as text (pointing into the document). */
+static int take_text(const ep_dir_tok_t *tok, const char **text, size_t *len) {
+  *text = tok->argstr;
+  *len = tok->argstr_len;
+  return 0;
+}
+
 static int handle(ep_routerdescs_t *l, ep_routerdesc_t *d, const ep_dir_tok_t *tok, size_t start,
                   ep_err_t *err) {
   const char *text = l->text;
@@ -270,21 +277,13 @@ static int handle(ep_routerdescs_t *l, ep_routerdesc_t *d, const ep_dir_tok_t *t
       return 0;
     }
     case K_PLATFORM:
-      d->platform = tok->argstr;
-      d->platform_len = tok->argstr_len;
-      return 0;
+      return take_text(tok, &d->platform, &d->platform_len);
     case K_PROTO:
-      d->proto = tok->argstr;
-      d->proto_len = tok->argstr_len;
-      return 0;
+      return take_text(tok, &d->proto, &d->proto_len);
     case K_CONTACT:
-      d->contact = tok->argstr;
-      d->contact_len = tok->argstr_len;
-      return 0;
+      return take_text(tok, &d->contact, &d->contact_len);
     case K_FAMILY:
-      d->family = tok->argstr;
-      d->family_len = tok->argstr_len;
-      return 0;
+      return take_text(tok, &d->family, &d->family_len);
     case K_PUBLISHED:
       if (ep_dir_arg_time(tok, 0, &d->published) < 0) {
         return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: bad published time", DOC, tok->lineno);
@@ -491,18 +490,12 @@ ep_routerdescs_t *ep_routerdescs_parse(const char *text, size_t len, ep_err_t *e
 
 ep_routerdescs_t *ep_routerdescs_parse_flags(const char *text, size_t len, unsigned flags,
                                              ep_err_t *err) {
-  if (len > EP_CAP_SERVER_DESCS) {
-    ep_err_set(err, EP_ERR_LIMIT, "%s: %zu bytes exceeds EP_CAP_SERVER_DESCS", DOC, len);
+  char *copy;
+  ep_routerdescs_t *l = ep_dir_new_with_text(DOC, sizeof *l, text, len, EP_CAP_SERVER_DESCS, "EP_CAP_SERVER_DESCS", &copy, err);
+  if (l == NULL) {
     return NULL;
   }
-  ep_routerdescs_t *l = calloc(1, sizeof *l);
-  if (l == NULL || (l->text = malloc(len + 1)) == NULL) {
-    free(l);
-    ep_err_set(err, EP_ERR_NOMEM, "%s: out of memory", DOC);
-    return NULL;
-  }
-  memcpy(l->text, text, len);
-  l->text[len] = '\0';
+  l->text = copy;
   l->len = len;
   ep_dir_lexer_t lx;
   ep_dir_lexer_init(&lx, l->text, len, DOC, EP_DIR_ANNOTATIONS_OK);

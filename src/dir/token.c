@@ -3,6 +3,7 @@
 
 #include "dir/token.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/caps.h"
@@ -547,6 +548,22 @@ int ep_dir_parse_uint(const char *s, size_t n, uint64_t max, uint64_t *out) {
   return 0;
 }
 
+int ep_dir_parse_range(const char *s, size_t n, uint64_t max, uint64_t *lo, uint64_t *hi) {
+  const char *dash = memchr(s, '-', n);
+  if (dash == NULL) {
+    if (ep_dir_parse_uint(s, n, max, lo) < 0) {
+      return -1;
+    }
+    *hi = *lo;
+    return 0;
+  }
+  size_t l1 = (size_t)(dash - s);
+  if (ep_dir_parse_uint(s, l1, max, lo) < 0 || ep_dir_parse_uint(dash + 1, n - l1 - 1, max, hi) < 0) {
+    return -1;
+  }
+  return 0;
+}
+
 int ep_dir_arg_uint(const ep_dir_tok_t *tok, uint32_t i, uint64_t max, uint64_t *out) {
   if (i >= tok->nargs || i >= EP_DIR_MAX_ARGS) {
     return -1;
@@ -852,4 +869,35 @@ int ep_dir_obj_check(const char *doc, const ep_dir_tok_t *tok, const char *label
 
 const char *ep_dir_esc(char *buf, size_t cap, const char *s, size_t n) {
   return ep_escape_text(buf, cap, s, n > 40 ? 40 : n);
+}
+
+char *ep_dir_copy_text(const char *doc, const char *text, size_t len, size_t cap,
+                       const char *cap_name, ep_err_t *err) {
+  if (len > cap) {
+    ep_err_set(err, EP_ERR_LIMIT, "%s: %zu bytes exceeds %s", doc, len, cap_name);
+    return NULL;
+  }
+  char *copy = malloc(len + 1);
+  if (copy == NULL) {
+    ep_err_set(err, EP_ERR_NOMEM, "%s: out of memory", doc);
+    return NULL;
+  }
+  memcpy(copy, text, len);
+  copy[len] = '\0';
+  return copy;
+}
+
+void *ep_dir_new_with_text(const char *doc, size_t size, const char *text, size_t len, size_t cap,
+                           const char *cap_name, char **copy, ep_err_t *err) {
+  *copy = ep_dir_copy_text(doc, text, len, cap, cap_name, err);
+  if (*copy == NULL) {
+    return NULL;
+  }
+  void *o = calloc(1, size);
+  if (o == NULL) {
+    free(*copy);
+    *copy = NULL;
+    ep_err_set(err, EP_ERR_NOMEM, "%s: out of memory", doc);
+  }
+  return o;
 }

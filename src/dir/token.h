@@ -174,6 +174,9 @@ int ep_dir_arg_b64(const ep_dir_tok_t *tok, uint32_t i, uint8_t *out, size_t n);
 
 /* Decimal number in s[0..n) <= max; 0 or -1. */
 int ep_dir_parse_uint(const char *s, size_t n, uint64_t max, uint64_t *out);
+/* "N" or "N-M", decimal, each <= max, into [*lo, *hi] (*hi = *lo for "N");
+ * 0 or -1. Whether lo <= hi is the caller's to judge. */
+int ep_dir_parse_range(const char *s, size_t n, uint64_t max, uint64_t *lo, uint64_t *hi);
 /* Dotted-quad IPv4 into a host-order uint32; 0 or -1. */
 int ep_dir_parse_ipv4(const char *s, size_t n, uint32_t *out);
 /* IPv6 text (no brackets) into 16 bytes; 0 or -1. */
@@ -187,6 +190,15 @@ bool ep_dir_nickname_ok(const char *s, size_t n);
  * at most 40 bytes, into buf (>= 4*40+4 bytes). Returns buf. */
 #define EP_DIR_ESC_BUF 168
 const char *ep_dir_esc(char *buf, size_t cap, const char *s, size_t n);
+
+/* A document parser's own NUL-terminated copy of text[0..len) (free()),
+ * or NULL with err naming doc and the cap (cap_name) it exceeds, or memory. */
+char *ep_dir_copy_text(const char *doc, const char *text, size_t len, size_t cap,
+                       const char *cap_name, ep_err_t *err);
+/* A new zeroed object of size bytes and, in *copy, its copy of the text
+ * (as ep_dir_copy_text; both free()), or NULL with err set. */
+void *ep_dir_new_with_text(const char *doc, size_t size, const char *text, size_t len, size_t cap,
+                           const char *cap_name, char **copy, ep_err_t *err);
 
 /* Decode the token's object into out (cap bytes). Returns the length or a
  * negative ep_status_t (no object, bad base64, too large). If label is not

@@ -232,40 +232,44 @@ static int emit(ep_circ_t *c, const ep_event_t *ev) { return c->io.emit(c->io.ct
  * EP_EV_CIRC_DESTROYED with our reason, status and message. */
 static int circ_fail(ep_circ_t *c, int status, uint8_t reason, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* The EP_EV_CIRC_DESTROYED event of closing c, made before its state changes. */
+static void destroyed_event(const ep_circ_t *c, uint8_t reason, bool remote, ep_event_t *ev) {
+  memset(ev, 0, sizeof *ev);
+  ev->type = EP_EV_CIRC_DESTROYED;
+  ev->circ_id = c->id;
+  ev->hops = c->n_hops;
+  ev->phase = phase_of(c->state);
+  ev->remote = remote;
+  ev->reason = reason;
+}
+
+/* Mark c closed and emit its destroyed event; rc is what sending DESTROY
+ * returned (EP_OK if none was sent). */
+static int closed(ep_circ_t *c, int rc, const ep_event_t *ev) {
+  c->state = EP_CIRC_CLOSED;
+  int rc2 = emit(c, ev);
+  return rc != EP_OK ? rc : rc2;
+}
+
 static int circ_fail(ep_circ_t *c, int status, uint8_t reason, const char *fmt, ...) {
   if (c->state == EP_CIRC_CLOSED) {
     return EP_OK;
   }
   ep_event_t ev;
-  memset(&ev, 0, sizeof ev);
-  ev.type = EP_EV_CIRC_DESTROYED;
-  ev.circ_id = c->id;
-  ev.hops = c->n_hops;
-  ev.phase = phase_of(c->state);
-  ev.remote = false;
-  ev.reason = reason;
+  destroyed_event(c, reason, false, &ev);
   ev.status = status;
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(ev.msg, sizeof ev.msg, fmt, ap);
   va_end(ap);
   forget_handshake(c);
-  int rc = c->state != 0 ? send_destroy(c) : EP_OK;
-  c->state = EP_CIRC_CLOSED;
-  int rc2 = emit(c, &ev);
-  return rc != EP_OK ? rc : rc2;
+  return closed(c, c->state != 0 ? send_destroy(c) : EP_OK, &ev);
 }
 
 static int circ_remote_close(ep_circ_t *c, uint8_t reason, bool truncated) {
   ep_event_t ev;
-  memset(&ev, 0, sizeof ev);
-  ev.type = EP_EV_CIRC_DESTROYED;
-  ev.circ_id = c->id;
-  ev.hops = c->n_hops;
-  ev.phase = phase_of(c->state);
-  ev.remote = true;
+  destroyed_event(c, reason, true, &ev);
   ev.truncated = truncated;
-  ev.reason = reason;
   char rname[32];
   snprintf(ev.msg, sizeof ev.msg, "%s from the relay: %s",
            truncated ? "RELAY_TRUNCATED" : "DESTROY",
@@ -277,9 +281,7 @@ static int circ_remote_close(ep_circ_t *c, uint8_t reason, bool truncated) {
      * circuit down with DESTROY, as tor does. */
     rc = send_destroy(c);
   }
-  c->state = EP_CIRC_CLOSED;
-  int rc2 = emit(c, &ev);
-  return rc != EP_OK ? rc : rc2;
+  return closed(c, rc, &ev);
 }
 
 void ep_circ_destroy(ep_circ_t *c) {
@@ -406,6 +408,33 @@ int ep_circ_extend(ep_circ_t *c, const ep_target_t *next, ep_err_t *err) {
 
 /* ---- Handshake replies ---- */
 
+/* The end of a handshake with the hop being added: rc and e are what its
+ * finish function returned, keys (wiped here) the keys it derived. Adds the
+ * hop and opens the circuit, or closes it. what names the reply cell. */
+static int open_hop(ep_circ_t *c, int rc, const ep_err_t *e, uint8_t keys[EP_RELAY_KEYS_LEN],
+                    const char *what) {
+  char f[41];
+  unsigned hopno = c->n_hops + 1;
+  if (rc != EP_OK) {
+    ep_wipe(keys, EP_RELAY_KEYS_LEN);
+    return circ_fail(c, EP_ERR_VERIFY, EP_DESTROY_PROTOCOL,
+                     "%s from hop %u ($%s): handshake failed, no keys: %s", what, hopno,
+                     fpr(f, c->pending_id), e->msg);
+  }
+  rc = add_hop(c, keys, c->pending_id);
+  ep_wipe(keys, EP_RELAY_KEYS_LEN);
+  if (rc != EP_OK) {
+    return circ_fail(c, rc, EP_DESTROY_INTERNAL, "%s: cannot add hop %u", what, hopno);
+  }
+  c->state = EP_CIRC_OPEN;
+  ep_event_t ev;
+  memset(&ev, 0, sizeof ev);
+  ev.type = EP_EV_CIRC_OPEN;
+  ev.circ_id = c->id;
+  ev.hops = c->n_hops;
+  return emit(c, &ev);
+}
+
 static int finish_ntor(ep_circ_t *c, const uint8_t *hdata, size_t hlen, const char *what) {
   char f[41];
   unsigned hopno = c->n_hops + 1;
@@ -422,24 +451,7 @@ static int finish_ntor(ep_circ_t *c, const uint8_t *hdata, size_t hlen, const ch
   int rc = ep_ntor_client_finish(c->ntor, hdata, keys, sizeof keys, &e);
   ep_ntor_client_free(c->ntor);
   c->ntor = NULL;
-  if (rc != EP_OK) {
-    ep_wipe(keys, sizeof keys);
-    return circ_fail(c, EP_ERR_VERIFY, EP_DESTROY_PROTOCOL,
-                     "%s from hop %u ($%s): handshake failed, no keys: %s", what, hopno,
-                     fpr(f, c->pending_id), e.msg);
-  }
-  rc = add_hop(c, keys, c->pending_id);
-  ep_wipe(keys, sizeof keys);
-  if (rc != EP_OK) {
-    return circ_fail(c, rc, EP_DESTROY_INTERNAL, "%s: cannot add hop %u", what, hopno);
-  }
-  c->state = EP_CIRC_OPEN;
-  ep_event_t ev;
-  memset(&ev, 0, sizeof ev);
-  ev.type = EP_EV_CIRC_OPEN;
-  ev.circ_id = c->id;
-  ev.hops = c->n_hops;
-  return emit(c, &ev);
+  return open_hop(c, rc, &e, keys, what);
 }
 
 static int handle_created2(ep_circ_t *c, const ep_cell_t *cell) {
@@ -456,7 +468,6 @@ static int handle_created2(ep_circ_t *c, const ep_cell_t *cell) {
 }
 
 static int handle_created_fast(ep_circ_t *c, const ep_cell_t *cell) {
-  char f[41];
   if (c->state != EP_CIRC_CREATING || c->fast == NULL) {
     return circ_fail(c, EP_ERR_STATE, EP_DESTROY_PROTOCOL, "CREATED_FAST while %s",
                      ep_circ_state_name(c->state));
@@ -470,24 +481,7 @@ static int handle_created_fast(ep_circ_t *c, const ep_cell_t *cell) {
   int rc = ep_fast_client_finish(c->fast, cell->payload, keys, sizeof keys, &e);
   ep_fast_client_free(c->fast);
   c->fast = NULL;
-  if (rc != EP_OK) {
-    ep_wipe(keys, sizeof keys);
-    return circ_fail(c, EP_ERR_VERIFY, EP_DESTROY_PROTOCOL,
-                     "CREATED_FAST from hop 1 ($%s): handshake failed, no keys: %s",
-                     fpr(f, c->pending_id), e.msg);
-  }
-  rc = add_hop(c, keys, c->pending_id);
-  ep_wipe(keys, sizeof keys);
-  if (rc != EP_OK) {
-    return circ_fail(c, rc, EP_DESTROY_INTERNAL, "CREATED_FAST: cannot add hop 1");
-  }
-  c->state = EP_CIRC_OPEN;
-  ep_event_t ev;
-  memset(&ev, 0, sizeof ev);
-  ev.type = EP_EV_CIRC_OPEN;
-  ev.circ_id = c->id;
-  ev.hops = c->n_hops;
-  return emit(c, &ev);
+  return open_hop(c, rc, &e, keys, "CREATED_FAST");
 }
 
 /* ---- Streams ---- */
