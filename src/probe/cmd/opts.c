@@ -70,10 +70,11 @@ static int parse_decimal(const char *s, const char **end, uint64_t max, uint64_t
   uint64_t v = 0;
   const char *p = s;
   for (; *p >= '0' && *p <= '9'; p++) {
-    v = v * 10 + (uint64_t)(*p - '0');
-    if (v > max) {
+    uint64_t d = (uint64_t)(*p - '0');
+    if (d > max || v > (max - d) / 10) {
       return -1;
     }
+    v = v * 10 + d;
   }
   *end = p;
   *out = v;

@@ -32,7 +32,7 @@ typedef enum ep_opt_kind {
   EP_OPT_LIST,      /* ep_opt_list_t: the value appended; at most max values */
   EP_OPT_UINT,      /* unsigned integer of `size` bytes: decimal digits, in [min, max] */
   EP_OPT_DURATION,  /* int64_t milliseconds ("250ms", "10s", "1h30m"): at least min */
-  EP_OPT_PORTS,     /* ep_opt_ports_t: "P[,P...]", 1..max ports of 1..65535 */
+  EP_OPT_PORTS,     /* ep_opt_ports_t: "P[,P...]" (a trailing comma is fine), 1..max ports */
   EP_OPT_CHOICE,    /* unsigned: the index of the value in choices */
   EP_OPT_FUNC,      /* fn(dst, value, err) does it */
 } ep_opt_kind_t;
