@@ -14,6 +14,7 @@
 #include "probe/engine/classify.h"
 #include "probe/cmd/cmd.h"
 #include "probe/cmd/commands.h"
+#include "probe/cmd/opts.h"
 #include "probe/net/link.h"
 #include "probe/net/loop.h"
 #include "probe/net/relayspec.h"
@@ -303,9 +304,37 @@ static void on_event(void *arg, ep_link_t *link, const ep_event_t *ev) {
 
 static bool run_finished(void *arg) { return ((circ_run_t *)arg)->finished; }
 
-static void circuit_usage(FILE *out) {
-  fprintf(out,
-          "Usage: exitprobe circuit --first-hop RELAY --exit RELAY [--port P[,P...]] [OPTIONS]\n"
+typedef struct circuit_opts {
+  const char *first, *exit, *target;
+  ep_opt_ports_t ports;
+  bool one_hop, begin_dir, trace;
+  int64_t timeout_ms;
+} circuit_opts_t;
+
+#define CIRCUIT_STRING(name_, member, help_) \
+  {.name = name_, .kind = EP_OPT_STRING, EP_OPT_AT(circuit_opts_t, member), .help = help_}
+#define CIRCUIT_FLAG(name_, member, help_) \
+  {.name = name_, .kind = EP_OPT_FLAG, EP_OPT_AT(circuit_opts_t, member), .help = help_}
+
+static const ep_opt_t circuit_table[] = {
+  CIRCUIT_STRING("--first-hop", first, "  --first-hop RELAY   the first hop (the TLS link goes to it)\n"),
+  CIRCUIT_STRING("--exit", exit, "  --exit RELAY        the exit (the circuit is extended to it)\n"),
+  CIRCUIT_FLAG("--one-hop", one_hop, "  --one-hop           no EXTEND2: streams go to the first hop itself\n"),
+  {.name = "--port", .kind = EP_OPT_PORTS, EP_OPT_AT(circuit_opts_t, ports),
+   .max = CIRC_MAX_STREAMS - 1, .flags = EP_OPTF_NONE,
+   .help = "  --port P[,P...]     ports to open streams to (default 25; none: only --begin-dir)\n"},
+  CIRCUIT_STRING("--target", target, "  --target HOST       where the exit connects (default 127.0.0.1)\n"),
+  CIRCUIT_FLAG("--begin-dir", begin_dir,
+               "  --begin-dir         also open a BEGIN_DIR stream on the same circuit\n"),
+  {.name = "--timeout", .kind = EP_OPT_DURATION, EP_OPT_AT(circuit_opts_t, timeout_ms), .min = 1,
+   .help = "  --timeout DURATION  per stream (default 10s) and per link stage\n"},
+  CIRCUIT_FLAG("--trace", trace, "  --trace             print every cell in and out, one line each\n"),
+  {.name = "--help", .short_name = 'h', .kind = EP_OPT_HELP, .help = "  -h, --help          this help\n"},
+};
+
+static const ep_optspec_t circuit_spec = {
+  .cmd = "circuit",
+  .head = "Usage: exitprobe circuit --first-hop RELAY --exit RELAY [--port P[,P...]] [OPTIONS]\n"
           "\n"
           "Builds one circuit (CREATE2 ntor to the first hop, EXTEND2 to the exit), opens one\n"
           "stream per port to the target, and prints what came back: CONNECTED, the service's\n"
@@ -313,19 +342,48 @@ static void circuit_usage(FILE *out) {
           "\n"
           "A RELAY is IP:ORPORT~FINGERPRINT~NTOR_KEY[~ED25519_ID] (keys in base64, as in a\n"
           "microdescriptor). Its identity is always verified from its CERTS cell.\n"
-          "\n"
-          "  --first-hop RELAY   the first hop (the TLS link goes to it)\n"
-          "  --exit RELAY        the exit (the circuit is extended to it)\n"
-          "  --one-hop           no EXTEND2: streams go to the first hop itself\n"
-          "  --port P[,P...]     ports to open streams to (default 25; none: only --begin-dir)\n"
-          "  --target HOST       where the exit connects (default 127.0.0.1)\n"
-          "  --begin-dir         also open a BEGIN_DIR stream on the same circuit\n"
-          "  --timeout DURATION  per stream (default 10s) and per link stage\n"
-          "  --trace             print every cell in and out, one line each\n"
-          "  -h, --help          this help\n"
-          "\n"
+          "\n",
+  .opts = circuit_table,
+  .n_opts = sizeof circuit_table / sizeof circuit_table[0],
+  .tail = "\n"
           "Exit status: 0 the circuit was built (whatever the streams got), 2 usage error,\n"
-          "4 the link or circuit failed.\n");
+          "4 the link or circuit failed.\n",
+};
+
+#define CIRCUIT_RUN (-1) /* circuit_parse: options fine, run */
+
+/* Options into o and r (relays, streams); CIRCUIT_RUN, or the exit status. */
+static int circuit_parse(int argc, char **argv, circ_run_t *r, circuit_opts_t *o) {
+  *o = (circuit_opts_t){.target = "127.0.0.1", .ports = {.v = {25}, .n = 1}, .timeout_ms = 10000};
+  ep_opts_rc_t orc = ep_opts_parse(&circuit_spec, o, argc, argv, NULL);
+  if (orc != EP_OPTS_OK) {
+    return ep_opts_exit_status(orc);
+  }
+  if (o->first == NULL || (o->exit == NULL && !o->one_hop)) {
+    ep_opts_usage(&circuit_spec, stderr);
+    return EP_EXIT_USAGE;
+  }
+  ep_err_t err = {0};
+  if (ep_relayspec_parse(o->first, &r->first, &err) != EP_OK ||
+      (o->exit != NULL && ep_relayspec_parse(o->exit, &r->exit, &err) != EP_OK)) {
+    fprintf(stderr, "exitprobe circuit: %s\n", err.msg);
+    return EP_EXIT_USAGE;
+  }
+  r->one_hop = o->one_hop;
+  r->target = o->target;
+  r->stream_timeout_ms = o->timeout_ms;
+  for (size_t i = 0; i < o->ports.n; i++) {
+    stream_state_t *s = &r->streams[r->n_streams++];
+    s->run = r;
+    s->port = o->ports.v[i];
+    s->o.expect_greeting = (s->port == 25 || s->port == 587);
+  }
+  if (o->begin_dir || r->n_streams == 0) {
+    stream_state_t *s = &r->streams[r->n_streams++];
+    s->run = r;
+    s->port = 0;
+  }
+  return CIRCUIT_RUN;
 }
 
 int ep_cmd_circuit(int argc, char **argv) {
@@ -333,80 +391,14 @@ int ep_cmd_circuit(int argc, char **argv) {
   if (r == NULL) {
     return EP_EXIT_FAILURE;
   }
-  const char *first = NULL, *exitspec = NULL, *ports = "25";
-  bool trace = false, begin_dir = false;
-  int64_t timeout_ms = 10000;
-  r->target = "127.0.0.1";
-  int status = EP_EXIT_USAGE;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-      circuit_usage(stdout);
-      free(r);
-      return EP_EXIT_OK;
-    } else if (strcmp(a, "--trace") == 0) {
-      trace = true;
-    } else if (strcmp(a, "--one-hop") == 0) {
-      r->one_hop = true;
-    } else if (strcmp(a, "--begin-dir") == 0) {
-      begin_dir = true;
-    } else if (v != NULL && strcmp(a, "--first-hop") == 0) {
-      first = v;
-      i++;
-    } else if (v != NULL && strcmp(a, "--exit") == 0) {
-      exitspec = v;
-      i++;
-    } else if (v != NULL && strcmp(a, "--port") == 0) {
-      ports = v;
-      i++;
-    } else if (v != NULL && strcmp(a, "--target") == 0) {
-      r->target = v;
-      i++;
-    } else if (v != NULL && strcmp(a, "--timeout") == 0) {
-      if (ep_duration_parse(v, &timeout_ms) != 0 || timeout_ms <= 0) {
-        fprintf(stderr, "exitprobe circuit: bad --timeout '%s'\n", v);
-        goto out;
-      }
-      i++;
-    } else {
-      fprintf(stderr, "exitprobe circuit: unknown or incomplete option '%s' (try --help)\n", a);
-      goto out;
-    }
+  circuit_opts_t opts;
+  int status = circuit_parse(argc, argv, r, &opts);
+  if (status != CIRCUIT_RUN) {
+    free(r);
+    return status;
   }
+  int64_t timeout_ms = opts.timeout_ms;
   ep_err_t err = {0};
-  if (first == NULL || (exitspec == NULL && !r->one_hop)) {
-    circuit_usage(stderr);
-    goto out;
-  }
-  if (ep_relayspec_parse(first, &r->first, &err) != EP_OK ||
-      (exitspec != NULL && ep_relayspec_parse(exitspec, &r->exit, &err) != EP_OK)) {
-    fprintf(stderr, "exitprobe circuit: %s\n", err.msg);
-    goto out;
-  }
-  if (strcmp(ports, "none") == 0) {
-    ports = "";
-  }
-  for (const char *p = ports; *p != '\0';) {
-    char *end;
-    long port = strtol(p, &end, 10);
-    if (end == p || port <= 0 || port > 65535 || (*end != ',' && *end != '\0') ||
-        r->n_streams >= CIRC_MAX_STREAMS - 1) {
-      fprintf(stderr, "exitprobe circuit: bad --port list '%s'\n", ports);
-      goto out;
-    }
-    stream_state_t *s = &r->streams[r->n_streams++];
-    s->run = r;
-    s->port = (uint16_t)port;
-    s->o.expect_greeting = (port == 25 || port == 587);
-    p = *end == ',' ? end + 1 : end;
-  }
-  if (begin_dir || r->n_streams == 0) {
-    stream_state_t *s = &r->streams[r->n_streams++];
-    s->run = r;
-    s->port = 0;
-  }
-  r->stream_timeout_ms = timeout_ms;
   status = EP_EXIT_FAILURE;
   r->loop = ep_loop_new(&err);
   ep_tls_ctx_t *tls = r->loop != NULL ? ep_tls_ctx_new_client(&err) : NULL;
@@ -418,7 +410,7 @@ int ep_cmd_circuit(int argc, char **argv) {
   ep_loop_catch_signals(r->loop, NULL);
   r->t0 = ep_now_ms();
   ep_link_cfg_t cfg = {.connect_timeout_ms = timeout_ms, .handshake_timeout_ms = timeout_ms,
-                       .trace = trace ? trace_cell : NULL, .trace_arg = r};
+                       .trace = opts.trace ? trace_cell : NULL, .trace_arg = r};
   r->link = ep_link_open(r->loop, tls, &r->first, &cfg, on_event, r, &err);
   if (r->link == NULL) {
     fprintf(stderr, "exitprobe circuit: %s\n", err.msg);

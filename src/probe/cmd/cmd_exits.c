@@ -17,15 +17,89 @@
 #include "lib/timeutil.h"
 #include "probe/cmd/cmd.h"
 #include "probe/cmd/commands.h"
+#include "probe/cmd/opts.h"
 #include "probe/dirclient/dirclient.h"
 #include "probe/dirclient/dirvia.h"
 #include "probe/net/loop.h"
 #include "probe/dirclient/netdir.h"
 #include "probe/net/tls.h"
 
-static void exits_usage(FILE *out) {
-  fprintf(out,
-          "Usage: exitprobe exits --port PORT [OPTIONS]\n"
+typedef struct exits_opts {
+  ep_dirclient_opts_t dc;
+  ep_dirclient_files_t files;
+  const char *authfile;
+  bool json, ipv6, include_badexit;
+  unsigned dir_via;     /* 0 dirport, 1 orport */
+  uint16_t port;        /* 0: not given */
+  int64_t skew_ms;
+} exits_opts_t;
+
+static int parse_at(void *dst, const char *value, ep_err_t *err) {
+  ep_dirclient_files_t *files = dst;
+  (void)err;
+  if (ep_time_parse_any(value, &files->at) != 0) {
+    return EP_ERR_MALFORMED;
+  }
+  files->has_at = true;
+  return EP_OK;
+}
+
+static const char *const dir_via_choices[] = {"dirport", "orport", NULL};
+
+#define EXITS_FLAG(name_, member, help_) \
+  {.name = name_, .kind = EP_OPT_FLAG, EP_OPT_AT(exits_opts_t, member), .help = help_}
+#define EXITS_STRING(name_, member, help_) \
+  {.name = name_, .kind = EP_OPT_STRING, EP_OPT_AT(exits_opts_t, member), .help = help_}
+
+static const ep_opt_t exits_table[] = {
+  EXITS_STRING("--dir-authorities", authfile,
+               "  --dir-authorities FILE  torrc DirAuthority lines (default: the public network's)\n"),
+  EXITS_STRING("--cache-dir", dc.cache_dir,
+               "  --cache-dir DIR         cache root (default $XDG_CACHE_HOME/exitprobe or\n"
+               "                          ~/.cache/exitprobe; one subdirectory per network)\n"),
+  EXITS_FLAG("--no-cache", dc.no_cache, "  --no-cache              neither read nor write the cache\n"),
+  EXITS_FLAG("--full-policy", dc.full_policies,
+             "  --full-policy           also fetch server descriptors and answer from full policies\n"),
+  {.name = "--dir-via", .kind = EP_OPT_CHOICE, EP_OPT_AT(exits_opts_t, dir_via),
+   .choices = dir_via_choices,
+   .help = "  --dir-via dirport|orport  plain HTTP to the DirPorts (default), or BEGIN_DIR streams\n"
+           "                          on one-hop circuits to the ORPorts\n"},
+  EXITS_FLAG("--in-order", dc.in_order,
+             "  --in-order              ask the authorities in the order given (default: starting at\n"
+             "                          a random one, as load spreading)\n"),
+  {.name = "--timeout", .kind = EP_OPT_DURATION, EP_OPT_AT(exits_opts_t, dc.timeout_ms),
+   .help = "  --timeout DURATION      give up after this long (default 5m)\n"},
+  {.name = "--skew", .kind = EP_OPT_DURATION, EP_OPT_AT(exits_opts_t, skew_ms),
+   .help = "  --skew DURATION         clock skew allowed around validity times (default 5m)\n"},
+  {.kind = EP_OPT_TEXT, .help = "\nDirectory from files (no network at all):\n"},
+  EXITS_STRING("--consensus", files.consensus,
+               "  --consensus FILE        a consensus, microdesc or ns flavour (zlib-compressed is fine;\n"
+               "                          ns: policies from its p lines, no ntor keys)\n"),
+  EXITS_STRING("--microdescs", files.microdescs,
+               "  --microdescs FILE       the microdescriptors (microdesc flavour)\n"),
+  EXITS_STRING("--certs", files.certs,
+               "  --certs FILE            authority key certificates (default: the cache's)\n"),
+  EXITS_STRING("--descs", files.descs, "  --descs FILE            server descriptors (full policies)\n"),
+  {.name = "--at", .kind = EP_OPT_FUNC, EP_OPT_AT(exits_opts_t, files), .fn = parse_at,
+   .want = "\"YYYY-MM-DD HH:MM:SS\" (UTC), YYYY-MM-DDTHH:MM:SSZ or @unixtime",
+   .help = "  --at TIME               check times at TIME (\"2022-11-19 10:30:00\", ISO 8601 or\n"
+           "                          @unixtime) and accept up to 24 h past valid-until; without it\n"
+           "                          the consensus must be live now\n"},
+  {.kind = EP_OPT_TEXT, .help = "\nSelection and output:\n"},
+  {.name = "--port", .kind = EP_OPT_UINT, EP_OPT_AT(exits_opts_t, port), .min = 1, .max = 65535,
+   .help = "  --port PORT             the port (required)\n"},
+  EXITS_FLAG("--ipv6", ipv6, "  --ipv6                  ask the IPv6 policy (p6) instead of the IPv4 one\n"),
+  EXITS_FLAG("--include-badexit", include_badexit,
+             "  --include-badexit       also list relays flagged BadExit\n"),
+  EXITS_FLAG("--json", json,
+             "  --json                  JSON Lines (schema exitprobe/exit/1), one relay per line\n"),
+  {.name = "--help", .short_name = 'h', .kind = EP_OPT_HELP,
+   .help = "  -h, --help              this help\n"},
+};
+
+static const ep_optspec_t exits_spec = {
+  .cmd = "exits",
+  .head = "Usage: exitprobe exits --port PORT [OPTIONS]\n"
           "\n"
           "Fetches and verifies the directory, then lists every running, valid relay whose exit\n"
           "policy accepts PORT - by its policy, not by the Exit flag: fingerprint, nickname,\n"
@@ -34,62 +108,13 @@ static void exits_usage(FILE *out) {
           "such answers are marked as possibly restricted.\n"
           "\n"
           "Directory from the network (verified: certificates, a majority of authority signatures,\n"
-          "validity times, every microdescriptor against its digest):\n"
-          "  --dir-authorities FILE  torrc DirAuthority lines (default: the public network's)\n"
-          "  --cache-dir DIR         cache root (default $XDG_CACHE_HOME/exitprobe or\n"
-          "                          ~/.cache/exitprobe; one subdirectory per network)\n"
-          "  --no-cache              neither read nor write the cache\n"
-          "  --full-policy           also fetch server descriptors and answer from full policies\n"
-          "  --dir-via dirport|orport  plain HTTP to the DirPorts (default), or BEGIN_DIR streams\n"
-          "                          on one-hop circuits to the ORPorts\n"
-          "  --in-order              ask the authorities in the order given (default: starting at\n"
-          "                          a random one, as load spreading)\n"
-          "  --timeout DURATION      give up after this long (default 5m)\n"
-          "  --skew DURATION         clock skew allowed around validity times (default 5m)\n"
-          "\n"
-          "Directory from files (no network at all):\n"
-          "  --consensus FILE        a consensus, microdesc or ns flavour (zlib-compressed is fine;\n"
-          "                          ns: policies from its p lines, no ntor keys)\n"
-          "  --microdescs FILE       the microdescriptors (microdesc flavour)\n"
-          "  --certs FILE            authority key certificates (default: the cache's)\n"
-          "  --descs FILE            server descriptors (full policies)\n"
-          "  --at TIME               check times at TIME (\"2022-11-19 10:30:00\", ISO 8601 or\n"
-          "                          @unixtime) and accept up to 24 h past valid-until; without it\n"
-          "                          the consensus must be live now\n"
-          "\n"
-          "Selection and output:\n"
-          "  --port PORT             the port (required)\n"
-          "  --ipv6                  ask the IPv6 policy (p6) instead of the IPv4 one\n"
-          "  --include-badexit       also list relays flagged BadExit\n"
-          "  --json                  JSON Lines (schema exitprobe/exit/1), one relay per line\n"
-          "  -h, --help              this help\n"
-          "\n"
+          "validity times, every microdescriptor against its digest):\n",
+  .opts = exits_table,
+  .n_opts = sizeof exits_table / sizeof exits_table[0],
+  .tail = "\n"
           "Progress and errors go to stderr. Exit status: 0 ok (also if no relay accepts the port),\n"
-          "2 usage error, 3 no verified directory, 4 other failure.\n");
-}
-
-static bool want_arg(int argc, char **argv, int i) {
-  if (i + 1 >= argc) {
-    fprintf(stderr, "exitprobe exits: %s wants a value (try --help)\n", argv[i]);
-    return false;
-  }
-  return true;
-}
-
-/* Options that take a file or directory name. */
-typedef struct path_opt {
-  const char *name;
-  const char **dst;
-} path_opt_t;
-
-static const char **path_option(const char *a, const path_opt_t *t) {
-  for (; t->name != NULL; t++) {
-    if (strcmp(a, t->name) == 0) {
-      return t->dst;
-    }
-  }
-  return NULL;
-}
+          "2 usage error, 3 no verified directory, 4 other failure.\n",
+};
 
 static void addr_text(const ep_relay_t *r, char *out, size_t outcap) {
   uint32_t a = r->ipv4;
@@ -190,216 +215,185 @@ static void print_text(const ep_netdir_t *nd, const ep_exit_candidate_t *v, size
   fflush(stdout);
 }
 
-int ep_cmd_exits(int argc, char **argv) {
-  ep_dirclient_opts_t o;
-  ep_dirclient_opts_default(&o);
-  ep_dirclient_files_t files;
-  memset(&files, 0, sizeof files);
-  const char *authfile = NULL;
-  bool json = false, ipv6 = false, include_badexit = false, port_given = false, via_or = false;
-  long port = 0;
-  const path_opt_t paths[] = {{"--dir-authorities", &authfile}, {"--cache-dir", &o.cache_dir},
-                              {"--consensus", &files.consensus},  {"--microdescs", &files.microdescs},
-                              {"--certs", &files.certs},          {"--descs", &files.descs},
-                              {NULL, NULL}};
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    const char **dst;
-    int64_t ms;
-    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-      exits_usage(stdout);
-      return EP_EXIT_OK;
-    } else if (strcmp(a, "--json") == 0) {
-      json = true;
-    } else if (strcmp(a, "--ipv6") == 0) {
-      ipv6 = true;
-    } else if (strcmp(a, "--include-badexit") == 0) {
-      include_badexit = true;
-    } else if (strcmp(a, "--no-cache") == 0) {
-      o.no_cache = true;
-    } else if (strcmp(a, "--dir-via") == 0) {
-      if (!want_arg(argc, argv, i)) {
-        return EP_EXIT_USAGE;
-      }
-      const char *v = argv[++i];
-      if (strcmp(v, "dirport") != 0 && strcmp(v, "orport") != 0) {
-        fprintf(stderr, "exitprobe exits: --dir-via wants dirport or orport\n");
-        return EP_EXIT_USAGE;
-      }
-      via_or = strcmp(v, "orport") == 0;
-    } else if (strcmp(a, "--in-order") == 0) {
-      o.in_order = true;
-    } else if (strcmp(a, "--full-policy") == 0) {
-      o.full_policies = true;
-    } else if (strcmp(a, "--port") == 0) {
-      if (!want_arg(argc, argv, i)) {
-        return EP_EXIT_USAGE;
-      }
-      char *end;
-      port = strtol(argv[++i], &end, 10);
-      if (*end != '\0' || port < 1 || port > 65535) {
-        fprintf(stderr, "exitprobe exits: --port wants a number 1..65535\n");
-        return EP_EXIT_USAGE;
-      }
-      port_given = true;
-    } else if ((dst = path_option(a, paths)) != NULL) {
-      if (!want_arg(argc, argv, i)) {
-        return EP_EXIT_USAGE;
-      }
-      *dst = argv[++i];
-    } else if (strcmp(a, "--at") == 0) {
-      if (!want_arg(argc, argv, i)) {
-        return EP_EXIT_USAGE;
-      }
-      if (ep_time_parse_any(argv[++i], &files.at) != 0) {
-        fprintf(stderr,
-                "exitprobe exits: --at wants \"YYYY-MM-DD HH:MM:SS\" (UTC), "
-                "YYYY-MM-DDTHH:MM:SSZ or @unixtime\n");
-        return EP_EXIT_USAGE;
-      }
-      files.has_at = true;
-    } else if (strcmp(a, "--timeout") == 0 || strcmp(a, "--skew") == 0) {
-      if (!want_arg(argc, argv, i)) {
-        return EP_EXIT_USAGE;
-      }
-      if (ep_duration_parse(argv[++i], &ms) != 0 || ms < 0) {
-        fprintf(stderr, "exitprobe exits: %s wants a duration (\"90s\", \"5m\")\n", a);
-        return EP_EXIT_USAGE;
-      }
-      if (a[2] == 't') {
-        o.timeout_ms = ms;
-      } else {
-        o.skew_s = ms / 1000;
-      }
-    } else {
-      fprintf(stderr, "exitprobe exits: unknown option '%s' (try --help)\n", a);
-      return EP_EXIT_USAGE;
-    }
+#define EXITS_RUN (-1) /* exits_parse: options fine, run */
+
+/* Options into o; EXITS_RUN to run, else the exit status. */
+static int exits_parse(int argc, char **argv, exits_opts_t *o) {
+  memset(o, 0, sizeof *o);
+  ep_dirclient_opts_default(&o->dc);
+  o->skew_ms = o->dc.skew_s * 1000;
+  ep_opts_rc_t rc = ep_opts_parse(&exits_spec, o, argc, argv, NULL);
+  if (rc != EP_OPTS_OK) {
+    return ep_opts_exit_status(rc);
   }
-  if (!port_given) {
+  o->dc.skew_s = o->skew_ms / 1000;
+  if (o->port == 0) {
     fprintf(stderr, "exitprobe exits: --port is required (try --help)\n");
     return EP_EXIT_USAGE;
   }
-  bool offline = files.consensus != NULL;
-  if (!offline && (files.microdescs != NULL || files.certs != NULL || files.descs != NULL ||
-                   files.has_at)) {
+  const ep_dirclient_files_t *f = &o->files;
+  if (f->consensus == NULL &&
+      (f->microdescs != NULL || f->certs != NULL || f->descs != NULL || f->has_at)) {
     fprintf(stderr,
             "exitprobe exits: --microdescs, --certs, --descs and --at go with --consensus\n");
     return EP_EXIT_USAGE;
   }
+  return EXITS_RUN;
+}
 
-  ep_err_t err = {0};
-  ep_dir_authset_t *auths = NULL;
-  if (authfile != NULL) {
-    auths = ep_dir_authset_load(authfile, &err);
-    if (auths == NULL) {
-      fprintf(stderr, "exitprobe exits: %s\n", err.msg);
-      return EP_EXIT_USAGE;
-    }
-    if (ep_dir_authset_n_v3(auths) == 0) {
-      fprintf(stderr, "exitprobe exits: %s: no v3 DirAuthority lines\n", authfile);
-      ep_dir_authset_free(auths);
-      return EP_EXIT_USAGE;
-    }
-    o.auths = auths;
-  }
-
-  int status = EP_EXIT_OK;
-  ep_loop_t *loop = NULL;
-  ep_netdir_t *nd = NULL;
-  ep_tls_ctx_t *tls = NULL;
-  ep_dir_transport_t *via = NULL;
+/* What a run holds (freed by exits_env_free). */
+typedef struct exits_env {
+  ep_dir_authset_t *auths;
+  ep_loop_t *loop;
+  ep_tls_ctx_t *tls;
+  ep_dir_transport_t *via;
+  ep_netdir_t *nd;
   ep_dirclient_stats_t st;
-  memset(&st, 0, sizeof st);
+} exits_env_t;
+
+static void exits_env_free(exits_env_t *e) {
+  ep_netdir_free(e->nd);
+  ep_dir_transport_orport_free(e->via);
+  ep_tls_ctx_free(e->tls);
+  ep_loop_free(e->loop);
+  ep_dir_authset_free(e->auths);
+}
+
+static int exits_load_auths(exits_opts_t *o, exits_env_t *e) {
+  ep_err_t err = {0};
+  e->auths = ep_dir_authset_load(o->authfile, &err);
+  if (e->auths == NULL) {
+    fprintf(stderr, "exitprobe exits: %s\n", err.msg);
+    return EP_EXIT_USAGE;
+  }
+  if (ep_dir_authset_n_v3(e->auths) == 0) {
+    fprintf(stderr, "exitprobe exits: %s: no v3 DirAuthority lines\n", o->authfile);
+    return EP_EXIT_USAGE;
+  }
+  o->dc.auths = e->auths;
+  return EXITS_RUN;
+}
+
+/* The verified directory, from files or the network, into e->nd;
+ * EXITS_RUN, or the exit status. */
+static int exits_directory(exits_opts_t *o, exits_env_t *e) {
+  ep_err_t err = {0};
+  bool offline = o->files.consensus != NULL;
   if (offline) {
-    nd = ep_dirclient_load_files(&files, &o, &st, &err);
+    e->nd = ep_dirclient_load_files(&o->files, &o->dc, &e->st, &err);
   } else {
-    loop = ep_loop_new(&err);
-    if (loop == NULL || ep_loop_catch_signals(loop, &err) != EP_OK) {
+    e->loop = ep_loop_new(&err);
+    if (e->loop == NULL || ep_loop_catch_signals(e->loop, &err) != EP_OK) {
       fprintf(stderr, "exitprobe exits: %s\n", err.msg);
-      ep_loop_free(loop);
-      ep_dir_authset_free(auths);
       return EP_EXIT_FAILURE;
     }
-    if (via_or) {
-      tls = ep_tls_ctx_new_client(&err);
-      via = tls != NULL ? ep_dir_transport_orport_new(tls) : NULL;
-      if (via == NULL) {
-        fprintf(stderr, "exitprobe exits: %s\n", tls == NULL ? err.msg : "out of memory");
-        ep_tls_ctx_free(tls);
-        ep_loop_free(loop);
-        ep_dir_authset_free(auths);
+    if (o->dir_via == 1) {
+      e->tls = ep_tls_ctx_new_client(&err);
+      e->via = e->tls != NULL ? ep_dir_transport_orport_new(e->tls) : NULL;
+      if (e->via == NULL) {
+        fprintf(stderr, "exitprobe exits: %s\n", e->tls == NULL ? err.msg : "out of memory");
         return EP_EXIT_FAILURE;
       }
-      o.transport = via;
+      o->dc.transport = e->via;
     }
-    nd = ep_dirclient_fetch(loop, &o, &st, &err);
+    e->nd = ep_dirclient_fetch(e->loop, &o->dc, &e->st, &err);
   }
-  if (nd == NULL) {
+  if (e->nd == NULL) {
     fprintf(stderr, "exitprobe exits: no verified directory: %s\n", err.msg);
-    if (offline && err.code == EP_ERR_EXPIRED && !files.has_at) {
+    if (offline && err.code == EP_ERR_EXPIRED && !o->files.has_at) {
       fprintf(stderr, "exitprobe exits: (to look at an old consensus, give the time with --at)\n");
     }
-    bool stopped = loop != NULL && ep_loop_stopping(loop);
-    ep_dir_transport_orport_free(via);
-    ep_tls_ctx_free(tls);
-    ep_loop_free(loop);
-    ep_dir_authset_free(auths);
+    bool stopped = e->loop != NULL && ep_loop_stopping(e->loop);
     return stopped ? EP_EXIT_FAILURE : EP_EXIT_DIRECTORY;
   }
+  return EXITS_RUN;
+}
 
-  const ep_consensus_t *c = ep_netdir_consensus(nd);
+static int print_json(const ep_netdir_t *nd, const ep_exit_candidate_t *v, size_t n,
+                      uint16_t port, const char *valid_after) {
+  int status = EP_EXIT_OK;
+  ep_buf_t b;
+  ep_buf_init(&b, 1u << 20, "json line", 0);
+  for (size_t i = 0; i < n; i++) {
+    b.len = 0;
+    if (put_json(&b, nd, &v[i], port, valid_after) != EP_OK) {
+      fprintf(stderr, "exitprobe exits: cannot format a JSON line\n");
+      status = EP_EXIT_FAILURE;
+      break;
+    }
+    fwrite(b.data, 1, b.len, stdout);
+  }
+  fflush(stdout);
+  ep_buf_free(&b);
+  return status;
+}
+
+static void exits_notices(const exits_opts_t *o, const exits_env_t *e, size_t n,
+                          const ep_exit_stats_t *xs) {
+  const ep_consensus_t *c = ep_netdir_consensus(e->nd);
+  const ep_dirclient_stats_t *st = &e->st;
+  ep_notice("exits: %zu of %zu relays accept port %ld%s (%zu by policy summary, %zu by full "
+            "policy); %zu BadExit left out; %zu not running/valid; %zu without a policy "
+            "(no microdescriptor)",
+            n, xs->n_relays, (long)o->port, o->ipv6 ? " over IPv6" : "", xs->n_by_summary,
+            xs->n_by_full, xs->n_badexit_left_out, xs->n_not_running, xs->n_no_policy);
+  ep_notice("directory: %s consensus from %s, signed by %zu of %zu authorities; "
+            "microdescriptors: %zu cached/given, %zu fetched, %zu missing; %zu requests "
+            "(%zu failed); %lld ms in all, %lld ms parsing and verifying",
+            ep_consensus_flavor_name(c), st->consensus_from, st->sigs_good, st->auths_known,
+            st->md_from_cache, st->md_fetched, st->md_missing, st->n_requests, st->n_failed,
+            (long long)st->ms_total, (long long)st->ms_verify);
+  if (ep_netdir_flavor(e->nd) == EP_FLAVOR_NS) {
+    ep_notice("an ns consensus carries no ntor keys: fine for listing, not for probing");
+  }
+}
+
+/* The relays whose policy accepts the port, as text or JSON Lines. */
+static int exits_list(const exits_opts_t *o, const exits_env_t *e) {
   char va[24];
-  ep_time_format_iso(va, sizeof va, ep_consensus_valid_after(c));
-  ep_exit_query_t q = {.port = (uint16_t)port, .family = ipv6 ? 6 : 4,
-                       .include_badexit = include_badexit};
+  ep_time_format_iso(va, sizeof va, ep_consensus_valid_after(ep_netdir_consensus(e->nd)));
+  ep_exit_query_t q = {.port = o->port, .family = o->ipv6 ? 6 : 4,
+                       .include_badexit = o->include_badexit};
   ep_exit_candidate_t *v = NULL;
   size_t n = 0;
   ep_exit_stats_t xs;
-  if (ep_netdir_exits(nd, &q, &v, &n, &xs, &err) != EP_OK) {
+  ep_err_t err = {0};
+  int status = EP_EXIT_OK;
+  if (ep_netdir_exits(e->nd, &q, &v, &n, &xs, &err) != EP_OK) {
     fprintf(stderr, "exitprobe exits: %s\n", err.msg);
     status = EP_EXIT_FAILURE;
   } else {
-    if (json) {
-      ep_buf_t b;
-      ep_buf_init(&b, 1u << 20, "json line", 0);
-      for (size_t i = 0; i < n; i++) {
-        b.len = 0;
-        if (put_json(&b, nd, &v[i], (uint16_t)port, va) != EP_OK) {
-          fprintf(stderr, "exitprobe exits: cannot format a JSON line\n");
-          status = EP_EXIT_FAILURE;
-          break;
-        }
-        fwrite(b.data, 1, b.len, stdout);
-      }
-      fflush(stdout);
-      ep_buf_free(&b);
+    if (o->json) {
+      status = print_json(e->nd, v, n, o->port, va);
     } else {
-      print_text(nd, v, n);
+      print_text(e->nd, v, n);
     }
-    ep_notice("exits: %zu of %zu relays accept port %ld%s (%zu by policy summary, %zu by full "
-              "policy); %zu BadExit left out; %zu not running/valid; %zu without a policy "
-              "(no microdescriptor)",
-              n, xs.n_relays, port, ipv6 ? " over IPv6" : "", xs.n_by_summary, xs.n_by_full,
-              xs.n_badexit_left_out, xs.n_not_running, xs.n_no_policy);
-    ep_notice("directory: %s consensus from %s, signed by %zu of %zu authorities; "
-              "microdescriptors: %zu cached/given, %zu fetched, %zu missing; %zu requests "
-              "(%zu failed); %lld ms in all, %lld ms parsing and verifying",
-              ep_consensus_flavor_name(c), st.consensus_from, st.sigs_good, st.auths_known,
-              st.md_from_cache, st.md_fetched, st.md_missing, st.n_requests, st.n_failed,
-              (long long)st.ms_total, (long long)st.ms_verify);
-    if (ep_netdir_flavor(nd) == EP_FLAVOR_NS) {
-      ep_notice("an ns consensus carries no ntor keys: fine for listing, not for probing");
-    }
+    exits_notices(o, e, n, &xs);
   }
   if (ferror(stdout)) {
     status = EP_EXIT_FAILURE;
   }
   free(v);
-  ep_netdir_free(nd);
-  ep_dir_transport_orport_free(via);
-  ep_tls_ctx_free(tls);
-  ep_loop_free(loop);
-  ep_dir_authset_free(auths);
+  return status;
+}
+
+int ep_cmd_exits(int argc, char **argv) {
+  exits_opts_t o;
+  int status = exits_parse(argc, argv, &o);
+  if (status != EXITS_RUN) {
+    return status;
+  }
+  exits_env_t e;
+  memset(&e, 0, sizeof e);
+  if (o.authfile != NULL) {
+    status = exits_load_auths(&o, &e);
+  }
+  if (status == EXITS_RUN) {
+    status = exits_directory(&o, &e);
+  }
+  if (status == EXITS_RUN) {
+    status = exits_list(&o, &e);
+  }
+  exits_env_free(&e);
   return status;
 }

@@ -1,6 +1,7 @@
 /* exitprobe scan — probe every exit whose policy accepts the ports. */
 #include "config.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,8 +10,10 @@
 
 #include "lib/log.h"
 #include "lib/timeutil.h"
+#include "lib/vec.h"
 #include "probe/cmd/cmd.h"
 #include "probe/cmd/commands.h"
+#include "probe/cmd/opts.h"
 #include "probe/net/loop.h"
 #include "probe/net/relayspec.h"
 #include "probe/engine/scan.h"
@@ -18,10 +21,22 @@
 #include "probe/engine/targets.h"
 #include "probe/net/tls.h"
 
-#define SCAN_MAX_GIVEN 4096
+#define SCAN_MAX_GIVEN 4096        /* --exit, --exits-file lines, --first-hop */
+#define SCAN_LIST_LINE_MAX 512     /* one line of an --exits-file */
+#define SCAN_RUN (-1)             /* scan_parse: options fine, run */
+#define SCAN_STR(x) SCAN_STR2(x)
+#define SCAN_STR2(x) #x
+
+/* --exit and --exits-file, in the order given, and the lines read. */
+typedef struct scan_given {
+  ep_opt_list_t exits;
+  char **owned;
+  size_t n_owned, alloc_owned;
+} scan_given_t;
 
 typedef struct scan_opts {
   ep_scan_cfg_t cfg;
+  ep_opt_ports_t ports;
   const char *target;
   const char *output;
   bool json_stdout;
@@ -30,16 +45,92 @@ typedef struct scan_opts {
   int64_t interval_ms;
   int64_t overall_ms;
   ep_scandir_opts_t dir;      /* directory options and filters */
-  const char *given_exits[SCAN_MAX_GIVEN];
-  size_t n_given_exits;
-  const char *given_hops[SCAN_MAX_GIVEN];
-  size_t n_given_hops;
+  unsigned dir_via;           /* 0 dirport, 1 orport */
+  scan_given_t given;
+  ep_opt_list_t hops;
   uint16_t control_port;
 } scan_opts_t;
 
-static void scan_usage(FILE *out) {
-  fprintf(out,
-          "Usage: exitprobe scan [--port 25[,465,587,...]] [--target HOST] [OPTIONS]\n"
+static int read_list_file(void *dst, const char *path, ep_err_t *err);
+
+static const char *const dir_via_choices[] = {"dirport", "orport", NULL};
+
+#define SCAN_FLAG(name_, member, help_) \
+  {.name = name_, .kind = EP_OPT_FLAG, EP_OPT_AT(scan_opts_t, member), .help = help_}
+#define SCAN_STRING(name_, member, help_) \
+  {.name = name_, .kind = EP_OPT_STRING, EP_OPT_AT(scan_opts_t, member), .help = help_}
+#define SCAN_DURATION(name_, member, help_) \
+  {.name = name_, .kind = EP_OPT_DURATION, EP_OPT_AT(scan_opts_t, member), .min = 1, .help = help_}
+#define SCAN_UINT(name_, member, lo, hi, help_) \
+  {.name = name_, .kind = EP_OPT_UINT, EP_OPT_AT(scan_opts_t, member), .min = lo, .max = hi, \
+   .help = help_}
+
+static const ep_opt_t scan_table[] = {
+  {.name = "--port", .kind = EP_OPT_PORTS, EP_OPT_AT(scan_opts_t, ports), .max = EP_SCAN_MAX_PORTS,
+   .flags = EP_OPTF_DISTINCT,
+   .help = "  --port P[,P...]       ports (default 25; at most " SCAN_STR(EP_SCAN_MAX_PORTS) ")\n"},
+  SCAN_STRING("--target", target,
+              "  --target HOST         where exits connect (default: per port, see the README;\n"
+              "                        25 -> gmail-smtp-in.l.google.com)\n"),
+  {.name = "--exit", .kind = EP_OPT_LIST, EP_OPT_AT(scan_opts_t, given.exits), .max = SCAN_MAX_GIVEN,
+   .help = "  --exit X              only this exit (fingerprint; repeatable), or an explicit relay\n"
+           "                        IP:ORPORT~FINGERPRINT~NTOR_KEY[~ED25519_ID] (no directory needed)\n"},
+  {.name = "--exits-file", .kind = EP_OPT_FUNC, EP_OPT_AT(scan_opts_t, given), .fn = read_list_file,
+   .want = "a readable file",
+   .help = "  --exits-file FILE     exits as above, one per line ('#' comments)\n"},
+  {.name = "--first-hop", .kind = EP_OPT_LIST, EP_OPT_AT(scan_opts_t, hops), .max = SCAN_MAX_GIVEN,
+   .help = "  --first-hop X         only these first hops (fingerprint or explicit; repeatable)\n"},
+  SCAN_FLAG("--include-badexit", dir.include_badexit,
+            "  --include-badexit     also probe relays flagged BadExit\n"),
+  {.kind = EP_OPT_TEXT, .help = "Directory:\n"},
+  SCAN_STRING("--dir-authorities", dir.dir_authorities,
+              "  --dir-authorities F   torrc DirAuthority lines (test networks); default: the\n"
+              "                        public network's authorities, built in\n"),
+  {.name = "--dir-via", .kind = EP_OPT_CHOICE, EP_OPT_AT(scan_opts_t, dir_via),
+   .choices = dir_via_choices,
+   .help = "  --dir-via dirport|orport\n"
+           "                        plain HTTP to the authorities' DirPorts (default), or\n"
+           "                        BEGIN_DIR over a one-hop circuit to their ORPorts\n"},
+  SCAN_STRING("--cache-dir", dir.cache_dir,
+              "  --cache-dir DIR       directory cache (default $XDG_CACHE_HOME/exitprobe)\n"),
+  SCAN_FLAG("--no-cache", dir.no_cache, "  --no-cache            neither read nor write the cache\n"),
+  SCAN_FLAG("--summary-only", dir.summary_only,
+            "  --summary-only        do not fetch the exits' server descriptors: without their\n"
+            "                        full policies, END EXITPOLICY is never blamed on an exit\n"),
+  {.kind = EP_OPT_TEXT, .help = "Engine:\n"},
+  SCAN_UINT("--concurrency", cfg.concurrency, 1, 4096,
+            "  --concurrency N       exits in flight (default 64)\n"),
+  SCAN_DURATION("--timeout", cfg.stream_timeout_ms,
+                "  --timeout D           per stream: BEGIN to answer, and the greeting (default 10s)\n"),
+  SCAN_DURATION("--circuit-timeout", cfg.circuit_timeout_ms,
+                "  --circuit-timeout D   CREATE2 + EXTEND2 (default 20s)\n"),
+  SCAN_DURATION("--link-timeout", cfg.link_timeout_ms,
+                "  --link-timeout D      TCP + TLS + link handshake per first hop (default 15s)\n"),
+  SCAN_DURATION("--deadline", overall_ms, "  --deadline D          the whole round (default: none)\n"),
+  SCAN_FLAG("--no-retry", cfg.no_retry,
+            "  --no-retry            do not retry failures through another first hop\n"),
+  SCAN_FLAG("--no-control", cfg.no_control,
+            "  --no-control          no control streams (BEGIN_DIR, an allowed port)\n"),
+  SCAN_UINT("--control-port", control_port, 0, 65535,
+            "  --control-port P      control port for explicitly given exits (default 80)\n"),
+  SCAN_FLAG("--allow-same-16", cfg.allow_same_16,
+            "  --allow-same-16       first hop may share the exit's /16 (test networks)\n"),
+  {.kind = EP_OPT_TEXT, .help = "Rounds and output:\n"},
+  SCAN_UINT("--rounds", rounds, 1, 100000,
+            "  --rounds N            repeat N times, with a fresh consensus each round (default 1)\n"),
+  SCAN_DURATION("--interval", interval_ms, "  --interval D          wait between rounds (default 0)\n"),
+  SCAN_STRING("--output", output,
+              "  --output FILE         append JSON Lines records to FILE (flushed per record)\n"),
+  SCAN_FLAG("--json", json_stdout,
+            "  --json                JSON Lines records on stdout; the summary goes to stderr\n"),
+  SCAN_FLAG("--quiet", quiet, "  --quiet               no progress on stderr\n"),
+  {.name = "--help", .short_name = 'h', .kind = EP_OPT_HELP,
+   .help = "  -h, --help            this help\n"},
+};
+
+static const ep_optspec_t scan_spec = {
+  .cmd = "scan",
+  .head = "Usage: exitprobe scan [--port 25[,465,587,...]] [--target HOST] [OPTIONS]\n"
           "\n"
           "Fetches and verifies the directory, then probes every running, valid relay whose\n"
           "exit policy accepts the port(s): a 2-hop circuit (CREATE2 + EXTEND2, ntor) through\n"
@@ -47,116 +138,108 @@ static void scan_usage(FILE *out) {
           "and a retry of every failure through another first hop. One JSON Lines record per\n"
           "(round, exit, port) (schema in the README); a summary at the end.\n"
           "\n"
-          "What to probe:\n"
-          "  --port P[,P...]       ports (default 25; at most %d)\n"
-          "  --target HOST         where exits connect (default: per port, see the README;\n"
-          "                        25 -> gmail-smtp-in.l.google.com)\n"
-          "  --exit X              only this exit (fingerprint; repeatable), or an explicit relay\n"
-          "                        IP:ORPORT~FINGERPRINT~NTOR_KEY[~ED25519_ID] (no directory needed)\n"
-          "  --exits-file FILE     exits as above, one per line ('#' comments)\n"
-          "  --first-hop X         only these first hops (fingerprint or explicit; repeatable)\n"
-          "  --include-badexit     also probe relays flagged BadExit\n"
-          "Directory:\n"
-          "  --dir-authorities F   torrc DirAuthority lines (test networks); default: the\n"
-          "                        public network's authorities, built in\n"
-          "  --dir-via dirport|orport\n"
-          "                        plain HTTP to the authorities' DirPorts (default), or\n"
-          "                        BEGIN_DIR over a one-hop circuit to their ORPorts\n"
-          "  --cache-dir DIR       directory cache (default $XDG_CACHE_HOME/exitprobe)\n"
-          "  --no-cache            neither read nor write the cache\n"
-          "  --summary-only        do not fetch the exits' server descriptors: without their\n"
-          "                        full policies, END EXITPOLICY is never blamed on an exit\n"
-          "Engine:\n"
-          "  --concurrency N       exits in flight (default 64)\n"
-          "  --timeout D           per stream: BEGIN to answer, and the greeting (default 10s)\n"
-          "  --circuit-timeout D   CREATE2 + EXTEND2 (default 20s)\n"
-          "  --link-timeout D      TCP + TLS + link handshake per first hop (default 15s)\n"
-          "  --deadline D          the whole round (default: none)\n"
-          "  --no-retry            do not retry failures through another first hop\n"
-          "  --no-control          no control streams (BEGIN_DIR, an allowed port)\n"
-          "  --control-port P      control port for explicitly given exits (default 80)\n"
-          "  --allow-same-16       first hop may share the exit's /16 (test networks)\n"
-          "Rounds and output:\n"
-          "  --rounds N            repeat N times, with a fresh consensus each round (default 1)\n"
-          "  --interval D          wait between rounds (default 0)\n"
-          "  --output FILE         append JSON Lines records to FILE (flushed per record)\n"
-          "  --json                JSON Lines records on stdout; the summary goes to stderr\n"
-          "  --quiet               no progress on stderr\n"
-          "  -h, --help            this help\n"
-          "Durations: 250ms, 10s, 5m, 1h30m.\n"
+          "What to probe:\n",
+  .opts = scan_table,
+  .n_opts = sizeof scan_table / sizeof scan_table[0],
+  .tail = "Durations: 250ms, 10s, 5m, 1h30m.\n"
           "\n"
           "Exit status: 0 no exit violates its policy, 1 at least one does, 2 usage error,\n"
           "3 no verified directory, 4 other failure, 130 interrupted (records and summary\n"
           "are still written).\n",
-          EP_SCAN_MAX_PORTS);
-}
+};
 
-static int parse_ports(const char *s, ep_scan_cfg_t *cfg) {
-  cfg->n_ports = 0;
-  for (const char *p = s; *p != '\0';) {
-    char *end;
-    long port = strtol(p, &end, 10);
-    if (end == p || port <= 0 || port > 65535 || (*end != ',' && *end != '\0') ||
-        cfg->n_ports >= EP_SCAN_MAX_PORTS) {
-      return -1;
-    }
-    for (size_t i = 0; i < cfg->n_ports; i++) {
-      if (cfg->ports[i] == port) {
-        return -1;
-      }
-    }
-    cfg->ports[cfg->n_ports++] = (uint16_t)port;
-    p = *end == ',' ? end + 1 : end;
-  }
-  return cfg->n_ports > 0 ? 0 : -1;
-}
-
-static int duration_opt(const char *name, const char *v, int64_t *out) {
-  if (v == NULL || ep_duration_parse(v, out) != 0 || *out <= 0) {
-    fprintf(stderr, "exitprobe scan: %s wants a duration like 10s (got '%s')\n", name, v ? v : "");
-    return -1;
-  }
-  return 0;
-}
-
-static int read_list_file(const char *path, const char **list, size_t *n, char ***owned,
-                          size_t *n_owned) {
+/* --exits-file: one exit per line, '#' comments; appended to the --exit list. */
+static int read_list_file(void *dst, const char *path, ep_err_t *err) {
+  scan_given_t *g = dst;
   FILE *f = fopen(path, "r");
   if (f == NULL) {
-    fprintf(stderr, "exitprobe scan: cannot open %s\n", path);
-    return -1;
+    return ep_err_set(err, EP_ERR_IO, "cannot open it (%s)", strerror(errno));
   }
-  char line[512];
+  char line[SCAN_LIST_LINE_MAX];
   size_t lineno = 0;
-  while (fgets(line, sizeof line, f) != NULL) {
+  int rc = EP_OK;
+  while (rc == EP_OK && fgets(line, sizeof line, f) != NULL) {
     lineno++;
-    char *p = line;
-    while (*p == ' ' || *p == '\t') {
-      p++;
-    }
-    char *end = p + strcspn(p, "#\r\n \t");
-    *end = '\0';
+    char *p = line + strspn(line, " \t");
+    p[strcspn(p, "#\r\n \t")] = '\0';
     if (*p == '\0') {
       continue;
     }
-    if (*n >= SCAN_MAX_GIVEN) {
-      fprintf(stderr, "exitprobe scan: %s:%zu: more than %d entries\n", path, lineno, SCAN_MAX_GIVEN);
-      fclose(f);
-      return -1;
+    char *copy = NULL;
+    rc = EP_VEC_RESERVE(g->owned, g->alloc_owned, g->n_owned + 1, SCAN_MAX_GIVEN, "exits", err);
+    if (rc == EP_OK && (copy = strdup(p)) == NULL) {
+      rc = ep_err_set(err, EP_ERR_NOMEM, "out of memory");
     }
-    char *copy = strdup(p);
-    char **no = realloc(*owned, (*n_owned + 1) * sizeof *no);
-    if (copy == NULL || no == NULL) {
-      free(copy);
-      fclose(f);
-      return -1;
+    if (rc == EP_OK) {
+      g->owned[g->n_owned++] = copy;
+      rc = ep_opt_list_add(&g->exits, copy, SCAN_MAX_GIVEN, err);
     }
-    *owned = no;
-    no[(*n_owned)++] = copy;
-    list[(*n)++] = copy;
+    if (rc == EP_ERR_LIMIT) {
+      ep_err_set(err, EP_ERR_LIMIT, "line %zu: more than %d exits", lineno, SCAN_MAX_GIVEN);
+    }
   }
   fclose(f);
+  return rc;
+}
+
+static void scan_opts_free(scan_opts_t *o) {
+  for (size_t i = 0; i < o->given.n_owned; i++) {
+    free(o->given.owned[i]);
+  }
+  free(o->given.owned);
+  ep_opt_list_free(&o->given.exits);
+  ep_opt_list_free(&o->hops);
+  free(o);
+}
+
+/* Without --target, the ports' one default target. */
+static int default_target(scan_opts_t *o) {
+  if (o->target != NULL) {
+    return 0;
+  }
+  for (size_t i = 0; i < o->cfg.n_ports; i++) {
+    const char *t = ep_default_target(o->cfg.ports[i]);
+    if (t == NULL || (o->target != NULL && strcmp(t, o->target) != 0)) {
+      fprintf(stderr, "exitprobe scan: no single default target for port%s %u: give --target\n",
+              o->cfg.n_ports > 1 ? "s including" : "", o->cfg.ports[i]);
+      return -1;
+    }
+    o->target = t;
+  }
   return 0;
+}
+
+/* Options into o (allocated here); SCAN_RUN to run, else the exit status. */
+static int scan_parse(int argc, char **argv, scan_opts_t **out) {
+  scan_opts_t *o = calloc(1, sizeof *o);
+  *out = o;
+  if (o == NULL) {
+    return EP_EXIT_FAILURE;
+  }
+  ep_scan_cfg_defaults(&o->cfg);
+  ep_scandir_opts_defaults(&o->dir);
+  o->rounds = 1;
+  o->control_port = 80;
+  o->ports.n = o->cfg.n_ports;
+  memcpy(o->ports.v, o->cfg.ports, o->cfg.n_ports * sizeof o->cfg.ports[0]);
+  ep_opts_rc_t rc = ep_opts_parse(&scan_spec, o, argc, argv, NULL);
+  if (rc != EP_OPTS_OK) {
+    return ep_opts_exit_status(rc);
+  }
+  o->cfg.n_ports = o->ports.n;
+  memcpy(o->cfg.ports, o->ports.v, o->ports.n * sizeof o->ports.v[0]);
+  if (default_target(o) != 0) {
+    return EP_EXIT_USAGE;
+  }
+  o->cfg.target_host = o->target;
+  o->dir.dir_via_orport = o->dir_via == 1;
+  o->dir.given_exits = o->given.exits.v;
+  o->dir.n_given_exits = o->given.exits.n;
+  o->dir.given_hops = o->hops.v;
+  o->dir.n_given_hops = o->hops.n;
+  o->dir.ports = o->cfg.ports;
+  o->dir.n_ports = o->cfg.n_ports;
+  return SCAN_RUN;
 }
 
 /* Relays given explicitly (IP:PORT~FP~NTOR[~ED]): no directory at all. */
@@ -198,258 +281,133 @@ static void wake_up(ep_loop_t *loop, void *arg) {
   (void)arg;
 }
 
-int ep_cmd_scan(int argc, char **argv) {
-  scan_opts_t *o = calloc(1, sizeof *o);
-  char **owned = NULL;
-  size_t n_owned = 0;
-  int status = EP_EXIT_USAGE;
-  if (o == NULL) {
-    return EP_EXIT_FAILURE;
-  }
-  ep_scan_cfg_defaults(&o->cfg);
-  ep_scandir_opts_defaults(&o->dir);
-  o->rounds = 1;
-  o->control_port = 80;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    bool takes = true;
-    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-      scan_usage(stdout);
-      status = EP_EXIT_OK;
-      goto out;
-    } else if (strcmp(a, "--include-badexit") == 0) {
-      o->dir.include_badexit = true;
-      takes = false;
-    } else if (strcmp(a, "--summary-only") == 0) {
-      o->dir.summary_only = true;
-      takes = false;
-    } else if (strcmp(a, "--no-cache") == 0) {
-      o->dir.no_cache = true;
-      takes = false;
-    } else if (strcmp(a, "--no-retry") == 0) {
-      o->cfg.no_retry = true;
-      takes = false;
-    } else if (strcmp(a, "--no-control") == 0) {
-      o->cfg.no_control = true;
-      takes = false;
-    } else if (strcmp(a, "--allow-same-16") == 0) {
-      o->cfg.allow_same_16 = true;
-      takes = false;
-    } else if (strcmp(a, "--json") == 0) {
-      o->json_stdout = true;
-      takes = false;
-    } else if (strcmp(a, "--quiet") == 0) {
-      o->quiet = true;
-      takes = false;
-    } else if (v == NULL) {
-      fprintf(stderr, "exitprobe scan: unknown option or missing value: '%s' (try --help)\n", a);
-      goto out;
-    } else if (strcmp(a, "--port") == 0) {
-      if (parse_ports(v, &o->cfg) != 0) {
-        fprintf(stderr, "exitprobe scan: bad --port list '%s' (1-%d distinct ports)\n", v,
-                EP_SCAN_MAX_PORTS);
-        goto out;
-      }
-    } else if (strcmp(a, "--target") == 0) {
-      o->target = v;
-    } else if (strcmp(a, "--exit") == 0) {
-      if (o->n_given_exits >= SCAN_MAX_GIVEN) {
-        goto out;
-      }
-      o->given_exits[o->n_given_exits++] = v;
-    } else if (strcmp(a, "--exits-file") == 0) {
-      if (read_list_file(v, o->given_exits, &o->n_given_exits, &owned, &n_owned) != 0) {
-        goto out;
-      }
-    } else if (strcmp(a, "--first-hop") == 0) {
-      if (o->n_given_hops >= SCAN_MAX_GIVEN) {
-        goto out;
-      }
-      o->given_hops[o->n_given_hops++] = v;
-    } else if (strcmp(a, "--dir-authorities") == 0) {
-      o->dir.dir_authorities = v;
-    } else if (strcmp(a, "--dir-via") == 0) {
-      if (strcmp(v, "orport") != 0 && strcmp(v, "dirport") != 0) {
-        fprintf(stderr, "exitprobe scan: --dir-via wants dirport or orport\n");
-        goto out;
-      }
-      o->dir.dir_via_orport = strcmp(v, "orport") == 0;
-    } else if (strcmp(a, "--cache-dir") == 0) {
-      o->dir.cache_dir = v;
-    } else if (strcmp(a, "--concurrency") == 0) {
-      long c = strtol(v, NULL, 10);
-      if (c < 1 || c > 4096) {
-        fprintf(stderr, "exitprobe scan: --concurrency wants 1..4096\n");
-        goto out;
-      }
-      o->cfg.concurrency = (unsigned)c;
-    } else if (strcmp(a, "--control-port") == 0) {
-      long c = strtol(v, NULL, 10);
-      if (c < 0 || c > 65535) {
-        goto out;
-      }
-      o->control_port = (uint16_t)c;
-    } else if (strcmp(a, "--rounds") == 0) {
-      long c = strtol(v, NULL, 10);
-      if (c < 1 || c > 100000) {
-        fprintf(stderr, "exitprobe scan: --rounds wants a positive number\n");
-        goto out;
-      }
-      o->rounds = (unsigned)c;
-    } else if (strcmp(a, "--timeout") == 0) {
-      if (duration_opt(a, v, &o->cfg.stream_timeout_ms) != 0) goto out;
-    } else if (strcmp(a, "--circuit-timeout") == 0) {
-      if (duration_opt(a, v, &o->cfg.circuit_timeout_ms) != 0) goto out;
-    } else if (strcmp(a, "--link-timeout") == 0) {
-      if (duration_opt(a, v, &o->cfg.link_timeout_ms) != 0) goto out;
-    } else if (strcmp(a, "--deadline") == 0) {
-      if (duration_opt(a, v, &o->overall_ms) != 0) goto out;
-    } else if (strcmp(a, "--interval") == 0) {
-      if (duration_opt(a, v, &o->interval_ms) != 0) goto out;
-    } else if (strcmp(a, "--output") == 0) {
-      o->output = v;
-    } else {
-      fprintf(stderr, "exitprobe scan: unknown option '%s' (try --help)\n", a);
-      goto out;
-    }
-    if (takes) {
-      i++;
-    }
-  }
-  if (o->target == NULL) {
-    for (size_t i = 0; i < o->cfg.n_ports; i++) {
-      const char *t = ep_default_target(o->cfg.ports[i]);
-      if (t == NULL || (o->target != NULL && strcmp(t, o->target) != 0)) {
-        fprintf(stderr, "exitprobe scan: no single default target for port%s %u: give --target\n",
-                o->cfg.n_ports > 1 ? "s including" : "", o->cfg.ports[i]);
-        goto out;
-      }
-      o->target = t;
-    }
-  }
-  o->cfg.target_host = o->target;
-  o->dir.given_exits = o->given_exits;
-  o->dir.n_given_exits = o->n_given_exits;
-  o->dir.given_hops = o->given_hops;
-  o->dir.n_given_hops = o->n_given_hops;
-  o->dir.ports = o->cfg.ports;
-  o->dir.n_ports = o->cfg.n_ports;
+/* One round's relays: explicit ones, or from the directory (sd). */
+typedef struct scan_round {
+  ep_scan_relay_t *exits, *hops;
+  size_t n_exits, n_hops;
+  ep_scandir_t *sd;
+} scan_round_t;
 
-  FILE *out = NULL;
-  if (o->output != NULL) {
-    out = strcmp(o->output, "-") == 0 ? stdout : fopen(o->output, "a");
-    if (out == NULL) {
-      fprintf(stderr, "exitprobe scan: cannot open %s for appending\n", o->output);
-      status = EP_EXIT_FAILURE;
-      goto out;
+static void scan_round_free(scan_round_t *rd) {
+  if (rd->sd != NULL) {
+    ep_scandir_free(rd->sd);
+  } else {
+    free(rd->exits);
+    free(rd->hops);
+  }
+  memset(rd, 0, sizeof *rd);
+}
+
+/* The round's exits and first hops; EP_EXIT_OK, or the exit status to stop with. */
+static int scan_round_load(ep_loop_t *loop, scan_opts_t *o, scan_round_t *rd, ep_err_t *err) {
+  bool explicit_exits = all_explicit(o->dir.given_exits, o->dir.n_given_exits);
+  bool explicit_hops = all_explicit(o->dir.given_hops, o->dir.n_given_hops);
+  if (explicit_exits && explicit_hops) {
+    if (explicit_relays(o->dir.given_exits, o->dir.n_given_exits, o->control_port, &rd->exits,
+                        &rd->n_exits) != 0 ||
+        explicit_relays(o->dir.given_hops, o->dir.n_given_hops, 0, &rd->hops, &rd->n_hops) != 0) {
+      scan_round_free(rd);
+      return EP_EXIT_USAGE;
     }
+    return EP_EXIT_OK;
   }
-  if (o->json_stdout) {
-    out = stdout;
+  rd->sd = ep_scandir_load(loop, &o->dir, err);
+  if (rd->sd == NULL) {
+    fprintf(stderr, "exitprobe scan: %s\n", err->msg);
+    return ep_loop_stopping(loop) ? 130 : EP_EXIT_DIRECTORY;
   }
-  FILE *summary_to = o->json_stdout || out == stdout ? stderr : stdout;
-  o->cfg.out = out;
+  ep_scandir_relays(rd->sd, &rd->exits, &rd->n_exits, &rd->hops, &rd->n_hops);
+  o->cfg.related = ep_scandir_related;
+  o->cfg.related_arg = rd->sd;
+  o->cfg.full_policy = ep_scandir_full_policy;
+  o->cfg.full_policy_arg = rd->sd;
+  if (explicit_hops && o->dir.n_given_hops > 0) {
+    if (explicit_relays(o->dir.given_hops, o->dir.n_given_hops, 0, &rd->hops, &rd->n_hops) != 0) {
+      free(rd->hops); /* the new array: sd still owns its own */
+      scan_round_free(rd);
+      return EP_EXIT_USAGE;
+    }
+    ep_scandir_own_hops(rd->sd, rd->hops, rd->n_hops);
+  }
+  if (!o->cfg.allow_same_16 && ep_scandir_is_test_network(rd->sd)) {
+    o->cfg.allow_same_16 = true;
+    ep_notice("scan: every relay is on one /16 (a test network): first hops may share the exit's /16");
+  }
+  return EP_EXIT_OK;
+}
+
+/* Probe one round and print its summary; folds the outcome into *status.
+ * Returns the engine's result (EP_OK, or an error that ends the scan). */
+static int scan_round_run(ep_loop_t *loop, ep_tls_ctx_t *tls, scan_opts_t *o, unsigned round,
+                          const scan_round_t *rd, FILE *summary_to, int *status) {
+  o->cfg.round = round;
+  o->cfg.deadline_ms = o->overall_ms > 0 ? ep_now_ms() + o->overall_ms : 0;
   if (!o->quiet) {
-    o->cfg.progress = stderr;
-    o->cfg.progress_tty = isatty(STDERR_FILENO) != 0;
+    fprintf(stderr, "scan round %u: %zu exits, %zu first hops, port%s", round, rd->n_exits,
+            rd->n_hops, o->cfg.n_ports > 1 ? "s" : "");
+    for (size_t i = 0; i < o->cfg.n_ports; i++) {
+      fprintf(stderr, "%s%u", i ? "," : " ", o->cfg.ports[i]);
+    }
+    fprintf(stderr, ", target %s\n", o->cfg.target_host);
   }
+  ep_scan_summary_t sum;
+  ep_err_t err = {0};
+  int rc = ep_scan_run(loop, tls, rd->exits, rd->n_exits, rd->hops, rd->n_hops, &o->cfg, &sum, &err);
+  if (rc != EP_OK) {
+    fprintf(stderr, "exitprobe scan: %s\n", err.msg);
+    *status = EP_EXIT_FAILURE;
+  } else {
+    if (o->rounds > 1) {
+      fprintf(summary_to, "== round %u of %u\n", round, o->rounds);
+    }
+    ep_scan_summary_print(&sum, summary_to);
+    if (sum.n_violators > 0 && *status == EP_EXIT_OK) {
+      *status = EP_EXIT_FINDINGS;
+    }
+    if (sum.interrupted) {
+      *status = 130;
+    }
+  }
+  ep_scan_summary_free(&sum);
+  return rc;
+}
 
+static void scan_wait(ep_loop_t *loop, const scan_opts_t *o) {
+  if (!o->quiet) {
+    fprintf(stderr, "scan: next round in %lld s\n", (long long)(o->interval_ms / 1000));
+  }
+  ep_timer_id_t wake = ep_loop_timer_in(loop, o->interval_ms, wake_up, NULL);
+  ep_loop_run_until(loop, NULL, NULL, ep_now_ms() + o->interval_ms, NULL);
+  ep_loop_timer_cancel(loop, wake);
+}
+
+/* Every round; the exit status. */
+static int scan_rounds(scan_opts_t *o, FILE *summary_to) {
   ep_err_t err = {0};
   ep_loop_t *loop = ep_loop_new(&err);
   ep_tls_ctx_t *tls = loop != NULL ? ep_tls_ctx_new_client(&err) : NULL;
   if (tls == NULL) {
     fprintf(stderr, "exitprobe scan: %s\n", err.msg);
     ep_loop_free(loop);
-    status = EP_EXIT_FAILURE;
-    goto close_out;
+    return EP_EXIT_FAILURE;
   }
   ep_loop_catch_signals(loop, NULL);
   o->dir.tls = tls;
-  status = EP_EXIT_OK;
-  bool explicit_exits = all_explicit(o->given_exits, o->n_given_exits);
-  bool explicit_hops = all_explicit(o->given_hops, o->n_given_hops);
+  int status = EP_EXIT_OK;
   for (unsigned round = 1; round <= o->rounds && !ep_loop_stopping(loop); round++) {
-    ep_scan_relay_t *exits = NULL, *hops = NULL;
-    size_t n_exits = 0, n_hops = 0;
-    ep_scandir_t *sd = NULL;
-    if (explicit_exits && explicit_hops) {
-      if (explicit_relays(o->given_exits, o->n_given_exits, o->control_port, &exits, &n_exits) != 0 ||
-          explicit_relays(o->given_hops, o->n_given_hops, 0, &hops, &n_hops) != 0) {
-        free(exits);
-        free(hops);
-        status = EP_EXIT_USAGE;
-        break;
-      }
-    } else {
-      sd = ep_scandir_load(loop, &o->dir, &err);
-      if (sd == NULL) {
-        fprintf(stderr, "exitprobe scan: %s\n", err.msg);
-        status = ep_loop_stopping(loop) ? 130 : EP_EXIT_DIRECTORY;
-        break;
-      }
-      ep_scandir_relays(sd, &exits, &n_exits, &hops, &n_hops);
-      o->cfg.related = ep_scandir_related;
-      o->cfg.related_arg = sd;
-      o->cfg.full_policy = ep_scandir_full_policy;
-      o->cfg.full_policy_arg = sd;
-      if (explicit_hops && o->n_given_hops > 0) {
-        if (explicit_relays(o->given_hops, o->n_given_hops, 0, &hops, &n_hops) != 0) {
-          ep_scandir_free(sd);
-          status = EP_EXIT_USAGE;
-          break;
-        }
-        ep_scandir_own_hops(sd, hops, n_hops);
-      }
-      if (!o->cfg.allow_same_16 && ep_scandir_is_test_network(sd)) {
-        o->cfg.allow_same_16 = true;
-        ep_notice("scan: every relay is on one /16 (a test network): first hops may share the exit's /16");
-      }
+    scan_round_t rd = {0};
+    int load = scan_round_load(loop, o, &rd, &err);
+    if (load != EP_EXIT_OK) {
+      status = load;
+      break;
     }
-    o->cfg.round = round;
-    o->cfg.deadline_ms = o->overall_ms > 0 ? ep_now_ms() + o->overall_ms : 0;
-    if (!o->quiet) {
-      fprintf(stderr, "scan round %u: %zu exits, %zu first hops, port%s", round, n_exits, n_hops,
-              o->cfg.n_ports > 1 ? "s" : "");
-      for (size_t i = 0; i < o->cfg.n_ports; i++) {
-        fprintf(stderr, "%s%u", i ? "," : " ", o->cfg.ports[i]);
-      }
-      fprintf(stderr, ", target %s\n", o->cfg.target_host);
-    }
-    ep_scan_summary_t sum;
-    int rc = ep_scan_run(loop, tls, exits, n_exits, hops, n_hops, &o->cfg, &sum, &err);
-    if (rc != EP_OK) {
-      fprintf(stderr, "exitprobe scan: %s\n", err.msg);
-      status = EP_EXIT_FAILURE;
-    } else {
-      if (o->rounds > 1) {
-        fprintf(summary_to, "== round %u of %u\n", round, o->rounds);
-      }
-      ep_scan_summary_print(&sum, summary_to);
-      if (sum.n_violators > 0 && status == EP_EXIT_OK) {
-        status = EP_EXIT_FINDINGS;
-      }
-      if (sum.interrupted) {
-        status = 130;
-      }
-    }
-    ep_scan_summary_free(&sum);
-    if (sd != NULL) {
-      ep_scandir_free(sd);
-    } else {
-      free(exits);
-      free(hops);
-    }
+    int rc = scan_round_run(loop, tls, o, round, &rd, summary_to, &status);
+    scan_round_free(&rd);
     if (rc != EP_OK) {
       break;
     }
     if (round < o->rounds && o->interval_ms > 0 && !ep_loop_stopping(loop)) {
-      if (!o->quiet) {
-        fprintf(stderr, "scan: next round in %lld s\n", (long long)(o->interval_ms / 1000));
-      }
-      ep_timer_id_t wake = ep_loop_timer_in(loop, o->interval_ms, wake_up, NULL);
-      ep_loop_run_until(loop, NULL, NULL, ep_now_ms() + o->interval_ms, NULL);
-      ep_loop_timer_cancel(loop, wake);
+      scan_wait(loop, o);
     }
   }
   if (ep_loop_stopping(loop)) {
@@ -457,15 +415,38 @@ int ep_cmd_scan(int argc, char **argv) {
   }
   ep_tls_ctx_free(tls);
   ep_loop_free(loop);
-close_out:
-  if (out != NULL && out != stdout) {
-    fclose(out);
+  return status;
+}
+
+int ep_cmd_scan(int argc, char **argv) {
+  scan_opts_t *o = NULL;
+  int status = scan_parse(argc, argv, &o);
+  if (status != SCAN_RUN) {
+    if (o != NULL) {
+      scan_opts_free(o);
+    }
+    return status;
   }
-out:
-  for (size_t i = 0; i < n_owned; i++) {
-    free(owned[i]);
+  FILE *file = NULL;
+  if (o->output != NULL) {
+    file = strcmp(o->output, "-") == 0 ? stdout : fopen(o->output, "a");
+    if (file == NULL) {
+      fprintf(stderr, "exitprobe scan: cannot open %s for appending\n", o->output);
+      scan_opts_free(o);
+      return EP_EXIT_FAILURE;
+    }
   }
-  free(owned);
-  free(o);
+  FILE *out = o->json_stdout ? stdout : file;
+  FILE *summary_to = o->json_stdout || out == stdout ? stderr : stdout;
+  o->cfg.out = out;
+  if (!o->quiet) {
+    o->cfg.progress = stderr;
+    o->cfg.progress_tty = isatty(STDERR_FILENO) != 0;
+  }
+  status = scan_rounds(o, summary_to);
+  if (file != NULL && file != stdout) {
+    fclose(file);
+  }
+  scan_opts_free(o);
   return status;
 }

@@ -52,69 +52,67 @@ static bool given_match(const ep_netdir_t *nd, const char *const *given, size_t 
   return !any;
 }
 
-ep_scandir_t *ep_scandir_from_netdir(ep_netdir_t *nd, const ep_scandir_opts_t *o, ep_err_t *err) {
-  ep_scandir_t *sd = calloc(1, sizeof *sd);
-  if (sd == NULL) {
-    ep_netdir_free(nd);
-    ep_err_set(err, EP_ERR_NOMEM, "out of memory");
-    return NULL;
-  }
-  sd->nd = nd;
-  /* Given fingerprints must exist: say which do not. */
+/* Given fingerprints must exist: say which do not. */
+static int check_given(const ep_netdir_t *nd, const ep_scandir_opts_t *o, ep_err_t *err) {
   for (size_t i = 0; i < o->n_given_exits + o->n_given_hops; i++) {
     const char *g = i < o->n_given_exits ? o->given_exits[i] : o->given_hops[i - o->n_given_exits];
     ep_err_t ferr = {0};
     if (!ep_relayspec_is_explicit(g) && ep_netdir_find(nd, g, &ferr) == NULL) {
-      ep_err_set(err, EP_ERR_MALFORMED, "relay %s: %s", g, ferr.msg);
-      ep_scandir_free(sd);
-      return NULL;
+      return ep_err_set(err, EP_ERR_MALFORMED, "relay %s: %s", g, ferr.msg);
     }
   }
-  /* Candidates: the union over the ports, with a port mask per exit. */
-  size_t n_relays = ep_netdir_count(nd);
+  return EP_OK;
+}
+
+/* Port p's candidates into sd->exits: a new exit, or port p in the mask of
+ * one already there (slot: relay index -> exits index + 1). */
+static int add_port_exits(ep_scandir_t *sd, const ep_scandir_opts_t *o, size_t p, size_t *slot,
+                          ep_err_t *err) {
+  ep_exit_query_t q = {.port = o->ports[p], .include_badexit = o->include_badexit};
+  ep_exit_candidate_t *cands = NULL;
+  size_t nc = 0;
+  ep_exit_stats_t st;
+  int rc = ep_netdir_exits(sd->nd, &q, &cands, &nc, &st, err);
+  if (rc != EP_OK) {
+    return rc;
+  }
+  for (size_t i = 0; i < nc; i++) {
+    const ep_relay_t *r = cands[i].relay;
+    bool lookups;
+    if (!given_match(sd->nd, o->given_exits, o->n_given_exits, r, &lookups)) {
+      continue;
+    }
+    size_t ri = ep_netdir_index(sd->nd, r);
+    if (slot[ri] == 0) {
+      ep_scan_relay_t *e = &sd->exits[sd->n_exits++];
+      fill_relay(sd->nd, r, e);
+      e->policy_basis = cands[i].answer.basis == EP_POLICY_BASIS_FULL ? "full" : "summary";
+      slot[ri] = sd->n_exits;
+    }
+    ep_scan_relay_t *e = &sd->exits[slot[ri] - 1];
+    e->ports_mask |= 1u << p;
+    e->may_be_restricted = e->may_be_restricted || cands[i].may_be_restricted;
+  }
+  free(cands);
+  return EP_OK;
+}
+
+/* Candidates: the union over the ports, with a port mask per exit. */
+static int select_exits(ep_scandir_t *sd, const ep_scandir_opts_t *o, ep_err_t *err) {
+  size_t n_relays = ep_netdir_count(sd->nd);
   sd->exits = calloc(n_relays ? n_relays : 1, sizeof *sd->exits);
-  if (sd->exits == NULL) {
-    ep_err_set(err, EP_ERR_NOMEM, "out of memory");
-    ep_scandir_free(sd);
-    return NULL;
-  }
-  size_t *slot = calloc(n_relays ? n_relays : 1, sizeof *slot); /* relay index -> exits index + 1 */
-  if (slot == NULL) {
-    ep_err_set(err, EP_ERR_NOMEM, "out of memory");
-    ep_scandir_free(sd);
-    return NULL;
-  }
-  for (size_t p = 0; p < o->n_ports; p++) {
-    ep_exit_query_t q = {.port = o->ports[p], .include_badexit = o->include_badexit};
-    ep_exit_candidate_t *cands = NULL;
-    size_t nc = 0;
-    ep_exit_stats_t st;
-    if (ep_netdir_exits(nd, &q, &cands, &nc, &st, err) != EP_OK) {
-      free(slot);
-      ep_scandir_free(sd);
-      return NULL;
-    }
-    for (size_t i = 0; i < nc; i++) {
-      const ep_relay_t *r = cands[i].relay;
-      bool lookups;
-      if (!given_match(nd, o->given_exits, o->n_given_exits, r, &lookups)) {
-        continue;
-      }
-      size_t ri = ep_netdir_index(nd, r);
-      if (slot[ri] == 0) {
-        ep_scan_relay_t *e = &sd->exits[sd->n_exits++];
-        fill_relay(nd, r, e);
-        e->policy_basis = cands[i].answer.basis == EP_POLICY_BASIS_FULL ? "full" : "summary";
-        slot[ri] = sd->n_exits;
-      }
-      ep_scan_relay_t *e = &sd->exits[slot[ri] - 1];
-      e->ports_mask |= 1u << p;
-      e->may_be_restricted = e->may_be_restricted || cands[i].may_be_restricted;
-    }
-    free(cands);
+  size_t *slot = calloc(n_relays ? n_relays : 1, sizeof *slot);
+  int rc = sd->exits != NULL && slot != NULL ? EP_OK
+                                             : ep_err_set(err, EP_ERR_NOMEM, "out of memory");
+  for (size_t p = 0; rc == EP_OK && p < o->n_ports; p++) {
+    rc = add_port_exits(sd, o, p, slot, err);
   }
   free(slot);
-  /* A control port: one its policy accepts that is not being probed. */
+  return rc;
+}
+
+/* A control port: one its policy accepts that is not being probed. */
+static void pick_control_ports(ep_scandir_t *sd, const ep_scandir_opts_t *o) {
   for (size_t i = 0; i < sd->n_exits; i++) {
     const ep_relay_t *r = sd->exits[i].handle;
     for (size_t c = 0; c < sizeof control_candidates / sizeof control_candidates[0]; c++) {
@@ -128,60 +126,87 @@ ep_scandir_t *ep_scandir_from_netdir(ep_netdir_t *nd, const ep_scandir_opts_t *o
       }
     }
   }
-  /* First hops: the ones given (any running relay the user names), or the
-   * fast stable guards of the directory. */
+}
+
+/* The first hops the user named (running relays with an ntor key). */
+static int named_hops(const ep_netdir_t *nd, const ep_scandir_opts_t *o, const ep_relay_t ***hops,
+                      size_t *nh, ep_err_t *err) {
+  *hops = calloc(o->n_given_hops, sizeof **hops);
+  if (*hops == NULL) {
+    return ep_err_set(err, EP_ERR_NOMEM, "out of memory");
+  }
+  for (size_t i = 0; i < o->n_given_hops; i++) {
+    const ep_relay_t *r = ep_relayspec_is_explicit(o->given_hops[i])
+                              ? NULL
+                              : ep_netdir_find(nd, o->given_hops[i], NULL);
+    if (r == NULL) {
+      continue;
+    }
+    if (!r->has_ntor) {
+      return ep_err_set(err, EP_ERR_STATE, "first hop %s: no microdescriptor (no ntor key)",
+                        o->given_hops[i]);
+    }
+    (*hops)[(*nh)++] = r;
+  }
+  return EP_OK;
+}
+
+/* First hops: the ones given (any running relay the user names), or the
+ * fast stable guards of the directory. */
+static int select_hops(ep_scandir_t *sd, const ep_scandir_opts_t *o, ep_err_t *err) {
   const ep_relay_t **hops = NULL;
   size_t nh = 0;
   bool named = false;
   for (size_t i = 0; i < o->n_given_hops; i++) {
     named = named || !ep_relayspec_is_explicit(o->given_hops[i]);
   }
+  int rc;
   if (named) {
-    hops = calloc(o->n_given_hops, sizeof *hops);
-    if (hops == NULL) {
-      ep_err_set(err, EP_ERR_NOMEM, "out of memory");
-      ep_scandir_free(sd);
-      return NULL;
-    }
-    for (size_t i = 0; i < o->n_given_hops; i++) {
-      const ep_relay_t *r = ep_relayspec_is_explicit(o->given_hops[i])
-                                ? NULL
-                                : ep_netdir_find(nd, o->given_hops[i], NULL);
-      if (r == NULL) {
-        continue;
-      }
-      if (!r->has_ntor) {
-        ep_err_set(err, EP_ERR_STATE, "first hop %s: no microdescriptor (no ntor key)", o->given_hops[i]);
-        free(hops);
-        ep_scandir_free(sd);
-        return NULL;
-      }
-      hops[nh++] = r;
-    }
+    rc = named_hops(sd->nd, o, &hops, &nh, err);
   } else {
     ep_hop_query_t hq = {.exit = NULL, .allow_same_16 = true};
-    if (ep_netdir_first_hops(nd, &hq, &hops, &nh, err) != EP_OK) {
-      ep_scandir_free(sd);
-      return NULL;
-    }
+    rc = ep_netdir_first_hops(sd->nd, &hq, &hops, &nh, err);
   }
-  sd->hops = calloc(nh ? nh : 1, sizeof *sd->hops);
-  if (sd->hops == NULL) {
-    free(hops);
-    ep_scandir_free(sd);
+  if (rc == EP_OK) {
+    sd->hops = calloc(nh ? nh : 1, sizeof *sd->hops);
+    rc = sd->hops != NULL ? EP_OK : ep_err_set(err, EP_ERR_NOMEM, "out of memory");
+  }
+  for (size_t i = 0; rc == EP_OK && i < nh; i++) {
+    fill_relay(sd->nd, hops[i], &sd->hops[sd->n_hops++]);
+  }
+  free(hops);
+  return rc;
+}
+
+/* A network whose relays all share one /16 is a local test network. */
+static bool is_test_network(const ep_netdir_t *nd) {
+  size_t n_relays = ep_netdir_count(nd);
+  bool test = n_relays > 1;
+  uint32_t first16 = n_relays > 0 ? ep_netdir_relay(nd, 0)->ipv4 >> 16 : 0;
+  for (size_t i = 1; i < n_relays && test; i++) {
+    test = (ep_netdir_relay(nd, i)->ipv4 >> 16) == first16;
+  }
+  return test;
+}
+
+ep_scandir_t *ep_scandir_from_netdir(ep_netdir_t *nd, const ep_scandir_opts_t *o, ep_err_t *err) {
+  ep_scandir_t *sd = calloc(1, sizeof *sd);
+  if (sd == NULL) {
+    ep_netdir_free(nd);
     ep_err_set(err, EP_ERR_NOMEM, "out of memory");
     return NULL;
   }
-  for (size_t i = 0; i < nh; i++) {
-    fill_relay(nd, hops[i], &sd->hops[sd->n_hops++]);
+  sd->nd = nd;
+  if (check_given(nd, o, err) != EP_OK || select_exits(sd, o, err) != EP_OK) {
+    ep_scandir_free(sd);
+    return NULL;
   }
-  free(hops);
-  /* A network whose relays all share one /16 is a local test network. */
-  sd->test_network = n_relays > 1;
-  uint32_t first16 = n_relays > 0 ? ep_netdir_relay(nd, 0)->ipv4 >> 16 : 0;
-  for (size_t i = 1; i < n_relays && sd->test_network; i++) {
-    sd->test_network = (ep_netdir_relay(nd, i)->ipv4 >> 16) == first16;
+  pick_control_ports(sd, o);
+  if (select_hops(sd, o, err) != EP_OK) {
+    ep_scandir_free(sd);
+    return NULL;
   }
+  sd->test_network = is_test_network(nd);
   return sd;
 }
 

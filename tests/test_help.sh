@@ -1,0 +1,35 @@
+#!/bin/sh
+# Every subcommand's --help (and -h) is byte for byte tests/data/help/CMD.txt
+# with exit status 0, and an unknown option exits 2 naming it. Nothing here
+# reaches the network: every run stops at its options.
+set -u
+: "${BUILDDIR:?}" "${SRCDIR:?}"
+ep="$BUILDDIR/src/exitprobe"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+check_help() { # name expected-file args...
+	name=$1 want=$2
+	shift 2
+	"$ep" "$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ $rc -ne 0 ] || ! cmp -s "$want" "$tmp/out" || [ -s "$tmp/err" ]; then
+		echo "FAIL: exitprobe $* (exit $rc):"
+		diff "$want" "$tmp/out" | head -20
+		fail=1
+	fi
+}
+check_help main "$SRCDIR/tests/data/help/main.txt" --help
+for c in scan exits circuit fetch report; do
+	check_help "$c" "$SRCDIR/tests/data/help/$c.txt" "$c" --help
+	check_help "$c" "$SRCDIR/tests/data/help/$c.txt" "$c" -h
+	"$ep" "$c" --no-such-option >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ $rc -ne 2 ] || [ -s "$tmp/out" ] ||
+		! grep -qx "exitprobe $c: unknown option '--no-such-option' (see exitprobe $c --help)" "$tmp/err"; then
+		echo "FAIL: exitprobe $c --no-such-option: exit $rc, stderr: $(cat "$tmp/err")"
+		fail=1
+	fi
+done
+[ $fail -eq 0 ] && echo "ok: --help of every command unchanged; unknown options exit 2"
+exit $fail
