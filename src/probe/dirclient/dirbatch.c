@@ -19,16 +19,12 @@ static void cache_load_microdescs(ep_dirclient_t *dc) {
   if (dc->cache == NULL) {
     return;
   }
-  uint8_t *text = NULL;
   size_t len = 0;
-  ep_err_t e = {0};
-  int rc = ep_cache_read(dc->cache, DC_CACHE_MICRODESCS, EP_CAP_MICRODESCS, &text, &len, &e);
-  if (rc != EP_OK) {
-    if (rc != EP_CACHE_MISS) {
-      ep_warn("cache: %s", e.msg);
-    }
+  uint8_t *text = ep_dc_cache_read(dc, DC_CACHE_MICRODESCS, EP_CAP_MICRODESCS, &len);
+  if (text == NULL) {
     return;
   }
+  ep_err_t e = {0};
   int64_t c0 = ep_now_ms();
   ep_dirjoin_counts_t n;
   if (ep_dirjoin(dc->nd, EP_DIRJOIN_MICRODESCS, text, len, "cache: microdescs", 0, &n, &e) !=

@@ -86,6 +86,17 @@ ep_cache_t *ep_dc_open_cache(const ep_dirclient_opts_t *o, const ep_dir_authset_
   return c;
 }
 
+uint8_t *ep_dc_cache_read(ep_dirclient_t *dc, const char *name, size_t cap, size_t *len) {
+  uint8_t *text = NULL;
+  ep_err_t e = {0};
+  *len = 0;
+  int rc = ep_cache_read(dc->cache, name, cap, &text, len, &e);
+  if (rc != EP_OK && rc != EP_CACHE_MISS) {
+    ep_warn("cache: %s", e.msg);
+  }
+  return rc == EP_OK ? text : NULL;
+}
+
 /* ---- finish ---- */
 
 static void deliver(ep_loop_t *loop, void *arg) {
@@ -147,13 +158,13 @@ ep_dirclient_t *ep_dirclient_start(ep_loop_t *loop, const ep_dirclient_opts_t *o
     ep_err_set(err, EP_ERR_NOMEM, "directory: out of memory");
     return NULL;
   }
-  dc->loop = loop;
-  dc->o = *o;
-  dc->cb = cb;
-  dc->cbarg = arg;
-  dc->t0 = ep_now_ms();
-  dc->auths = o->auths != NULL ? o->auths : ep_dir_authset_builtin();
-  dc->tr = o->transport != NULL ? o->transport : ep_dir_transport_dirport();
+  *dc = (ep_dirclient_t){.loop = loop,
+                         .o = *o,
+                         .cb = cb,
+                         .cbarg = arg,
+                         .t0 = ep_now_ms(),
+                         .auths = o->auths != NULL ? o->auths : ep_dir_authset_builtin(),
+                         .tr = o->transport != NULL ? o->transport : ep_dir_transport_dirport()};
   ep_buf_init(&dc->certs_text, EP_CAP_AUTHCERTS, "authority certificates", 0);
   dc->n_servers = servers_from_authset(dc->auths, dc->servers, DC_MAX_SERVERS);
   if (dc->n_servers == 0 || ep_dir_authset_n_v3(dc->auths) == 0) {
@@ -190,12 +201,8 @@ void ep_dirclient_cancel(ep_dirclient_t *dc) {
   ep_loop_timer_cancel(dc->loop, dc->deliver);
   ep_netdir_free(dc->result);
   ep_netdir_free(dc->nd);
-  ep_consensus_free(dc->cand);
-  free(dc->cand_text);
-  free(dc->cons_text);
-  ep_authcerts_free(dc->certs);
-  ep_buf_free(&dc->certs_text);
   free(dc->queue);
+  ep_dc_consensus_clear(dc);
   ep_cache_free(dc->cache);
   free(dc);
 }

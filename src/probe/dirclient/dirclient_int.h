@@ -92,6 +92,9 @@ void ep_dc_fail_nomem(ep_dirclient_t *dc, const char *msg);
 /* The cache of this network under o->cache_dir (or the default); NULL,
  * with a warning, if it cannot be had. */
 ep_cache_t *ep_dc_open_cache(const ep_dirclient_opts_t *o, const ep_dir_authset_t *auths);
+/* The cache file name (at most cap bytes; NUL-terminated, malloc'd), or
+ * NULL if it is not there or cannot be read (then a warning says why). */
+uint8_t *ep_dc_cache_read(ep_dirclient_t *dc, const char *name, size_t cap, size_t *len);
 
 /* dirreq.c */
 /* A server in messages, by the port the transport uses. */
@@ -112,6 +115,8 @@ bool ep_dc_use_cache(ep_dirclient_t *dc);
 /* Fetch a consensus from the next authority not yet tried for one. */
 void ep_dc_start_consensus(ep_dirclient_t *dc);
 int ep_dc_handle_consensus(ep_dc_req_t *q, ep_dir_reply_t *reply, ep_err_t *err);
+/* Free the candidate, the verified consensus text and the certificates. */
+void ep_dc_consensus_clear(ep_dirclient_t *dc);
 int ep_dc_handle_certs(ep_dc_req_t *q, ep_dir_reply_t *reply, ep_err_t *err);
 
 /* dirbatch.c */

@@ -63,20 +63,18 @@ static int certs_add_text(ep_dirclient_t *dc, const uint8_t *text, size_t len, s
 }
 
 static void cache_load_certs(ep_dirclient_t *dc) {
-  uint8_t *text = NULL;
   size_t len = 0;
-  ep_err_t e = {0};
-  int rc = ep_cache_read(dc->cache, DC_CACHE_CERTS, EP_CAP_AUTHCERTS, &text, &len, &e);
-  if (rc == EP_OK) {
-    if (certs_add_text(dc, text, len, NULL, &e) != EP_OK) {
-      ep_warn("cache: certs: %s", e.msg);
-    } else {
-      dc->st.certs_from_cache = true;
-    }
-    free(text);
-  } else if (rc != EP_CACHE_MISS) {
-    ep_warn("cache: %s", e.msg);
+  uint8_t *text = ep_dc_cache_read(dc, DC_CACHE_CERTS, EP_CAP_AUTHCERTS, &len);
+  if (text == NULL) {
+    return;
   }
+  ep_err_t e = {0};
+  if (certs_add_text(dc, text, len, NULL, &e) != EP_OK) {
+    ep_warn("cache: certs: %s", e.msg);
+  } else {
+    dc->st.certs_from_cache = true;
+  }
+  free(text);
 }
 
 /* Is the cached consensus c live and verified? Warns (or says) why not. */
@@ -102,16 +100,12 @@ static bool cached_consensus_good(ep_dirclient_t *dc, const ep_consensus_t *c,
 
 bool ep_dc_use_cache(ep_dirclient_t *dc) {
   cache_load_certs(dc);
-  uint8_t *text = NULL;
   size_t len = 0;
-  ep_err_t e = {0};
-  int rc = ep_cache_read(dc->cache, DC_CACHE_CONSENSUS, EP_CAP_CONSENSUS, &text, &len, &e);
-  if (rc != EP_OK) {
-    if (rc != EP_CACHE_MISS) {
-      ep_warn("cache: %s", e.msg);
-    }
+  uint8_t *text = ep_dc_cache_read(dc, DC_CACHE_CONSENSUS, EP_CAP_CONSENSUS, &len);
+  if (text == NULL) {
     return false;
   }
+  ep_err_t e = {0};
   int64_t c0 = ep_now_ms();
   ep_consensus_t *c = ep_consensus_parse((const char *)text, len, &e);
   free(text);
@@ -127,6 +121,22 @@ bool ep_dc_use_cache(ep_dirclient_t *dc) {
   return true;
 }
 
+static void drop_candidate(ep_dirclient_t *dc) {
+  ep_consensus_free(dc->cand);
+  dc->cand = NULL;
+  free(dc->cand_text);
+  dc->cand_text = NULL;
+}
+
+void ep_dc_consensus_clear(ep_dirclient_t *dc) {
+  drop_candidate(dc);
+  free(dc->cons_text);
+  dc->cons_text = NULL;
+  ep_authcerts_free(dc->certs);
+  dc->certs = NULL;
+  ep_buf_free(&dc->certs_text);
+}
+
 /* The candidate consensus verifies (or not) with the certificates at hand. */
 static void verify_candidate(ep_dirclient_t *dc) {
   ep_err_t e = {0};
@@ -140,10 +150,7 @@ static void verify_candidate(ep_dirclient_t *dc) {
   if (rc != EP_OK) {
     ep_warn("consensus-microdesc from %s: %s", who, e.msg);
     dc->last_err = e;
-    ep_consensus_free(dc->cand);
-    dc->cand = NULL;
-    free(dc->cand_text);
-    dc->cand_text = NULL;
+    drop_candidate(dc);
     ep_dc_start_consensus(dc);  /* from the next authority, if one is left */
     return;
   }

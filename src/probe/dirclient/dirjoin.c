@@ -57,37 +57,27 @@ static void warn_count(const char *where, size_t n, const char *adj, ep_dirjoin_
   }
 }
 
-static int join_mds(ep_netdir_t *nd, const uint8_t *text, size_t len, const char *where,
-                    ep_dirjoin_counts_t *out, ep_err_t *e) {
-  ep_microdescs_t *l = ep_microdescs_parse((const char *)text, len, EP_MD_SKIP_INVALID, e);
-  if (l == NULL) {
-    return e->code != 0 ? e->code : EP_ERR_MALFORMED;
-  }
-  out->invalid = ep_microdescs_n_invalid(l);
-  if (out->invalid > 0) {
-    warn_count(where, out->invalid, "malformed ", EP_DIRJOIN_MICRODESCS, "skipped",
-               ep_microdescs_first_error(l));
-  }
-  return ep_netdir_add_microdescs(nd, l, &out->used, e);
-}
+/* A list as parsed, before it is joined. */
+typedef struct parsed {
+  ep_microdescs_t *mds;
+  ep_routerdescs_t *descs;
+  size_t invalid;             /* malformed entries skipped */
+  const char *first_invalid;  /* what was wrong with the first (owned by the list) */
+} parsed_t;
 
-static int join_descs(ep_netdir_t *nd, const uint8_t *text, size_t len, const char *where,
-                      time_t now, ep_dirjoin_counts_t *out, ep_err_t *e) {
-  ep_routerdescs_t *l =
-      ep_routerdescs_parse_flags((const char *)text, len, EP_RD_SKIP_INVALID, e);
-  if (l == NULL) {
+static int parse_list(ep_dirjoin_kind_t kind, const uint8_t *text, size_t len, parsed_t *p,
+                      ep_err_t *e) {
+  if (kind == EP_DIRJOIN_MICRODESCS) {
+    p->mds = ep_microdescs_parse((const char *)text, len, EP_MD_SKIP_INVALID, e);
+    p->invalid = p->mds != NULL ? ep_microdescs_n_invalid(p->mds) : 0;
+    p->first_invalid = p->invalid > 0 ? ep_microdescs_first_error(p->mds) : "";
+  } else {
+    p->descs = ep_routerdescs_parse_flags((const char *)text, len, EP_RD_SKIP_INVALID, e);
+    p->invalid = p->descs != NULL ? ep_routerdescs_n_invalid(p->descs) : 0;
+    p->first_invalid = p->invalid > 0 ? ep_routerdescs_first_error(p->descs) : "";
+  }
+  if (p->mds == NULL && p->descs == NULL) {
     return e->code != 0 ? e->code : EP_ERR_MALFORMED;
-  }
-  out->invalid = ep_routerdescs_n_invalid(l);
-  if (out->invalid > 0) {
-    warn_count(where, out->invalid, "malformed ", EP_DIRJOIN_DESCS, "skipped",
-               ep_routerdescs_first_error(l));
-  }
-  /* Descriptors that fail are counted and named in `first`, not errors. */
-  ep_err_t first = {0};
-  ep_netdir_add_routerdescs(nd, l, now, &out->used, &out->rejected, &first);
-  if (out->rejected > 0) {
-    warn_count(where, out->rejected, "", EP_DIRJOIN_DESCS, "rejected", first.msg);
   }
   return EP_OK;
 }
@@ -97,8 +87,24 @@ int ep_dirjoin(ep_netdir_t *nd, ep_dirjoin_kind_t kind, const uint8_t *text, siz
   ep_err_t local = {0};
   ep_err_t *e = err != NULL ? err : &local;
   out->used = out->invalid = out->rejected = 0;
-  int rc = kind == EP_DIRJOIN_MICRODESCS ? join_mds(nd, text, len, where, out, e)
-                                         : join_descs(nd, text, len, where, now, out, e);
+  parsed_t p = {0};
+  int rc = parse_list(kind, text, len, &p, e);
+  if (rc == EP_OK) {
+    out->invalid = p.invalid;
+    if (p.invalid > 0) {
+      warn_count(where, p.invalid, "malformed ", kind, "skipped", p.first_invalid);
+    }
+    if (kind == EP_DIRJOIN_MICRODESCS) {
+      rc = ep_netdir_add_microdescs(nd, p.mds, &out->used, e);
+    } else {
+      /* Descriptors that fail are counted and named in `first`, not errors. */
+      ep_err_t first = {0};
+      ep_netdir_add_routerdescs(nd, p.descs, now, &out->used, &out->rejected, &first);
+      if (out->rejected > 0) {
+        warn_count(where, out->rejected, "", kind, "rejected", first.msg);
+      }
+    }
+  }
   if (rc != EP_OK && where != NULL) {
     ep_err_wrap(e, rc, "%s", where);
   }

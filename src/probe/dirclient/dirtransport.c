@@ -100,9 +100,7 @@ static void *http_start(void *self, ep_loop_t *loop, const ep_dir_server_t *srv,
     ep_err_set(err, EP_ERR_NOMEM, "out of memory");
     return NULL;
   }
-  q->h = h;
-  q->cb = cb;
-  q->arg = arg;
+  *q = (http_req_t){.h = h, .cb = cb, .arg = arg};
   q->fetch = h->open(h->ctx, loop, srv, path, lim, http_done, q, err);
   if (q->fetch == NULL) {
     free(q);
