@@ -31,6 +31,7 @@
 #include "lib/timeutil.h"
 #include "probe/dirclient/cache.h"
 #include "probe/dirclient/dirclient.h"
+#include "probe/dirclient/dirjoin.h"
 #include "probe/net/loop.h"
 #include "probe/dirclient/netdir.h"
 #include "testutil.h"
@@ -1013,6 +1014,130 @@ START_TEST(pluggable_transport) {
 }
 END_TEST
 
+/* The shared parse, warn and join step: fetched documents (where NULL) and
+ * documents from a file (where named) differ only in the words. */
+START_TEST(join_step_fetched_and_file) {
+  capture_log();
+  size_t n;
+  char *ctext = read_text("dirclient/consensus-microdesc", &n);
+  ep_err_t err = {0};
+  ep_consensus_t *c = ep_consensus_parse(ctext, n, &err);
+  free(ctext);
+  ck_assert_msg(c != NULL, "%s", err.msg);
+  ep_netdir_t *nd = ep_netdir_new(c, &err);
+  ck_assert_ptr_nonnull(nd);
+  char *md = read_text("dirclient/micro-d", &n);
+  /* The first microdescriptor made malformed: skipped and named. */
+  char *k = strstr(md, "ntor-onion-key ");
+  ck_assert_ptr_nonnull(k);
+  memcpy(k + 15, "!!", 2);
+  ep_dirjoin_counts_t cnt;
+  ck_assert_int_eq(ep_dirjoin(nd, EP_DIRJOIN_MICRODESCS, (const uint8_t *)md, n, NULL, 0, &cnt,
+                              &err),
+                   EP_OK);
+  ck_assert_uint_eq(cnt.used, 14);
+  ck_assert_uint_eq(cnt.invalid, 1);
+  ck_assert_uint_eq(ep_netdir_n_missing_md(nd), 1);
+  const char *log = logged();
+  ck_assert_msg(strstr(log, "1 malformed microdescriptor skipped (first: ") != NULL, "%s", log);
+  ck_assert_msg(strstr(log, "bad ntor-onion-key") != NULL, "%s", log);
+  /* Again, as from a file: the file names the warning; nothing new joins. */
+  ck_assert_int_eq(ep_dirjoin(nd, EP_DIRJOIN_MICRODESCS, (const uint8_t *)md, n, "md.txt", 0,
+                              &cnt, &err),
+                   EP_OK);
+  ck_assert_uint_eq(cnt.used, 0);
+  log = logged();
+  ck_assert_msg(strstr(log, "md.txt: 1 malformed microdescriptor(s) skipped (first: ") != NULL,
+                "%s", log);
+  free(md);
+  /* Server descriptors: all 15 verify and join. */
+  char *sd = read_text("dirclient/server-all", &n);
+  ck_assert_int_eq(ep_dirjoin(nd, EP_DIRJOIN_DESCS, (const uint8_t *)sd, n, NULL,
+                              sample_va() + 5, &cnt, &err),
+                   EP_OK);
+  ck_assert_uint_eq(cnt.used, 15);
+  ck_assert_uint_eq(cnt.rejected, 0);
+  /* A year later they are rejected: counted and warned about, not an error. */
+  ck_assert_int_eq(ep_dirjoin(nd, EP_DIRJOIN_DESCS, (const uint8_t *)sd, n, "sd.txt",
+                              sample_va() + 400 * 86400, &cnt, &err),
+                   EP_OK);
+  ck_assert_uint_eq(cnt.used + cnt.rejected, 15);
+  ck_assert_uint_gt(cnt.rejected, 0);
+  log = logged();
+  ck_assert_msg(strstr(log, "sd.txt: ") != NULL && strstr(log, "server descriptor(s) rejected") !=
+                    NULL,
+                "%s", log);
+  free(sd);
+  /* A list that does not parse at all: an error, named by where it was read. */
+  const char *junk = "onion-key\n-----BEGIN RSA PUBLIC KEY-----\n";
+  memset(&err, 0, sizeof err);
+  ck_assert_int_ne(ep_dirjoin(nd, EP_DIRJOIN_DESCS, (const uint8_t *)junk, strlen(junk), "junk",
+                              0, &cnt, &err),
+                   EP_OK);
+  ck_assert_msg(strncmp(err.msg, "junk: ", 6) == 0, "%s", err.msg);
+  ep_netdir_free(nd);
+}
+END_TEST
+
+/* A transport built from raw HTTP fetches (dirtransport.h) whose first
+ * server is down: the client moves on, and every fetch it opened is either
+ * answered or closed. */
+typedef struct fake_http {
+  int opens, refused, closes;
+} fake_http_t;
+
+static void *fake_open(void *ctx, ep_loop_t *loop, const ep_dir_server_t *srv, const char *path,
+                       const ep_http_limits_t *lim, ep_http_fetch_cb cb, void *arg,
+                       ep_err_t *err) {
+  fake_http_t *f = ctx;
+  f->opens++;
+  if (strcmp(srv->name, "auth0") == 0) {
+    f->refused++;
+    ep_err_set(err, EP_ERR_IO, "fake transport: auth0 is down");
+    return NULL;
+  }
+  return ep_http_fetch(loop, "127.0.0.1", srv->dir_port, path, lim, cb, arg, err);
+}
+
+static void fake_close(void *fetch) { ep_http_fetch_cancel(fetch); }
+
+START_TEST(http_transport_one_authority_down) {
+  capture_log();
+  tnet_t *net = net_new(B_OK, B_OK, B_OK);
+  fake_http_t f = {0};
+  ep_dir_http_transport_t h;
+  ep_dir_http_transport_init(&h, "fake", 3900, fake_open, fake_close, &f);
+  ep_dirclient_opts_t o;
+  opts_for(&o, net);
+  o.transport = &h.t;
+  ep_dirclient_stats_t st;
+  ep_err_t err = {0};
+  ep_netdir_t *nd = fetch(&o, &st, &err);
+  ck_assert_msg(nd != NULL, "%s", err.msg);
+  ck_assert_int_ge(f.refused, 1);
+  ck_assert_uint_eq(ep_netdir_n_missing_md(nd), 0);
+  const char *log = logged();
+  ck_assert_int_eq(atomic_load(&net->srv[0].n_req), 0);
+  char want[128];
+  snprintf(want, sizeof want, "authority auth0 127.0.0.1:%u: consensus-microdesc: fake transport: "
+           "auth0 is down", (unsigned)net->srv[0].port);
+  ck_assert_msg(strstr(log, want) != NULL, "%s", log);
+  snprintf(want, sizeof want, "auth1 127.0.0.1:%u", (unsigned)net->srv[1].port);
+  ck_assert_str_eq(st.consensus_from, want);
+  ep_netdir_free(nd);
+  /* The DirPort transport describes servers by their DirPort, "orport"
+   * ones by their ORPort. */
+  ep_dir_server_t s = {.name = "x", .ipv4 = 0x7f000001, .dir_port = 7000, .or_port = 5000};
+  char d[64];
+  ep_dir_transport_describe(ep_dir_transport_dirport(), &s, d, sizeof d);
+  ck_assert_str_eq(d, "x 127.0.0.1:7000");
+  ep_dir_http_transport_init(&h, "orport", 3000, fake_open, fake_close, &f);
+  ep_dir_transport_describe(&h.t, &s, d, sizeof d);
+  ck_assert_str_eq(d, "x 127.0.0.1:5000");
+  net_free(net);
+}
+END_TEST
+
 START_TEST(reply_from_http_response) {
   ep_err_t err = {0};
   ep_http_resp_t *r = ep_http_resp_new("test", NULL, &err);
@@ -1205,6 +1330,8 @@ static Suite *suite(void) {
   tcase_add_test(tc, cancel_midway);
   tcase_add_test(tc, pluggable_transport);
   tcase_add_test(tc, reply_from_http_response);
+  tcase_add_test(tc, http_transport_one_authority_down);
+  tcase_add_test(tc, join_step_fetched_and_file);
   suite_add_tcase(s, tc);
   tc = tcase_create("cache");
   tcase_set_timeout(tc, 60);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "lib/timeutil.h"
+#include "lib/vec.h"
 
 #define EP_CACHE_PATH_MAX 4096
 
@@ -210,30 +211,27 @@ int ep_cache_read(ep_cache_t *c, const char *name, size_t cap, uint8_t **out, si
     return ep_err_set(err, EP_ERR_LIMIT, "cache: %s/%s has %lld bytes, more than the cap of %zu",
                       c->dir, name, (long long)st.st_size, cap);
   }
-  /* Read up to cap + 1 bytes: a file that grew meanwhile is caught too. */
-  size_t alloc = (size_t)st.st_size + 1;
-  uint8_t *buf = malloc(alloc + 1);
-  if (buf == NULL) {
+  /* Read up to cap + 1 bytes: a file that grew meanwhile is caught too.
+   * The buffer keeps one byte more for the NUL. */
+  uint8_t *buf = NULL;
+  size_t alloc = 0;
+  if (EP_VEC_RESERVE(buf, alloc, (size_t)st.st_size + 2, cap + 2, "cache", NULL) != EP_OK) {
     close(fd);
     return ep_err_set(err, EP_ERR_NOMEM, "cache: out of memory for %s", name);
   }
   size_t got = 0;
   for (;;) {
-    if (got == alloc) {
-      if (alloc > cap) {
+    if (got + 1 == alloc) {
+      if (got > cap) {
         break;
       }
-      size_t more = alloc * 2 > cap + 1 ? cap + 1 : alloc * 2;
-      uint8_t *nb = realloc(buf, more + 1);
-      if (nb == NULL) {
+      if (EP_VEC_RESERVE(buf, alloc, alloc + 1, cap + 2, "cache", NULL) != EP_OK) {
         free(buf);
         close(fd);
         return ep_err_set(err, EP_ERR_NOMEM, "cache: out of memory for %s", name);
       }
-      buf = nb;
-      alloc = more;
     }
-    ssize_t r = read(fd, buf + got, alloc - got);
+    ssize_t r = read(fd, buf + got, alloc - 1 - got);
     if (r < 0) {
       if (errno == EINTR) {
         continue;

@@ -16,12 +16,16 @@
  *      accept any port (/tor/server/fp/<fp>+...), verified and joined.
  * The result is an ep_netdir_t.
  *
- * Transport. Every request goes through an ep_dir_transport_t: "fetch this
- * path from that server, call me back with the reply or an error". The
- * DirPort one (plain HTTP/1.0, Accept-Encoding: deflate, bounded streaming
- * inflation) is built in; a BEGIN_DIR-over-a-circuit one can be plugged in
- * with the same interface. Both parse responses with probe/http.h's
- * ep_http_resp_t and turn them into a reply with ep_dir_reply_from_http.
+ * Transport. Every request goes through an ep_dir_transport_t
+ * (probe/dirclient/dirtransport.h): "fetch this path from that server, call
+ * me back with the reply or an error". The DirPort one (plain HTTP/1.0,
+ * Accept-Encoding: deflate, bounded streaming inflation) is built in; the
+ * BEGIN_DIR-over-a-circuit one (dirvia.h) is plugged in with the same
+ * interface. Both parse responses with probe/http.h's ep_http_resp_t and
+ * turn them into a reply with ep_dir_reply_from_http.
+ *
+ * Documents fetched and documents read from files or the cache go through
+ * the same parse, warn and join step (probe/dirclient/dirjoin.h).
  *
  * Progress goes to the log (lib/log.h): notices for each document fetched
  * ("fetched consensus-microdesc from auth1 127.0.0.1:7001 (38 KB deflated
@@ -44,68 +48,12 @@
 #include "dir/consensus.h"
 #include "dir/verify.h"
 #include "lib/err.h"
+#include "probe/dirclient/dirtransport.h"
 #include "probe/dirclient/http.h"
 #include "probe/net/loop.h"
 #include "probe/dirclient/netdir.h"
 
-/* ---- where documents come from ---- */
-
-/* A directory server (an authority, for now). */
-typedef struct ep_dir_server {
-  char name[24];           /* its nickname, or "" */
-  uint32_t ipv4;           /* host order */
-  uint16_t dir_port;       /* 0: none */
-  uint16_t or_port;
-  uint8_t rsa_id[20];      /* relay identity (for BEGIN_DIR) */
-  bool has_v3ident;
-  uint8_t v3ident[20];
-} ep_dir_server_t;
-
-/* "auth1 127.0.0.1:7001" into out (48 bytes are enough). */
-void ep_dir_server_describe(const ep_dir_server_t *s, char *out, size_t outcap);
-
-/* A complete response. */
-typedef struct ep_dir_reply {
-  int status;              /* HTTP status */
-  char reason[64];         /* reason phrase, escaped for display */
-  uint8_t *body;           /* decoded body, NUL-terminated (not counted); may be taken */
-  size_t body_len;
-  uint64_t wire_len;       /* body bytes as they came (compressed, if they were) */
-  ep_http_enc_t enc;
-} ep_dir_reply_t;
-
-/* Fill out from a complete parsed response: takes its body. The one place
- * both transports turn HTTP into a reply. */
-int ep_dir_reply_from_http(ep_http_resp_t *resp, ep_dir_reply_t *out, ep_err_t *err);
-void ep_dir_reply_clear(ep_dir_reply_t *r);   /* frees the body (if not taken) */
-
-/* Called exactly once per started request, unless cancelled first. rc
- * EP_OK: reply holds a complete response (whatever its status; the callee
- * may take reply->body and set it NULL); otherwise reply is NULL and err
- * says what failed. Never called from inside start(). The callee must not
- * cancel the request it is called for. */
-typedef void (*ep_dir_reply_cb)(void *arg, int rc, ep_dir_reply_t *reply, const ep_err_t *err);
-/* A transport's end of a request: turn an ep_http_fetch_cb outcome into the
- * reply callback (every transport shares this). */
-void ep_dir_reply_deliver(ep_dir_reply_cb cb, void *arg, int rc, ep_http_resp_t *resp,
-                          const ep_err_t *err);
-
-typedef struct ep_dir_transport {
-  const char *name;        /* "dirport", "orport" (messages then name the ORPort) */
-  /* Longest path it can send (the DirPort one: what fits probe/http's
-   * request buffer). Batches are cut to fit. */
-  size_t max_path;
-  /* Start fetching path from srv. lim: body cap and timeout for this
-   * request. Returns a handle, or NULL with err if nothing was started. */
-  void *(*start)(void *self, ep_loop_t *loop, const ep_dir_server_t *srv, const char *path,
-                 const ep_http_limits_t *lim, ep_dir_reply_cb cb, void *arg, ep_err_t *err);
-  /* Abandon a started request (no callback). */
-  void (*cancel)(void *self, void *handle);
-  void *self;
-} ep_dir_transport_t;
-
-/* Plain HTTP/1.0 to the server's DirPort (probe/http.h's ep_http_fetch). */
-const ep_dir_transport_t *ep_dir_transport_dirport(void);
+/* Servers, replies and transports: probe/dirclient/dirtransport.h. */
 
 /* ---- verification ---- */
 

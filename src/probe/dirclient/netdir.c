@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "lib/encode.h"
+#include "lib/vec.h"
 
 /* Lists of documents joined into a netdir: microdescriptors come in batches. */
 #define NETDIR_MAX_LISTS 4096
@@ -22,24 +23,16 @@ struct ep_netdir {
   size_t n_desclists, alloc_desclists;
 };
 
-static int grow_ptrs(void ***arr, size_t *alloc, size_t need, ep_err_t *err) {
-  if (need <= *alloc) {
-    return EP_OK;
-  }
-  if (need > NETDIR_MAX_LISTS) {
+/* The outcome rc of reserving room for one more document list
+ * (EP_VEC_RESERVE, at most NETDIR_MAX_LISTS), in the netdir's words. */
+static int lists_reserved(int rc, ep_err_t *err) {
+  if (rc == EP_ERR_LIMIT) {
     return ep_err_set(err, EP_ERR_LIMIT, "netdir: more than %u document lists joined",
                       NETDIR_MAX_LISTS);
   }
-  size_t na = *alloc == 0 ? 8 : *alloc * 2;
-  if (na < need) {
-    na = need;
-  }
-  void **p = realloc(*arr, na * sizeof *p);
-  if (p == NULL) {
+  if (rc != EP_OK) {
     return ep_err_set(err, EP_ERR_NOMEM, "netdir: out of memory");
   }
-  *arr = p;
-  *alloc = na;
   return EP_OK;
 }
 
@@ -155,7 +148,9 @@ int ep_netdir_add_microdescs(ep_netdir_t *nd, ep_microdescs_t *mds, size_t *n_us
                       "netdir: microdescriptors need a microdesc consensus (this one is %s)",
                       ep_consensus_flavor_name(nd->cons));
   }
-  int rc = grow_ptrs((void ***)&nd->mdlists, &nd->alloc_mdlists, nd->n_mdlists + 1, err);
+  int rc = lists_reserved(EP_VEC_RESERVE(nd->mdlists, nd->alloc_mdlists, nd->n_mdlists + 1,
+                                         NETDIR_MAX_LISTS, "netdir", NULL),
+                          err);
   if (rc != EP_OK) {
     ep_microdescs_free(mds);
     return rc;
@@ -283,7 +278,9 @@ int ep_netdir_add_routerdescs(ep_netdir_t *nd, ep_routerdescs_t *l, time_t now, 
   }
   ep_err_t dummy;
   ep_err_t *e1 = err_first != NULL ? err_first : &dummy;
-  int rc = grow_ptrs((void ***)&nd->desclists, &nd->alloc_desclists, nd->n_desclists + 1, e1);
+  int rc = lists_reserved(EP_VEC_RESERVE(nd->desclists, nd->alloc_desclists, nd->n_desclists + 1,
+                                         NETDIR_MAX_LISTS, "netdir", NULL),
+                          e1);
   if (rc != EP_OK) {
     ep_routerdescs_free(l);
     return rc;

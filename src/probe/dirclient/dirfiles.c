@@ -1,0 +1,217 @@
+/* exitprobe — the directory client offline: documents from files (and the
+ * cache's certificates), verified and joined as fetched ones are (see
+ * dirclient.h's ep_dirclient_load_files). */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/buf.h"
+#include "lib/caps.h"
+#include "lib/log.h"
+#include "lib/timeutil.h"
+#include "probe/dirclient/dirclient_int.h"
+#include "probe/dirclient/dirjoin.h"
+#include "probe/dirclient/inflate.h"
+
+/* Read what is left of f into b, at most b's cap, then one byte more to
+ * tell a file at the cap from a larger one. */
+static int read_all(FILE *f, ep_buf_t *b, const char *path, size_t cap, ep_err_t *err) {
+  size_t chunk = 65536 < cap ? 65536 : cap;
+  for (;;) {
+    uint8_t *p = ep_buf_space(b, chunk, NULL);
+    size_t want = chunk;
+    if (p == NULL) {
+      /* Near the cap: read what is left of it, then one byte more. */
+      want = b->cap - b->len;
+      p = want > 0 ? ep_buf_space(b, want, NULL) : NULL;
+      if (p == NULL) {
+        uint8_t extra;
+        if (fread(&extra, 1, 1, f) == 1) {
+          return ep_err_set(err, EP_ERR_LIMIT, "%s: larger than %zu bytes", path, cap);
+        }
+        return EP_OK;
+      }
+    }
+    size_t got = fread(p, 1, want, f);
+    ep_buf_commit(b, got);
+    if (got < want) {
+      return EP_OK;
+    }
+  }
+}
+
+/* Read a whole file, at most cap bytes; zlib/gzip data is inflated. */
+static int read_doc_file(const char *path, size_t cap, uint8_t **out, size_t *len, ep_err_t *err) {
+  *out = NULL;
+  *len = 0;
+  FILE *f = fopen(path, "rb");
+  if (f == NULL) {
+    int e = errno;
+    return ep_err_set(err, EP_ERR_IO, "%s: cannot open: %s", path, strerror(e));
+  }
+  ep_buf_t b;
+  ep_buf_init(&b, cap, path, 0);
+  int rc = read_all(f, &b, path, cap, err);
+  if (rc == EP_OK && ferror(f)) {
+    int e = errno;
+    rc = ep_err_set(err, EP_ERR_IO, "%s: read error: %s", path, strerror(e));
+  }
+  fclose(f);
+  if (rc != EP_OK) {
+    ep_buf_free(&b);
+    return rc;
+  }
+  bool zlib = b.len >= 2 && b.data[0] == 0x78 && ((b.data[0] << 8) | b.data[1]) % 31 == 0;
+  bool gzip = b.len >= 2 && b.data[0] == 0x1f && b.data[1] == 0x8b;
+  if (zlib || gzip) {
+    ep_err_t e = {0};
+    rc = ep_inflate_all(b.data, b.len, cap, out, len, &e);
+    ep_buf_free(&b);
+    if (rc != EP_OK) {
+      return ep_err_set(err, rc, "%s: %s", path, e.msg);
+    }
+    return EP_OK;
+  }
+  if (ep_buf_nul_terminate(&b, err) != EP_OK) {
+    ep_buf_free(&b);
+    return EP_ERR_NOMEM;
+  }
+  *out = ep_buf_steal(&b, len);
+  return EP_OK;
+}
+
+typedef void *(*parse_fn)(const char *text, size_t len, ep_err_t *err);
+
+static void *parse_consensus(const char *text, size_t len, ep_err_t *err) {
+  return ep_consensus_parse(text, len, err);
+}
+
+static void *parse_certs(const char *text, size_t len, ep_err_t *err) {
+  return ep_authcerts_parse(text, len, err);
+}
+
+/* A document read from path and parsed; errors name the file. */
+static void *load_doc(const char *path, size_t cap, parse_fn parse, ep_err_t *err) {
+  uint8_t *text = NULL;
+  size_t len = 0;
+  if (read_doc_file(path, cap, &text, &len, err) != EP_OK) {
+    return NULL;
+  }
+  void *doc = parse((const char *)text, len, err);
+  free(text);
+  if (doc == NULL) {
+    ep_err_wrap(err, err != NULL ? err->code : EP_ERR_MALFORMED, "%s", path);
+  }
+  return doc;
+}
+
+/* The cache's certificates for this network, for the consensus file cons. */
+static ep_authcerts_t *cached_certs(const ep_dirclient_opts_t *o, const ep_dir_authset_t *auths,
+                                    const char *cons, ep_dirclient_stats_t *s, ep_err_t *err) {
+  uint8_t *text = NULL;
+  size_t len = 0;
+  ep_authcerts_t *certs = NULL;
+  ep_cache_t *cache = o->no_cache ? NULL : ep_dc_open_cache(o, auths);
+  int rc = cache != NULL
+               ? ep_cache_read(cache, DC_CACHE_CERTS, EP_CAP_AUTHCERTS, &text, &len, err)
+               : EP_CACHE_MISS;
+  ep_cache_free(cache);
+  if (rc == EP_OK) {
+    certs = ep_authcerts_parse((const char *)text, len, err);
+    free(text);
+    s->certs_from_cache = certs != NULL;
+  }
+  if (certs == NULL) {
+    ep_err_set(err, EP_ERR_VERIFY,
+               "%s: no authority certificates to verify it with (give --certs FILE)", cons);
+  }
+  return certs;
+}
+
+/* Read path and join it into nd (dirjoin.h). */
+static int join_file(ep_netdir_t *nd, ep_dirjoin_kind_t kind, const char *path, size_t cap,
+                     time_t now, ep_dirjoin_counts_t *n, ep_err_t *err) {
+  uint8_t *text = NULL;
+  size_t len = 0;
+  int rc = read_doc_file(path, cap, &text, &len, err);
+  if (rc != EP_OK) {
+    return rc;
+  }
+  rc = ep_dirjoin(nd, kind, text, len, path, now, n, err);
+  free(text);
+  return rc;
+}
+
+/* The microdescriptor and descriptor files, if given, into nd. */
+static int join_files(ep_netdir_t *nd, const ep_dirclient_files_t *f, time_t now,
+                      ep_dirclient_stats_t *s, ep_err_t *err) {
+  ep_dirjoin_counts_t n;
+  if (f->microdescs != NULL) {
+    if (ep_netdir_flavor(nd) != EP_FLAVOR_MICRODESC) {
+      ep_warn("%s: an ns consensus has no microdescriptors to join: ignored", f->microdescs);
+    } else {
+      int rc = join_file(nd, EP_DIRJOIN_MICRODESCS, f->microdescs, EP_CAP_MICRODESCS, now, &n,
+                         err);
+      if (rc != EP_OK) {
+        return rc;
+      }
+      s->md_from_cache = n.used;
+    }
+  }
+  if (f->descs != NULL) {
+    int rc = join_file(nd, EP_DIRJOIN_DESCS, f->descs, EP_CAP_SERVER_DESCS, now, &n, err);
+    if (rc != EP_OK) {
+      return rc;
+    }
+    s->descs_used = n.used;
+    s->descs_rejected = n.rejected;
+  }
+  return EP_OK;
+}
+
+ep_netdir_t *ep_dirclient_load_files(const ep_dirclient_files_t *f, const ep_dirclient_opts_t *o,
+                                     ep_dirclient_stats_t *st, ep_err_t *err) {
+  ep_dirclient_stats_t local;
+  ep_dirclient_stats_t *s = st != NULL ? st : &local;
+  memset(s, 0, sizeof *s);
+  int64_t t0 = ep_now_ms();
+  const ep_dir_authset_t *auths = o->auths != NULL ? o->auths : ep_dir_authset_builtin();
+  time_t now = f->has_at ? f->at : (o->now != 0 ? o->now : ep_wall_now());
+  ep_consensus_t *c = load_doc(f->consensus, EP_CAP_CONSENSUS, parse_consensus, err);
+  if (c == NULL) {
+    return NULL;
+  }
+  /* Certificates: the file given, else the cache's for this network. */
+  ep_authcerts_t *certs = f->certs != NULL
+                              ? load_doc(f->certs, EP_CAP_AUTHCERTS, parse_certs, err)
+                              : cached_certs(o, auths, f->consensus, s, err);
+  if (certs == NULL) {
+    ep_consensus_free(c);
+    return NULL;
+  }
+  ep_sigreport_t rep;
+  int rc = ep_dirclient_verify_consensus(
+      c, auths, certs, now, o->skew_s, f->has_at ? EP_DIR_TIME_REASONABLY_LIVE : EP_DIR_TIME_LIVE,
+      &rep, err);
+  ep_authcerts_free(certs);
+  if (rc != EP_OK) {
+    ep_err_wrap(err, err != NULL ? err->code : EP_ERR_VERIFY, "%s", f->consensus);
+    ep_consensus_free(c);
+    return NULL;
+  }
+  ep_dirjoin_note_consensus(s, &rep, "file");
+  ep_netdir_t *nd = ep_netdir_new(c, err);
+  if (nd == NULL) {
+    return NULL;
+  }
+  if (join_files(nd, f, now, s, err) != EP_OK) {
+    ep_netdir_free(nd);
+    return NULL;
+  }
+  s->md_missing = ep_netdir_n_missing_md(nd);
+  s->ms_total = s->ms_verify = ep_now_ms() - t0;
+  return nd;
+}
