@@ -119,11 +119,8 @@ static void fail(ep_link_t *l, int status, const char *fmt, ...) {
   if (l->stage == EP_LINK_CLOSED) {
     return;
   }
-  ep_event_t ev;
-  memset(&ev, 0, sizeof ev);
   teardown(l);
-  ev.type = EP_EV_CHAN_CLOSED;
-  ev.status = status;
+  ep_event_t ev = {.type = EP_EV_CHAN_CLOSED, .status = status};
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(ev.msg, sizeof ev.msg, fmt, ap);
