@@ -116,7 +116,7 @@ circuit() {
 }
 
 LINK_SCENS="wrong-cert expired-cert identity-mismatch truncated-cell oversized-cell
-            garbage-after-versions endless-vpadding slow-bytes"
+            garbage-after-versions endless-vpadding slow-bytes close-notify-with-data"
 # main: every exit scenario, through well-behaved first hops (the ports of
 # the exit scenarios). hops: two hostile first hops among three (each attempt
 # has 3 tries). flood: the flooding exits and two good ones on shared first

@@ -1,8 +1,10 @@
 /* exitprobe — unit tests of src/probe/link.c: a link over real TCP and TLS
  * on 127.0.0.1 to a scripted relay (tests/link_fake's identity and
  * certificates) running in the same loop. What is checked: the cells queued
- * during one turn leave at its end, every one and in order; a link closed
- * right after queueing a cell still sends it. */
+ * during one turn leave at its end, every one and in order, whether or not
+ * the owner calls ep_link_flush (the link schedules its own flush); a link
+ * closed right after queueing a cell still sends it; a close_notify read
+ * with the last bytes is seen at once, not at the handshake timeout. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -41,6 +43,8 @@ typedef struct relay {
   ep_tls_conn_t *c;
   ep_buf_t in, out;
   bool hs_done, greeted, closed;
+  bool notify_mode;          /* answer VERSIONS with half a header and a close_notify */
+  bool notify_due;
   int linkproto;             /* 0 until our VERSIONS is out */
   uint8_t cmds[256];         /* commands received after the handshake, in order */
   uint32_t ids[256];
@@ -100,7 +104,12 @@ static void take_cells(relay_t *r) {
     ck_assert_msg(rc == EP_OK, "relay: %s", e.msg);
     ep_cell_t cell;
     ck_assert_int_eq(ep_cell_parse(r->in.data, clen, proto, &cell, &e), EP_OK);
-    if (!r->greeted) {
+    if (!r->greeted && r->notify_mode) {
+      static const uint8_t half[4] = {0, 0, EP_CELL_VERSIONS, 0};
+      ck_assert_int_eq(ep_buf_append(&r->out, half, sizeof half, NULL), EP_OK);
+      r->notify_due = true;
+      r->greeted = true;
+    } else if (!r->greeted) {
       ck_assert_uint_eq(cell.command, EP_CELL_VERSIONS);
       greet(r);
     } else if (cell.command != EP_CELL_NETINFO && r->n_cells < 256) {
@@ -150,6 +159,13 @@ static void relay_io(ep_loop_t *loop, int fd, unsigned events, void *arg) {
     if (rc < 0) {
       r->rc = rc;
     }
+  }
+  if (r->notify_due && r->out.len == 0 && !r->closed) {
+    /* Right after the bytes, in the same turn: the client reads both at
+     * once. TCP stays open. */
+    int rc = ep_tls_shutdown(r->c, &r->err);
+    ck_assert_msg(rc == EP_OK, "relay close_notify: %s", r->err.msg);
+    r->notify_due = false;
   }
   unsigned want = EP_LOOP_READ | (r->out.len > 0 ? EP_LOOP_WRITE : 0);
   ep_loop_mod_fd(loop, fd, (r->closed || r->rc != 0) ? 0 : want, NULL);
@@ -221,6 +237,7 @@ typedef struct client {
   uint32_t ids[N_CIRCS];
   size_t n_ids;
   size_t pending_after_flush;   /* bytes still queued in the channel after ep_link_flush */
+  bool no_flush_calls;          /* never call ep_link_flush */
 } client_t;
 
 static void on_link(void *arg, ep_link_t *link, const ep_event_t *ev) {
@@ -241,7 +258,9 @@ static void on_link(void *arg, ep_link_t *link, const ep_event_t *ev) {
     ep_err_t e = {0};
     ck_assert_msg(ep_channel_circ_create(ch, EP_CREATE_NTOR, &c->ids[i], &e) == EP_OK, "%s", e.msg);
     c->n_ids++;
-    ep_link_flush(link);
+    if (!c->no_flush_calls) {
+      ep_link_flush(link);
+    }
     size_t n;
     ep_channel_out(ch, &n);
     c->pending_after_flush = n;
@@ -263,26 +282,63 @@ static bool got_enough(void *arg) {
   return w->relay_closed ? w->r->closed : w->r->n_cells >= w->cells;
 }
 
-START_TEST(a_turns_cells_leave_together_all_in_order) {
-  lf_identity_t *id = lf_identity_new(time(NULL));
-  ck_assert_ptr_nonnull(id);
+typedef struct fixture {
+  lf_identity_t *id;
+  relay_t *r;
+  client_t *c;
+  ep_tls_ctx_t *cctx;
+} fixture_t;
+
+/* A relay listening in a new loop and a link to it (handshake timeout hs_ms). */
+static void fixture_start(fixture_t *f, bool notify_mode, bool no_flush_calls, int64_t hs_ms) {
+  f->id = lf_identity_new(time(NULL));
+  ck_assert_ptr_nonnull(f->id);
   ep_err_t err = {0};
-  relay_t *r = calloc(1, sizeof *r);
-  client_t *c = calloc(1, sizeof *c);
+  relay_t *r = f->r = calloc(1, sizeof *r);
+  client_t *c = f->c = calloc(1, sizeof *c);
   ck_assert(r != NULL && c != NULL);
+  c->no_flush_calls = no_flush_calls;
+  r->notify_mode = notify_mode;
   r->loop = ep_loop_new(&err);
   ck_assert_ptr_nonnull(r->loop);
-  r->id = id;
-  r->ctx = relay_tls_ctx(id);
+  r->id = f->id;
+  r->ctx = relay_tls_ctx(f->id);
   ep_buf_init(&r->in, 1u << 20, "relay in", 0);
   ep_buf_init(&r->out, 1u << 20, "relay out", 0);
   uint16_t port = relay_listen(r);
-  ep_tls_ctx_t *cctx = ep_tls_ctx_new_client(&err);
-  ck_assert_ptr_nonnull(cctx);
-  ep_target_t t = lf_target(id, 0x7f000001, port);
-  c->link = ep_link_open(r->loop, cctx, &t, NULL, on_link, c, &err);
+  f->cctx = ep_tls_ctx_new_client(&err);
+  ck_assert_ptr_nonnull(f->cctx);
+  ep_target_t t = lf_target(f->id, 0x7f000001, port);
+  ep_link_cfg_t cfg = {.handshake_timeout_ms = hs_ms};
+  c->link = ep_link_open(r->loop, f->cctx, &t, &cfg, on_link, c, &err);
   ck_assert_msg(c->link != NULL, "%s", err.msg);
+}
 
+static void fixture_free(fixture_t *f) {
+  relay_t *r = f->r;
+  ep_err_t err = {0};
+  ep_loop_run_once(r->loop, 0, &err); /* the link is freed on a later turn */
+  if (r->c != NULL) {
+    ep_loop_del_fd(r->loop, ep_tls_fd(r->c));
+    ep_tls_conn_free(r->c);
+  }
+  close(r->lfd);
+  ep_buf_free(&r->in);
+  ep_buf_free(&r->out);
+  ep_tls_ctx_free(r->ctx);
+  ep_tls_ctx_free(f->cctx);
+  ep_loop_free(r->loop);
+  lf_identity_free(f->id);
+  free(r);
+  free(f->c);
+}
+
+START_TEST(a_turns_cells_leave_together_all_in_order) {
+  fixture_t f;
+  fixture_start(&f, false, _i == 1, 0);
+  relay_t *r = f.r;
+  client_t *c = f.c;
+  ep_err_t err = {0};
   waitfor_t w = {r, c, N_CIRCS, false};
   int rc = ep_loop_run_until(r->loop, got_enough, &w, ep_now_ms() + 10000, &err);
   ck_assert_msg(!c->closed, "link closed: %s", c->closed_msg);
@@ -305,7 +361,9 @@ START_TEST(a_turns_cells_leave_together_all_in_order) {
   ep_channel_t *ch = ep_link_channel(c->link);
   ck_assert_ptr_nonnull(ch);
   ep_channel_circ_destroy(ch, c->ids[7]);
-  ep_link_flush(c->link);
+  if (!c->no_flush_calls) {
+    ep_link_flush(c->link);
+  }
   ep_link_close(c->link);
   w.relay_closed = true;
   rc = ep_loop_run_until(r->loop, got_enough, &w, ep_now_ms() + 10000, &err);
@@ -315,18 +373,29 @@ START_TEST(a_turns_cells_leave_together_all_in_order) {
   ck_assert_uint_eq(r->cmds[N_CIRCS], EP_CELL_DESTROY);
   ck_assert_uint_eq(r->ids[N_CIRCS], c->ids[7]);
 
-  ep_loop_run_once(r->loop, 0, &err); /* the link is freed on a later turn */
-  ep_loop_del_fd(r->loop, ep_tls_fd(r->c));
-  ep_tls_conn_free(r->c);
-  close(r->lfd);
-  ep_buf_free(&r->in);
-  ep_buf_free(&r->out);
-  ep_tls_ctx_free(r->ctx);
-  ep_tls_ctx_free(cctx);
-  ep_loop_free(r->loop);
-  lf_identity_free(id);
-  free(r);
-  free(c);
+  fixture_free(&f);
+}
+END_TEST
+
+/* The relay's last bytes (half a VERSIONS header) and its close_notify come
+ * in one read, TCP stays open: the link must see the close at once, not wait
+ * for its handshake deadline (the socket never becomes readable again). */
+START_TEST(a_close_notify_read_with_data_closes_the_link_at_once) {
+  fixture_t f;
+  fixture_start(&f, true, false, 8000);
+  ep_err_t err = {0};
+  int64_t t0 = ep_now_ms();
+  waitfor_t w = {f.r, f.c, N_CIRCS, false};
+  int rc = ep_loop_run_until(f.r->loop, got_enough, &w, t0 + 20000, &err);
+  int64_t took = ep_now_ms() - t0;
+  ck_assert_int_eq(rc, EP_LOOP_DONE);
+  ck_assert(f.c->closed);
+  ck_assert(!f.c->open);
+  ck_assert_msg(strstr(f.c->closed_msg, "the relay closed the connection") != NULL &&
+                    strstr(f.c->closed_msg, "no close_notify") == NULL,
+                "%s", f.c->closed_msg);
+  ck_assert_msg(took < 4000, "the link took %lld ms to close", (long long)took);
+  fixture_free(&f);
 }
 END_TEST
 
@@ -334,7 +403,9 @@ static Suite *link_suite(void) {
   Suite *s = suite_create("link");
   TCase *t = tcase_create("batching");
   tcase_set_timeout(t, 60);
-  tcase_add_test(t, a_turns_cells_leave_together_all_in_order);
+  /* 0: the owner calls ep_link_flush after each cell; 1: never. */
+  tcase_add_loop_test(t, a_turns_cells_leave_together_all_in_order, 0, 2);
+  tcase_add_test(t, a_close_notify_read_with_data_closes_the_link_at_once);
   suite_add_tcase(s, t);
   return s;
 }

@@ -40,6 +40,8 @@ struct ep_channel {
   size_t n_circs, cap_circs;
   ep_cell_trace_fn trace_fn;
   void *trace_arg;
+  ep_channel_out_fn out_fn;      /* told of every cell queued */
+  void *out_arg;
   ep_err_t fail;
   bool fail_reported;
   ep_rng_pool_t rng;             /* circuit ids, and everything its circuits draw */
@@ -185,6 +187,9 @@ static int queue_cell(ep_channel_t *ch, uint32_t circ_id, uint8_t command, const
   t->command = command;
   t->length = ep_cell_command_is_var(command) ? plen : EP_CELL_PAYLOAD_LEN;
   trace(ch, t);
+  if (ch->out_fn != NULL) {
+    ch->out_fn(ch->out_arg);
+  }
   return EP_OK;
 }
 
@@ -251,29 +256,108 @@ int ep_channel_start(ep_channel_t *ch, const uint8_t *tls_cert_der, size_t len, 
   return EP_OK;
 }
 
-int ep_channel_feed(ep_channel_t *ch, const uint8_t *data, size_t n, time_t now, ep_err_t *err) {
+/* Drop the decoded bytes, moving the undecoded ones to the front. */
+static void compact(ep_channel_t *ch) {
+  if (ch->in_off > 0) {
+    ep_buf_consume(&ch->in, ch->in_off);
+    ch->in_off = 0;
+  }
+}
+
+static int input_ready(ep_channel_t *ch, ep_err_t *err) {
   if (ch->state == EP_CHAN_FAILED) {
     return ep_err_set(err, EP_ERR_STATE, "channel failed: %s", ch->fail.msg);
   }
   if (ch->state == EP_CHAN_NEW) {
     return ep_err_set(err, EP_ERR_STATE, "channel: bytes before ep_channel_start");
   }
-  ch->now = now;
-  if (ch->in_off > 0) {
-    ep_buf_consume(&ch->in, ch->in_off);
-    ch->in_off = 0;
+  return EP_OK;
+}
+
+static int input_full(ep_channel_t *ch, const char *why, ep_err_t *err) {
+  chan_fail(ch, EP_ERR_LIMIT, "channel: input buffer full: %s", why);
+  return ep_err_set(err, EP_ERR_LIMIT, "%s", ch->fail.msg);
+}
+
+int ep_channel_feed(ep_channel_t *ch, const uint8_t *data, size_t n, time_t now, ep_err_t *err) {
+  int rc = input_ready(ch, err);
+  if (rc != EP_OK) {
+    return rc;
   }
+  ch->now = now;
+  compact(ch);
   ep_err_t e = {0};
   if (ep_buf_append(&ch->in, data, n, &e) != EP_OK) {
-    chan_fail(ch, EP_ERR_LIMIT, "channel: input buffer full: %s", e.msg);
-    return ep_err_set(err, EP_ERR_LIMIT, "%s", ch->fail.msg);
+    return input_full(ch, e.msg, err);
   }
   return EP_OK;
+}
+
+/* Bytes still missing from the partial cell at the front of the undecoded
+ * input, or 0 if unknown (its header is incomplete) or if a whole cell is
+ * there. */
+static size_t partial_cell_need(const ep_channel_t *ch) {
+  size_t held = ch->in.len - ch->in_off;
+  size_t clen = 0;
+  int rc = ep_cell_frame(ch->in.data + ch->in_off, held, ch->linkproto, &clen, NULL);
+  return rc == EP_NEED_MORE && clen > held ? clen - held : 0;
+}
+
+uint8_t *ep_channel_input_space(ep_channel_t *ch, size_t want, size_t *room, ep_err_t *err) {
+  *room = 0;
+  if (input_ready(ch, err) != EP_OK) {
+    return NULL;
+  }
+  size_t offer = want;
+  if (ch->in_off == ch->in.len) {
+    compact(ch);   /* all decoded: start over at the front, nothing moves */
+  } else if (ch->in.len >= want) {
+    /* This stretch is used: complete the partial cell where it is (the next
+     * call then starts over), or, if its length is not known yet, move the
+     * few undecoded bytes to the front. */
+    offer = partial_cell_need(ch);
+    if (offer == 0) {
+      compact(ch);
+      offer = want;
+    }
+  }
+  if (offer > ch->in.cap - ch->in.len && ch->in_off > 0) {
+    compact(ch);
+  }
+  if (offer > ch->in.cap - ch->in.len) {
+    offer = ch->in.cap - ch->in.len;
+  }
+  if (offer == 0) {
+    char why[96];
+    snprintf(why, sizeof why, "%zu undecoded bytes, its cap (%s) is %zu", ch->in.len - ch->in_off,
+             ch->in.name, ch->in.cap);
+    input_full(ch, why, err);
+    return NULL;
+  }
+  ep_err_t e = {0};
+  uint8_t *p = ep_buf_space(&ch->in, offer, &e);
+  if (p == NULL) {
+    chan_fail(ch, e.code, "channel: %s", e.msg);
+    ep_err_set(err, e.code, "%s", ch->fail.msg);
+    return NULL;
+  }
+  *room = offer;
+  return p;
+}
+
+void ep_channel_input_commit(ep_channel_t *ch, size_t n, time_t now) {
+  ch->now = now;
+  ep_buf_commit(&ch->in, n);
 }
 
 const uint8_t *ep_channel_out(ep_channel_t *ch, size_t *len) {
   *len = ch->out.len;
   return ch->out.data;
+}
+
+void ep_channel_set_out_notify(ep_channel_t *ch, ep_channel_out_fn fn, void *arg) {
+  ch->out_fn = fn;
+  ch->out_arg = arg;
 }
 
 void ep_channel_out_consume(ep_channel_t *ch, size_t n) {
@@ -452,8 +536,11 @@ static void handshake_cell(ep_channel_t *ch, const ep_cell_t *cell) {
             ep_chan_state_name(ch->state));
 }
 
-/* A cell on an open channel. Returns false if the cell was dropped. */
-static bool open_cell(ep_channel_t *ch, const ep_cell_t *cell, ep_cell_trace_t *t) {
+/* A cell on an open channel, `payload` the writable bytes cell->payload
+ * points to (relay cells are decrypted there). Returns false if the cell was
+ * dropped. */
+static bool open_cell(ep_channel_t *ch, const ep_cell_t *cell, uint8_t *payload,
+                      ep_cell_trace_t *t) {
   char nb[16];
   switch (cell->command) {
     case EP_CELL_PADDING:
@@ -499,7 +586,7 @@ static bool open_cell(ep_channel_t *ch, const ep_cell_t *cell, ep_cell_trace_t *
   if (!relay) {
     trace(ch, t);   /* relay cells are traced by the circuit, once decrypted */
   }
-  int rc = ep_circ_handle_cell(c, cell, t);
+  int rc = ep_circ_handle_cell_in_place(c, cell, payload, t);
   if (rc != EP_OK) {
     if (ch->state != EP_CHAN_FAILED) {
       chan_fail(ch, rc, "circuit %08x: %s", (unsigned)cell->circ_id, ep_status_name(rc));
@@ -512,14 +599,14 @@ static bool open_cell(ep_channel_t *ch, const ep_cell_t *cell, ep_cell_trace_t *
   return true;
 }
 
-static void handle_cell(ep_channel_t *ch, const ep_cell_t *cell) {
+static void handle_cell(ep_channel_t *ch, const ep_cell_t *cell, uint8_t *payload) {
   ep_cell_trace_t t = {0};
   t.outbound = false;
   t.circ_id = cell->circ_id;
   t.command = cell->command;
   t.length = cell->payload_len;
   if (ch->state == EP_CHAN_OPEN) {
-    open_cell(ch, cell, &t);
+    open_cell(ch, cell, payload, &t);
     return;
   }
   trace(ch, &t);
@@ -553,7 +640,7 @@ bool ep_channel_next_event(ep_channel_t *ch, ep_event_t *ev) {
     if (avail == 0) {
       return false;
     }
-    const uint8_t *p = ch->in.data + ch->in_off;
+    uint8_t *p = ch->in.data + ch->in_off;
     size_t clen;
     ep_err_t e = {0};
     int rc = ep_cell_frame(p, avail, ch->linkproto, &clen, &e);
@@ -568,7 +655,8 @@ bool ep_channel_next_event(ep_channel_t *ch, ep_event_t *ev) {
       chan_fail(ch, rc, "link: %s", e.msg);
       continue;
     }
-    handle_cell(ch, &cell);
+    /* Decoded in place: the payload is the cell's last bytes, in our buffer. */
+    handle_cell(ch, &cell, p + (clen - cell.payload_len));
     ch->in_off += clen;
   }
 }

@@ -7,7 +7,8 @@
  *   ... TCP + TLS up ...
  *   ep_channel_start(ch, peer_tls_cert_der, len, now, &err);   // queues VERSIONS
  *   loop:
- *     on readable: n = SSL_read(...); ep_channel_feed(ch, buf, n, now, &err);
+ *     on readable: p = ep_channel_input_space(ch, want, &room, &err);
+ *                  n = SSL_read(p, room); ep_channel_input_commit(ch, n, now);
  *                  while (ep_channel_next_event(ch, &ev)) handle(ev);
  *     on writable / after any call: p = ep_channel_out(ch, &len);
  *                  n = SSL_write(p, len); ep_channel_out_consume(ch, n);
@@ -75,19 +76,37 @@ void ep_channel_free(ep_channel_t *ch);
 int ep_channel_start(ep_channel_t *ch, const uint8_t *tls_cert_der, size_t len, time_t now,
                      ep_err_t *err);
 
-/* Bytes read from TLS. Buffered (cap EP_CAP_LINK_INBUF: EP_ERR_LIMIT, and
- * the channel fails) and decoded by ep_channel_next_event. `now` is the wall
- * clock used for certificate dates and the clock skew. */
+/* Bytes read from TLS (copied). Buffered (cap EP_CAP_LINK_INBUF: EP_ERR_LIMIT,
+ * and the channel fails) and decoded by ep_channel_next_event. `now` is the
+ * wall clock used for certificate dates and the clock skew. */
 int ep_channel_feed(ep_channel_t *ch, const uint8_t *data, size_t n, time_t now, ep_err_t *err);
 
+/* The same without the copy: TLS reads straight into the input buffer.
+ * ep_channel_input_space returns *room writable bytes (1..want) at its end;
+ * write n <= *room of them and call ep_channel_input_commit. NULL when the
+ * channel has failed or is not started (EP_ERR_STATE), or at the cap
+ * (EP_ERR_LIMIT: the channel fails). Cells are decoded and decrypted where
+ * they lie; a partial cell is never moved once `want` bytes are in use:
+ * *room is then what completes it, and the buffer starts over at its front
+ * once every byte is decoded. */
+uint8_t *ep_channel_input_space(ep_channel_t *ch, size_t want, size_t *room, ep_err_t *err);
+void ep_channel_input_commit(ep_channel_t *ch, size_t n, time_t now);
+
 /* The next event, decoding buffered cells as needed. true if *ev was
- * filled; false when nothing more can happen without more bytes. */
+ * filled; false when nothing more can happen without more bytes.
+ * EP_EV_STREAM_DATA's data points into the input buffer: valid until the
+ * next ep_channel_feed / ep_channel_input_space (events.h). */
 bool ep_channel_next_event(ep_channel_t *ch, ep_event_t *ev);
 
 /* Bytes waiting to be written to TLS (cap EP_CAP_LINK_OUTBUF; past it the
  * channel fails). The pointer is valid until the next call on ch. */
 const uint8_t *ep_channel_out(ep_channel_t *ch, size_t *len);
 void ep_channel_out_consume(ep_channel_t *ch, size_t n);
+/* fn(arg) is called after every cell queued for output (by the ep_channel_*
+ * calls below, or while decoding: SENDMEs, NETINFO), so the loop can
+ * schedule its write; NULL to stop. fn must not queue or consume cells. */
+typedef void (*ep_channel_out_fn)(void *arg);
+void ep_channel_set_out_notify(ep_channel_t *ch, ep_channel_out_fn fn, void *arg);
 
 ep_chan_state_t ep_channel_state(const ep_channel_t *ch);
 const char *ep_chan_state_name(ep_chan_state_t s);

@@ -723,9 +723,7 @@ static int on_data(ep_circ_t *c, unsigned hi, const ep_relay_msg_t *m) {
   ev.circ_id = c->id;
   ev.stream_id = s->id;
   ev.len = m->u.data.len;
-  if (ev.len > 0) {
-    memcpy(ev.data, m->u.data.data, ev.len);
-  }
+  ev.data = m->u.data.data;   /* into the decrypted cell body: no copy */
   int rc = emit(c, &ev);
   if (rc != EP_OK) {
     return rc;
@@ -846,7 +844,10 @@ static void trace_in(ep_circ_t *c, ep_cell_trace_t *trace) {
   }
 }
 
-static int handle_relay(ep_circ_t *c, const ep_cell_t *cell, ep_cell_trace_t *trace) {
+/* body: the cell's payload, writable, decrypted in place (events point into
+ * it); NULL to work on a copy (valid while the events are emitted). */
+static int handle_relay(ep_circ_t *c, const ep_cell_t *cell, uint8_t *body,
+                        ep_cell_trace_t *trace) {
   if (cell->command == EP_CELL_RELAY_EARLY) {
     /* tor-spec §5.6: an inbound RELAY_EARLY closes the circuit at once. */
     trace_in(c, trace);
@@ -857,8 +858,11 @@ static int handle_relay(ep_circ_t *c, const ep_cell_t *cell, ep_cell_trace_t *tr
     trace_in(c, trace);
     return circ_fail(c, EP_ERR_STATE, EP_DESTROY_PROTOCOL, "relay cell before the first hop");
   }
-  uint8_t body[EP_CELL_PAYLOAD_LEN];
-  memcpy(body, cell->payload, sizeof body);
+  uint8_t copy[EP_CELL_PAYLOAD_LEN];
+  if (body == NULL) {
+    memcpy(copy, cell->payload, sizeof copy);
+    body = copy;
+  }
   unsigned hi = 0;
   bool found = false;
   for (; hi < c->n_hops; hi++) {
@@ -935,7 +939,8 @@ static int handle_relay(ep_circ_t *c, const ep_cell_t *cell, ep_cell_trace_t *tr
   }
 }
 
-int ep_circ_handle_cell(ep_circ_t *c, const ep_cell_t *cell, ep_cell_trace_t *trace) {
+static int handle_cell(ep_circ_t *c, const ep_cell_t *cell, uint8_t *body,
+                       ep_cell_trace_t *trace) {
   if (c->state == EP_CIRC_CLOSED || c->state == 0) {
     if (trace != NULL) {
       trace->dropped = true;
@@ -952,7 +957,7 @@ int ep_circ_handle_cell(ep_circ_t *c, const ep_cell_t *cell, ep_cell_trace_t *tr
       return handle_created_fast(c, cell);
     case EP_CELL_RELAY:
     case EP_CELL_RELAY_EARLY:
-      return handle_relay(c, cell, trace);
+      return handle_relay(c, cell, body, trace);
     case EP_CELL_DESTROY: {
       uint8_t reason = 0;
       (void)ep_destroy_parse(cell->payload, cell->payload_len, &reason, NULL);
@@ -964,4 +969,13 @@ int ep_circ_handle_cell(ep_circ_t *c, const ep_cell_t *cell, ep_cell_trace_t *tr
     default:
       return EP_OK;
   }
+}
+
+int ep_circ_handle_cell(ep_circ_t *c, const ep_cell_t *cell, ep_cell_trace_t *trace) {
+  return handle_cell(c, cell, NULL, trace);
+}
+
+int ep_circ_handle_cell_in_place(ep_circ_t *c, const ep_cell_t *cell, uint8_t *payload,
+                                 ep_cell_trace_t *trace) {
+  return handle_cell(c, cell, payload, trace);
 }

@@ -95,6 +95,12 @@ int ep_circ_extend(ep_circ_t *c, const ep_target_t *next, ep_err_t *err);
  * For RELAY/RELAY_EARLY cells `trace` (the cell-level fields filled by the
  * caller; may be NULL) is completed and handed to io.trace_in. */
 int ep_circ_handle_cell(ep_circ_t *c, const ep_cell_t *cell, ep_cell_trace_t *trace);
+/* The same, with `payload` the writable memory cell->payload points to: a
+ * relay cell is decrypted there, and its events (EP_EV_STREAM_DATA's data)
+ * point into it, no copy. (ep_circ_handle_cell decrypts a copy: its events'
+ * data is valid only during io.emit.) */
+int ep_circ_handle_cell_in_place(ep_circ_t *c, const ep_cell_t *cell, uint8_t *payload,
+                                 ep_cell_trace_t *trace);
 
 /* Streams, on the last hop. EP_ERR_STATE unless open, EP_ERR_LIMIT at
  * EP_CAP_STREAMS_PER_CIRC. *stream_id is the new stream's id. */

@@ -1,6 +1,9 @@
 /* exitprobe — what the link and circuit layer tells the event loop: events
  * (ep_event_t) and the optional per-cell trace (ep_cell_trace_t).
- * Plain values; an event owns its bytes (DATA is copied in). */
+ * Plain values, except EP_EV_STREAM_DATA's data, which points into the
+ * decrypted cell it came in (no copy): valid until the callback that got the
+ * event returns (for ep_channel_next_event: until the channel is next given
+ * input, see ep_channel_input_space); copy what must outlive it. */
 #ifndef EP_PROTO_EVENTS_H
 #define EP_PROTO_EVENTS_H
 
@@ -39,8 +42,8 @@ typedef enum ep_event_type {
    * end_empty set); for EXITPOLICY has_addr/addr/ttl when given
    * (ttl EP_TTL_ABSENT when not). The stream is gone. */
   EP_EV_STREAM_END,
-  /* RELAY_DATA: len bytes in data. Flow control is already done (the data
-   * counts as delivered; SENDMEs are queued as due). */
+  /* RELAY_DATA: len bytes at data (borrowed, see above). Flow control is
+   * already done (the data counts as delivered; SENDMEs are queued as due). */
   EP_EV_STREAM_DATA,
   /* A stream-level SENDME reopened a stream we had filled. */
   EP_EV_STREAM_WRITABLE
@@ -69,7 +72,7 @@ typedef struct ep_event {
   ep_ipaddr_t addr;
   uint32_t ttl;             /* EP_TTL_ABSENT when not given */
   size_t len;
-  uint8_t data[EP_RELAY_PAYLOAD_MAX];
+  const uint8_t *data;      /* DATA: len (<= EP_RELAY_PAYLOAD_MAX) bytes, borrowed */
 } ep_event_t;
 
 /* One line of `exitprobe circuit --trace`: every cell in and out. */

@@ -114,12 +114,17 @@ LINK_REASON = {
     "garbage-after-versions": r"handshake: command-65 cell while wait-certs",
     "endless-vpadding": r"handshake: more than 64 VPADDING cells",
     "slow-bytes": r"no link handshake \(VERSIONS/CERTS/NETINFO\) within \d+ ms",
+    "close-notify-with-data": r"the relay closed the connection(?! \(no close_notify\))",
 }
 # The same, short enough to survive the record's 160-byte detail.
 LINK_KEY = dict(LINK_REASON, **{
     "expired-cert": r"CERTS: X\.509 identity certificate",
     "identity-mismatch": r"RSA identity mismatch",
 })
+# Link scenarios that must fail at once, not at the link timeout (15 s in the
+# scans, the circuit's 15 s --timeout): the record's total_ms and the
+# circuit's "closed link" time must stay under this.
+LINK_FAST_MS = {"close-notify-with-data": 7500}
 ESCAPE_BYTES = "\x1b[31mhostile\x1b[0m \x1b]0;pwned\x07 \x1b[H\x1b[2J nul\x00\x00byte"
 
 
@@ -155,6 +160,11 @@ def cmd_scan(rel_path, which, rec_path, err_path, time_path=None):
             out.check("%s: detail %r names the link's failure /%s/" % (which, r.get("detail"), LINK_KEY[scen]),
                       re.search(LINK_KEY[scen], r.get("detail") or "") is not None, bug="B6")
             out.check("%s: verdict inconclusive" % which, r.get("verdict") == "inconclusive")
+            if scen in LINK_FAST_MS:
+                ms = r.get("total_ms")
+                out.check("%s: total_ms %r < %d (failed at once, not at the link timeout)"
+                          % (which, ms, LINK_FAST_MS[scen]),
+                          isinstance(ms, int) and ms < LINK_FAST_MS[scen])
     else:
         table = {"main": MAIN, "flood": FLOOD, "hops": HOPS, "deadhop": DEADHOP}[which]
         for scen, exp in table.items():
@@ -226,6 +236,11 @@ def cmd_circuit(scen, path):
                   m.group(1) if m else "no 'closed' line")
         out.check("circuit %s: result first-hop-failed" % scen,
                   re.search(r"result +port 25: class first-hop-failed", text) is not None)
+        if scen in LINK_FAST_MS:
+            t = re.search(r"^ *([0-9.]+) ms +closed +link:", text, re.M)
+            ms = float(t.group(1)) if t else None
+            out.check("circuit %s: the link closed after %s ms < %d" % (scen, ms, LINK_FAST_MS[scen]),
+                      ms is not None and ms < LINK_FAST_MS[scen])
     for rx, bug in CIRCUIT.get(scen, []):
         out.check("circuit %s: /%s/" % (scen, rx), re.search(rx, text) is not None, bug=bug)
     san = re.search(r"(ERROR: (Address|Leak)Sanitizer|runtime error:)[^\n]*", text)

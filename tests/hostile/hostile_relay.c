@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +55,7 @@ typedef enum {
   S_GOOD = 0,
   /* link (first hop) */
   S_WRONG_CERT, S_EXPIRED_CERT, S_IDENTITY_MISMATCH, S_TRUNCATED_CELL, S_OVERSIZED_CELL,
-  S_GARBAGE_AFTER_VERSIONS, S_ENDLESS_VPADDING, S_SLOW_BYTES,
+  S_GARBAGE_AFTER_VERSIONS, S_ENDLESS_VPADDING, S_SLOW_BYTES, S_CLOSE_NOTIFY_WITH_DATA,
   /* exit (second hop) */
   S_DESTROY_MID_EXTEND, S_BAD_CREATED2_AUTH, S_END_UNKNOWN_REASON, S_DATA_BEYOND_WINDOW,
   S_ESCAPE_GREETING, S_HUGE_GREETING, S_EXITPOLICY_END, S_UNKNOWN_RELAY_COMMAND,
@@ -74,6 +75,7 @@ static const struct {
   [S_GARBAGE_AFTER_VERSIONS] = {"garbage-after-versions", K_LINK},
   [S_ENDLESS_VPADDING] = {"endless-vpadding", K_LINK},
   [S_SLOW_BYTES] = {"slow-bytes", K_LINK},
+  [S_CLOSE_NOTIFY_WITH_DATA] = {"close-notify-with-data", K_LINK},
   [S_DESTROY_MID_EXTEND] = {"destroy-mid-extend", K_EXIT},
   [S_BAD_CREATED2_AUTH] = {"bad-created2-auth", K_EXIT},
   [S_END_UNKNOWN_REASON] = {"end-unknown-reason", K_EXIT},
@@ -142,6 +144,7 @@ typedef struct conn {
   int fd;
   bool dead;
   bool close_after_flush;
+  bool notify_after_flush; /* close-notify-with-data: close_notify, TCP kept open */
   int linkproto;           /* 0 until the client's VERSIONS */
   ep_buf_t in, out;
   ep_buf_t slow;           /* slow-bytes: what is still to be dripped */
@@ -221,6 +224,14 @@ static void send_handshake(conn_t *c) {
   size_t plen = 0;
   ep_err_t e = {0};
   static const uint16_t vs[] = {3, 4, 5};
+  if (st->scen == S_CLOSE_NOTIFY_WITH_DATA) {
+    /* Half a VERSIONS header; conn_update sends the close_notify in the
+     * same TCP segment and leaves TCP open. */
+    static const uint8_t half[4] = {0, 0, EP_CELL_VERSIONS, 0};
+    put_raw(c, half, sizeof half);
+    c->notify_after_flush = true;
+    return;
+  }
   ep_versions_encode(payload, sizeof payload, vs, 3, &plen, &e);
   put_cell(c, 0, 0, EP_CELL_VERSIONS, payload, plen);
   int proto = c->linkproto;
@@ -695,6 +706,26 @@ static void on_drip(ep_loop_t *loop, void *arg) {
   conn_update(c);
 }
 
+/* The output, then (close-notify-with-data) a close_notify corked into the
+ * same TCP segment, so the client reads both at once; TCP stays open until
+ * the client closes it. */
+static int conn_write(conn_t *c, ep_err_t *e) {
+  int one = 1, zero = 0;
+  bool cork = c->notify_after_flush && c->out.len > 0;
+  if (cork) {
+    setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &one, sizeof one);
+  }
+  int rc = c->out.len > 0 ? ep_tls_write_buf(c->tls, &c->out, e) : EP_OK;
+  if (rc == EP_OK && c->notify_after_flush) {
+    rc = ep_tls_shutdown(c->tls, e);
+    c->notify_after_flush = rc == EP_NEED_MORE;
+  }
+  if (cork) {
+    setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &zero, sizeof zero);
+  }
+  return rc;
+}
+
 /* Write what we can, pick the interest, schedule the drip. */
 static void conn_update(conn_t *c) {
   if (c->dead) {
@@ -703,12 +734,9 @@ static void conn_update(conn_t *c) {
   ep_err_t e = {0};
   if (ep_tls_handshake_done(c->tls)) {
     conn_pump(c);
-    if (c->out.len > 0) {
-      int rc = ep_tls_write_buf(c->tls, &c->out, &e);
-      if (rc < 0) {
-        conn_kill(c, e.msg);
-        return;
-      }
+    if (conn_write(c, &e) < 0) {
+      conn_kill(c, e.msg);
+      return;
     }
     if (c->out.len == 0 && c->close_after_flush) {
       conn_kill(c, "scripted close");

@@ -14,6 +14,10 @@
 #include "lib/timeutil.h"
 #include "probe/net/net.h"
 
+/* What one read asks the channel's input buffer for: a quarter of its cap,
+ * which still holds an undecoded partial cell when the next read comes. */
+#define EP_LINK_READ_WANT (EP_CAP_LINK_INBUF / 4)
+
 struct ep_link {
   ep_loop_t *loop;
   ep_tls_ctx_t *tls_ctx;
@@ -26,11 +30,11 @@ struct ep_link {
   ep_tcp_connect_t *connect;
   ep_tls_conn_t *tls;
   int fd;
-  ep_channel_t *chan;
-  ep_buf_t in;               /* decrypted bytes not yet fed to the channel */
+  ep_channel_t *chan;        /* TLS reads straight into its input buffer */
   ep_buf_t out;              /* cells not yet accepted by TLS */
   ep_timer_id_t deadline;
   ep_defer_id_t flush_defer;  /* a flush at the end of this turn is pending */
+  ep_defer_id_t read_defer;   /* more to read than one callback's bound */
   int64_t started_ms;
   int64_t open_ms;
   bool free_scheduled;
@@ -45,7 +49,6 @@ static void link_free_now(ep_loop_t *loop, void *arg) {
   (void)loop;
   ep_link_t *l = arg;
   ep_channel_free(l->chan);
-  ep_buf_free(&l->in);
   ep_buf_free(&l->out);
   free(l);
 }
@@ -55,6 +58,10 @@ static void teardown(ep_link_t *l) {
   if (l->flush_defer != 0) {
     ep_loop_defer_cancel(l->loop, l->flush_defer);
     l->flush_defer = 0;
+  }
+  if (l->read_defer != 0) {
+    ep_loop_defer_cancel(l->loop, l->read_defer);
+    l->read_defer = 0;
   }
   if (l->deadline != 0) {
     ep_loop_timer_cancel(l->loop, l->deadline);
@@ -112,18 +119,13 @@ static void fail(ep_link_t *l, int status, const char *fmt, ...) {
   if (l->stage == EP_LINK_CLOSED) {
     return;
   }
-  ep_event_t *ev = calloc(1, sizeof *ev);
   teardown(l);
-  if (ev != NULL) {
-    ev->type = EP_EV_CHAN_CLOSED;
-    ev->status = status;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(ev->msg, sizeof ev->msg, fmt, ap);
-    va_end(ap);
-    l->cb(l->arg, l, ev);
-    free(ev);
-  }
+  ep_event_t ev = {.type = EP_EV_CHAN_CLOSED, .status = status};
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(ev.msg, sizeof ev.msg, fmt, ap);
+  va_end(ap);
+  l->cb(l->arg, l, &ev);
   ep_link_close(l);
 }
 
@@ -144,7 +146,11 @@ static void update_interest(ep_link_t *l) {
     return;
   }
   unsigned want = EP_LOOP_READ | ep_tls_wants(l->tls);
-  if (l->out.len > 0) {
+  size_t queued = 0;
+  if (l->chan != NULL) {
+    ep_channel_out(l->chan, &queued);
+  }
+  if (l->out.len > 0 || queued > 0) {
     want |= EP_LOOP_WRITE;
   }
   if (ep_loop_fd_interest(l->loop, l->fd) != want) {
@@ -199,28 +205,34 @@ static void on_flush_deferred(ep_loop_t *loop, void *arg) {
   flush_now(l);
 }
 
-void ep_link_flush(ep_link_t *l) {
-  if (l == NULL || l->tls == NULL || l->chan == NULL || l->stage == EP_LINK_CLOSED) {
+/* The channel queued a cell: write at the end of this turn, with every other
+ * cell queued meanwhile (one TLS write for all). */
+static void schedule_flush(void *arg) {
+  ep_link_t *l = arg;
+  if (l->flush_defer != 0 || l->tls == NULL || l->stage == EP_LINK_CLOSED) {
     return;
-  }
-  if (l->flush_defer != 0) {
-    return; /* already due at the end of this turn */
   }
   l->flush_defer = ep_loop_defer(l->loop, on_flush_deferred, l);
   if (l->flush_defer == 0) {
-    flush_now(l); /* cannot defer (out of memory): write at once */
+    update_interest(l); /* cannot defer (out of memory): write when writable */
+  }
+}
+
+void ep_link_flush(ep_link_t *l) {
+  size_t queued = 0;
+  if (l != NULL && l->chan != NULL) {
+    ep_channel_out(l->chan, &queued);
+  }
+  if (queued > 0) {
+    schedule_flush(l);
   }
 }
 
 /* Hand every event the channel has to the owner. */
 static void drain_events(ep_link_t *l) {
-  ep_event_t *ev = malloc(sizeof *ev);
-  if (ev == NULL) {
-    fail(l, EP_ERR_NOMEM, "link to %s: out of memory", l->name);
-    return;
-  }
-  while (l->stage != EP_LINK_CLOSED && ep_channel_next_event(l->chan, ev)) {
-    if (ev->type == EP_EV_CHAN_OPEN) {
+  ep_event_t ev;
+  while (l->stage != EP_LINK_CLOSED && ep_channel_next_event(l->chan, &ev)) {
+    if (ev.type == EP_EV_CHAN_OPEN) {
       l->stage = EP_LINK_OPEN;
       l->open_ms = ep_now_ms() - l->started_ms;
       if (l->deadline != 0) {
@@ -228,55 +240,61 @@ static void drain_events(ep_link_t *l) {
         l->deadline = 0;
       }
     }
-    if (ev->type == EP_EV_CHAN_CLOSED) {
+    if (ev.type == EP_EV_CHAN_CLOSED) {
       teardown(l);
-      l->cb(l->arg, l, ev);
+      l->cb(l->arg, l, &ev);
       ep_link_close(l);
       break;
     }
-    l->cb(l->arg, l, ev);
+    l->cb(l->arg, l, &ev);
   }
-  free(ev);
 }
 
+static void on_read_deferred(ep_loop_t *loop, void *arg);
+
+/* TLS reads straight into the channel's input buffer; the channel decodes
+ * there. Reads again while TLS holds bytes or a close it has seen (epoll
+ * cannot see them); past the bound, on a deferral at the end of the turn. */
 static void pump_read(ep_link_t *l) {
-  for (int rounds = 0; rounds < 64 && l->stage != EP_LINK_CLOSED; rounds++) {
-    size_t nread = 0;
+  for (int rounds = 0; rounds < 64; rounds++) {
     ep_err_t err = {0};
-    int rc = ep_tls_read(l->tls, &l->in, &nread, &err);
-    if (rc == EP_OK && nread > 0) {
-      time_t now = ep_wall_now();
-      if (ep_channel_feed(l->chan, l->in.data, l->in.len, now, &err) != EP_OK) {
-        /* The channel records its own failure and reports it as an event. */
-        ep_buf_clear(&l->in);
-        drain_events(l);
-        if (l->stage != EP_LINK_CLOSED) {
-          fail(l, err.code ? err.code : EP_ERR_MALFORMED, "%s", err.msg);
-        }
-        return;
-      }
-      ep_buf_clear(&l->in);
-      drain_events(l);
-      if (l->stage == EP_LINK_CLOSED) {
-        return;
-      }
-      if (!ep_tls_pending(l->tls)) {
-        break;
-      }
-      continue;
+    size_t room = 0, nread = 0;
+    uint8_t *p = ep_channel_input_space(l->chan, EP_LINK_READ_WANT, &room, &err);
+    int rc = p != NULL ? ep_tls_read_into(l->tls, p, room, &nread, &err) : err.code;
+    if (rc == EP_OK) {
+      ep_channel_input_commit(l->chan, nread, ep_wall_now());
     }
-    if (rc == EP_NEED_MORE) {
-      break;
+    if (rc == EP_OK || p == NULL) {
+      drain_events(l); /* a failed channel reports its failure as an event */
+    }
+    if (l->stage == EP_LINK_CLOSED || rc == EP_NEED_MORE) {
+      return;
     }
     if (rc == EP_TLS_CLOSED) {
       fail(l, EP_ERR_IO, "link to %s: the relay closed the connection%s", l->name,
            ep_tls_closed_cleanly(l->tls) ? "" : " (no close_notify)");
       return;
     }
-    fail(l, rc < 0 ? rc : EP_ERR_IO, "%s", err.msg);
-    return;
+    if (rc != EP_OK) {
+      fail(l, rc < 0 ? rc : EP_ERR_IO, "%s", err.msg);
+      return;
+    }
+    if (!ep_tls_pending(l->tls)) {
+      return;
+    }
   }
-  ep_link_flush(l);
+  if (l->read_defer == 0) {
+    l->read_defer = ep_loop_defer(l->loop, on_read_deferred, l);
+  }
+}
+
+static void on_read_deferred(ep_loop_t *loop, void *arg) {
+  (void)loop;
+  ep_link_t *l = arg;
+  l->read_defer = 0;
+  if (l->stage != EP_LINK_CLOSED && l->chan != NULL) {
+    pump_read(l);
+  }
 }
 
 static void on_io(ep_loop_t *loop, int fd, unsigned events, void *arg) {
@@ -301,6 +319,9 @@ static void on_io(ep_loop_t *loop, int fd, unsigned events, void *arg) {
       return;
     }
     l->chan = ep_channel_new(&l->peer, &err);
+    if (l->chan != NULL) {
+      ep_channel_set_out_notify(l->chan, schedule_flush, l);
+    }
     if (l->chan != NULL && l->cfg.trace != NULL) {
       ep_channel_set_trace(l->chan, l->cfg.trace, l->cfg.trace_arg);
     }
@@ -311,8 +332,7 @@ static void on_io(ep_loop_t *loop, int fd, unsigned events, void *arg) {
       fail(l, src, "link to %s: %s", l->name, err.msg);
       return;
     }
-    l->stage = EP_LINK_HANDSHAKE;
-    ep_link_flush(l);
+    l->stage = EP_LINK_HANDSHAKE; /* VERSIONS is queued: its flush is due */
     return;
   }
   if (events & (EP_LOOP_READ | EP_LOOP_HUP | EP_LOOP_ERR)) {
@@ -375,9 +395,6 @@ ep_link_t *ep_link_open(ep_loop_t *loop, ep_tls_ctx_t *tls, const ep_target_t *p
   l->fd = -1;
   l->open_ms = -1;
   l->started_ms = ep_now_ms();
-  /* Read at most a quarter of the channel's input cap at a time: the channel
-   * still holds an undecoded partial cell when the next read arrives. */
-  ep_buf_init(&l->in, EP_CAP_LINK_INBUF / 4, "link input", 0);
   ep_buf_init(&l->out, EP_CAP_LINK_OUTBUF, "link output", 0);
   char ip[32];
   snprintf(ip, sizeof ip, "%u.%u.%u.%u", (peer->ipv4 >> 24) & 255, (peer->ipv4 >> 16) & 255,
@@ -392,7 +409,6 @@ ep_link_t *ep_link_open(ep_loop_t *loop, ep_tls_ctx_t *tls, const ep_target_t *p
   /* The connect has its own timeout; the deadline timer covers the rest. */
   l->connect = ep_tcp_connect(loop, &addr, l->cfg.connect_timeout_ms, on_connected, l, err);
   if (l->connect == NULL) {
-    ep_buf_free(&l->in);
     ep_buf_free(&l->out);
     free(l);
     return NULL;

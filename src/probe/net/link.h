@@ -6,9 +6,14 @@
  * reports one EP_EV_CHAN_CLOSED with the reason, and nothing after it.
  *
  * The owner creates circuits and streams with the ep_channel_* calls on
- * ep_link_channel(link) and then calls ep_link_flush(link) so the cells go
- * out. ep_link_close may be called from inside the callback; the link is
- * freed on a later turn of the loop. */
+ * ep_link_channel(link); the link writes every cell queued during a turn of
+ * the loop at its end, in one TLS write (the channel tells it of each cell).
+ * ep_link_close may be called from inside the callback; the link is freed on
+ * a later turn of the loop.
+ *
+ * Copies: TLS decrypts straight into the channel's input buffer, where cells
+ * are decoded and relay cells decrypted in place; an EP_EV_STREAM_DATA's
+ * data points there, valid until the callback returns. */
 #ifndef EP_PROBE_LINK_H
 #define EP_PROBE_LINK_H
 
@@ -50,7 +55,9 @@ ep_link_t *ep_link_open(ep_loop_t *loop, ep_tls_ctx_t *tls, const ep_target_t *p
 void ep_link_close(ep_link_t *link);
 /* The channel, for circuits and streams (NULL before the TLS handshake). */
 ep_channel_t *ep_link_channel(ep_link_t *link);
-/* Push queued cells to TLS (call after ep_channel_* calls). */
+/* Not needed any more (the link schedules its own flush when a cell is
+ * queued); kept for older callers: harmless, a no-op when nothing is queued
+ * or the flush is already due. NULL-safe. */
 void ep_link_flush(ep_link_t *link);
 ep_link_stage_t ep_link_stage(const ep_link_t *link);
 const char *ep_link_stage_name(ep_link_stage_t s);

@@ -25,7 +25,8 @@
 
 #include "probe/net/net.h"
 
-#define EP_TLS_READ_CHUNK 16384u
+/* ep_tls_read's most per call (four TLS records). */
+#define EP_TLS_READ_CHUNK 65536u
 #define EP_TLS_PEER_MAX 96
 
 struct ep_tls_ctx {
@@ -45,6 +46,8 @@ struct ep_tls_conn {
   bool shutdown_sent;
   bool eof;           /* the socket read returned 0 */
   int sys_errno;      /* errno of the last failed socket call */
+  int held_rc;        /* EP_TLS_CLOSED or an error seen after bytes a read returned: */
+  ep_err_t held_err;  /* ... the next read reports it (ep_tls_pending says so) */
 };
 
 /* ---- the socket BIO ---- */
@@ -379,56 +382,84 @@ int ep_tls_handshake(ep_tls_conn_t *c, ep_err_t *err) {
   return tls_fail(c, "handshake", e, err);
 }
 
-int ep_tls_read(ep_tls_conn_t *c, ep_buf_t *in, size_t *nread, ep_err_t *err) {
+/* How a read that is not merely blocked ends: the peer's close (with or
+ * without close_notify) or an error, with its message in err. */
+static int read_end(ep_tls_conn_t *c, int ssl_error, ep_err_t *err) {
+  c->wants = 0;
+  if (ssl_error == SSL_ERROR_ZERO_RETURN) {
+    c->closed = true;
+    c->clean_close = true;
+    return EP_TLS_CLOSED;
+  }
+  if (c->eof && c->sys_errno == 0) {
+    c->closed = true;  /* TCP close without close_notify: common, not an error */
+    ERR_clear_error();
+    return EP_TLS_CLOSED;
+  }
+  return tls_fail(c, "read", ssl_error, err);
+}
+
+int ep_tls_read_into(ep_tls_conn_t *c, uint8_t *dst, size_t room, size_t *nread, ep_err_t *err) {
   *nread = 0;
   if (!c->hs_done) {
     return ep_err_set(err, EP_ERR_STATE, "tls with %s: read before the handshake is done", c->peer);
   }
+  if (c->held_rc != 0) {
+    /* The close or error seen while returning the bytes before it. */
+    int rc = c->held_rc;
+    c->held_rc = 0;
+    return rc == EP_TLS_CLOSED ? rc : ep_err_set(err, rc, "%s", c->held_err.msg);
+  }
   if (c->closed) {
     return EP_TLS_CLOSED;
   }
-  for (;;) {
-    size_t room = in->cap - in->len;
-    if (room == 0) {
-      if (*nread > 0) {
-        return EP_OK;
-      }
-      return ep_err_set(err, EP_ERR_LIMIT, "tls with %s: %s is full (cap %zu bytes)", c->peer,
-                        in->name, in->cap);
-    }
-    size_t chunk = room < EP_TLS_READ_CHUNK ? room : EP_TLS_READ_CHUNK;
-    uint8_t *p = ep_buf_space(in, chunk, err);
-    if (p == NULL) {
-      return err != NULL ? err->code : EP_ERR_NOMEM;
-    }
+  if (room == 0) {
+    return ep_err_set(err, EP_ERR_LIMIT, "tls with %s: no room to read into", c->peer);
+  }
+  while (*nread < room) {
     ERR_clear_error();
     size_t got = 0;
-    int r = SSL_read_ex(c->ssl, p, chunk, &got);
+    int r = SSL_read_ex(c->ssl, dst + *nread, room - *nread, &got);
     if (r == 1) {
-      ep_buf_commit(in, got);
       *nread += got;
       continue;
     }
     int e = SSL_get_error(c->ssl, r);
     if (blocked(c, e)) {
-      return *nread > 0 ? EP_OK : EP_NEED_MORE;
+      break;
     }
-    c->wants = 0;
-    if (e == SSL_ERROR_ZERO_RETURN) {
-      c->closed = true;
-      c->clean_close = true;
-    } else if (c->eof && c->sys_errno == 0) {
-      c->closed = true;  /* TCP close without close_notify: common, not an error */
-      ERR_clear_error();
-    } else {
-      return tls_fail(c, "read", e, err);
+    if (*nread == 0) {
+      return read_end(c, e, err);
     }
-    return *nread > 0 ? EP_OK : EP_TLS_CLOSED;
+    /* Bytes came first: return them now and the end on the next call, which
+     * ep_tls_pending announces (the socket may never be readable again: a
+     * close_notify with TCP left open). */
+    c->held_err = (ep_err_t){0};
+    c->held_rc = read_end(c, e, &c->held_err);
+    break;
   }
+  return *nread > 0 ? EP_OK : EP_NEED_MORE;
+}
+
+int ep_tls_read(ep_tls_conn_t *c, ep_buf_t *in, size_t *nread, ep_err_t *err) {
+  *nread = 0;
+  size_t room = in->cap - in->len;
+  size_t chunk = room < EP_TLS_READ_CHUNK ? room : EP_TLS_READ_CHUNK;
+  uint8_t *p = chunk > 0 ? ep_buf_space(in, chunk, err) : NULL;
+  if (chunk > 0 && p == NULL) {
+    return err != NULL ? err->code : EP_ERR_NOMEM;
+  }
+  int rc = ep_tls_read_into(c, p, chunk, nread, err);
+  if (rc == EP_ERR_LIMIT) {
+    return ep_err_set(err, EP_ERR_LIMIT, "tls with %s: %s is full (cap %zu bytes)", c->peer,
+                      in->name, in->cap);
+  }
+  ep_buf_commit(in, *nread);
+  return rc;
 }
 
 bool ep_tls_pending(const ep_tls_conn_t *c) {
-  return c->hs_done && !c->closed && SSL_has_pending(c->ssl) == 1;
+  return c->hs_done && (c->held_rc != 0 || (!c->closed && SSL_has_pending(c->ssl) == 1));
 }
 
 int ep_tls_write_buf(ep_tls_conn_t *c, ep_buf_t *out, ep_err_t *err) {

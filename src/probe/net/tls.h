@@ -17,8 +17,8 @@
  *   last call wants it (ep_tls_wants) or the output buffer is not empty;
  *   on readiness: ep_tls_handshake until EP_OK, then ep_tls_write_buf and
  *   ep_tls_read; after ep_tls_read returns EP_OK, consume the input and call
- *   it again while ep_tls_pending() (OpenSSL may hold decrypted bytes that
- *   epoll cannot see). */
+ *   it again while ep_tls_pending() (OpenSSL may hold decrypted bytes, or a
+ *   close_notify it read with them, that epoll cannot see). */
 #ifndef EP_PROBE_TLS_H
 #define EP_PROBE_TLS_H
 
@@ -69,20 +69,27 @@ bool ep_tls_handshake_done(const ep_tls_conn_t *c);
  * EP_LOOP_READ and/or EP_LOOP_WRITE (loop.h); 0 if nothing. */
 unsigned ep_tls_wants(const ep_tls_conn_t *c);
 
-/* Read decrypted bytes into `in`, as many as are available and fit.
- *   EP_OK          *nread >= 1 bytes appended (more may be pending: see
- *                  ep_tls_pending, and call again once there is room);
+/* Read decrypted bytes into dst[0..room): as many as are available and fit.
+ *   EP_OK          *nread >= 1 bytes written (more may be waiting: see
+ *                  ep_tls_pending);
  *   EP_NEED_MORE   nothing available now (*nread = 0);
  *   EP_TLS_CLOSED  the peer closed (close_notify, or a TCP close without it:
  *                  ep_tls_closed_cleanly tells); bytes read before the close
  *                  were returned by earlier calls;
- *   EP_ERR_LIMIT   `in` was already full (in->len == in->cap): the caller
- *                  must consume before reading more;
+ *   EP_ERR_LIMIT   room is 0;
  *   EP_ERR_IO      TLS or socket error (message from the OpenSSL error queue
- *                  or the errno name). */
+ *                  or the errno name).
+ * A close or an error met after some bytes in the same call is kept and
+ * reported by the next call, which ep_tls_pending announces: the socket need
+ * not become readable again (a close_notify with TCP left open). */
+int ep_tls_read_into(ep_tls_conn_t *c, uint8_t *dst, size_t room, size_t *nread, ep_err_t *err);
+/* The same into the free space of `in` (at most 64 KiB per call); EP_ERR_LIMIT
+ * when `in` is already full (in->len == in->cap): the caller must consume
+ * before reading more. */
 int ep_tls_read(ep_tls_conn_t *c, ep_buf_t *in, size_t *nread, ep_err_t *err);
-/* True if OpenSSL holds bytes (decrypted or a record in progress) that a
- * read would return without the socket becoming readable. */
+/* True if a read would return something without the socket becoming
+ * readable: bytes OpenSSL holds (decrypted, or a record in progress), or a
+ * close or error it met after the bytes the last read returned. */
 bool ep_tls_pending(const ep_tls_conn_t *c);
 bool ep_tls_closed_cleanly(const ep_tls_conn_t *c);
 
