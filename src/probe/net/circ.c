@@ -308,11 +308,9 @@ static void ncirc_disarm(ep_ncirc_t *c) {
   }
 }
 
-/* Report the failure once. `destroy`: the relays still hold the circuit. */
-static void ncirc_fail(ep_ncirc_t *c, ep_ncirc_failure_t *f, bool destroy) {
-  if (c->state == NC_GONE) {
-    return;
-  }
+/* Off the link: DESTROY first when `destroy` (the relays still hold it),
+ * deadlines cancelled, streams forgotten, out of the carrier's map. */
+static void ncirc_cut(ep_ncirc_t *c, bool destroy) {
   ep_channel_t *ch = ncirc_channel(c);
   if (destroy && ch != NULL && c->id != 0) {
     ep_channel_circ_destroy(ch, c->id);
@@ -320,6 +318,14 @@ static void ncirc_fail(ep_ncirc_t *c, ep_ncirc_failure_t *f, bool destroy) {
   }
   ncirc_disarm(c);
   carrier_detach(c->car, c);
+}
+
+/* Report the failure once. `destroy`: the relays still hold the circuit. */
+static void ncirc_fail(ep_ncirc_t *c, ep_ncirc_failure_t *f, bool destroy) {
+  if (c->state == NC_GONE) {
+    return;
+  }
+  ncirc_cut(c, destroy);
   f->hops = c->hops;
   f->hop = c->state == NC_OPEN ? c->hops : c->hops + 1;
   f->created = c->id != 0;
@@ -499,13 +505,7 @@ void ep_ncirc_free(ep_ncirc_t *c) {
   if (c == NULL || c->free_pending) {
     return;
   }
-  ep_channel_t *ch = ncirc_channel(c);
-  if (c->state != NC_GONE && ch != NULL && c->id != 0) {
-    ep_channel_circ_destroy(ch, c->id);
-    carrier_kick(c->car);
-  }
-  ncirc_disarm(c);
-  carrier_detach(c->car, c);
+  ncirc_cut(c, c->state != NC_GONE);
   set_ncirc_state(c, NC_GONE);
   c->free_pending = true;
   ncirc_release_if_due(c);
