@@ -473,7 +473,9 @@ ep_ncirc_t *ep_ncirc_new(ep_carrier_t *car, const ep_target_t *ext, size_t n_ext
     return NULL;
   }
   c->car = car;
-  memcpy(c->ext, ext, n_ext * sizeof *ext);
+  if (n_ext > 0) {
+    memcpy(c->ext, ext, n_ext * sizeof *ext);
+  }
   c->n_ext = n_ext;
   if (cfg != NULL) {
     c->cfg = *cfg;
