@@ -377,8 +377,8 @@ typedef struct fixture {
   client_t cl;
 } fixture_t;
 
-/* A relay in `mode`, a carrier to it and a 2-hop circuit through it. */
-static void run(fixture_t *fx, mode_t_ mode, int64_t build_timeout_ms, bool streams) {
+/* A relay in `mode`, a carrier to it and a circuit of 1 + n_ext hops through it. */
+static void run(fixture_t *fx, mode_t_ mode, int64_t build_timeout_ms, bool streams, size_t n_ext) {
   static const ep_ncirc_cbs_t cbs = {.opened = on_opened, .failed = on_failed, .stream = on_stream};
   memset(fx, 0, sizeof *fx);
   ep_err_t err = {0};
@@ -404,7 +404,7 @@ static void run(fixture_t *fx, mode_t_ mode, int64_t build_timeout_ms, bool stre
   ck_assert_msg(fx->car != NULL, "%s", err.msg);
   ep_ncirc_cfg_t cc = {.build_timeout_ms = build_timeout_ms};
   fx->cl.begin_streams = streams;
-  fx->circ = ep_ncirc_new(fx->car, &exit, 1, &cc, &cbs, &fx->cl, &err);
+  fx->circ = ep_ncirc_new(fx->car, n_ext > 0 ? &exit : NULL, n_ext, &cc, &cbs, &fx->cl, &err);
   ck_assert_msg(fx->circ != NULL, "%s", err.msg);
   int rc = ep_loop_run_until(r->loop, client_done, &fx->cl, ep_now_ms() + 10000, &err);
   ck_assert_int_eq(rc, EP_LOOP_DONE);
@@ -436,7 +436,7 @@ static void teardown_fx(fixture_t *fx) {
 
 START_TEST(opens_after_created2_and_extended2) {
   fixture_t fx;
-  run(&fx, M_GOOD, 5000, false);
+  run(&fx, M_GOOD, 5000, false, 1);
   ck_assert_msg(fx.cl.opened && !fx.cl.failed, "failed: %s", fx.cl.f.msg);
   ck_assert_uint_ne(ep_ncirc_id(fx.circ), 0);
   ck_assert_int_ge(ep_ncirc_build_ms(fx.circ), 0);
@@ -444,9 +444,17 @@ START_TEST(opens_after_created2_and_extended2) {
 }
 END_TEST
 
+START_TEST(one_hop_opens_after_created2) {
+  fixture_t fx;
+  run(&fx, M_SILENT_AT_EXTEND, 5000, false, 0); /* an EXTEND2 would go unanswered */
+  ck_assert_msg(fx.cl.opened && !fx.cl.failed, "failed: %s", fx.cl.f.msg);
+  teardown_fx(&fx);
+}
+END_TEST
+
 START_TEST(destroy_mid_extend_fails_with_reason_and_hop) {
   fixture_t fx;
-  run(&fx, M_DESTROY_AT_EXTEND, 5000, false);
+  run(&fx, M_DESTROY_AT_EXTEND, 5000, false, 1);
   ck_assert(!fx.cl.opened && fx.cl.failed);
   ck_assert_int_eq(fx.cl.f.why, EP_NCIRC_EXTEND_REFUSED);
   ck_assert_uint_eq(fx.cl.f.reason, 6);
@@ -462,7 +470,7 @@ END_TEST
 START_TEST(silent_extend_fails_at_the_deadline) {
   fixture_t fx;
   int64_t t0 = ep_now_ms();
-  run(&fx, M_SILENT_AT_EXTEND, 300, false);
+  run(&fx, M_SILENT_AT_EXTEND, 300, false, 1);
   ck_assert(!fx.cl.opened && fx.cl.failed);
   ck_assert_int_eq(fx.cl.f.why, EP_NCIRC_TIMEOUT);
   ck_assert_int_eq(fx.cl.f.status, EP_ERR_TIMEOUT);
@@ -475,7 +483,7 @@ END_TEST
 
 START_TEST(recorder_connected_data_capped_end_exitpolicy) {
   fixture_t fx;
-  run(&fx, M_GOOD, 5000, true);
+  run(&fx, M_GOOD, 5000, true, 1);
   client_t *cl = &fx.cl;
   ck_assert(cl->opened && !cl->failed);
   /* Port 25: CONNECTED with its address and TTL, 1200 bytes seen, the cap kept. */
@@ -510,6 +518,7 @@ static Suite *circ_suite(void) {
   TCase *t = tcase_create("driver");
   tcase_set_timeout(t, 60);
   tcase_add_test(t, opens_after_created2_and_extended2);
+  tcase_add_test(t, one_hop_opens_after_created2);
   tcase_add_test(t, destroy_mid_extend_fails_with_reason_and_hop);
   tcase_add_test(t, silent_extend_fails_at_the_deadline);
   tcase_add_test(t, recorder_connected_data_capped_end_exitpolicy);
