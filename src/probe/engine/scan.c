@@ -35,7 +35,6 @@ typedef struct hop {
   const ep_scan_relay_t *relay;
   ep_carrier_t *car;         /* its link and the circuits on it */
   hop_state_t state;
-  size_t users;              /* attempts assigned to it */
 } hop_t;
 
 typedef enum stream_kind { SK_PROBE = 0, SK_CONTROL_DIR, SK_CONTROL_PORT } stream_kind_t;
@@ -301,10 +300,6 @@ static void begin_streams(attempt_t *a) {
 static void attempt_release_hop(attempt_t *a) {
   ep_ncirc_free(a->circ); /* DESTROY if it still lives */
   a->circ = NULL;
-  if (a->hop == NULL) {
-    return;
-  }
-  a->hop->users--;
   a->hop = NULL;
 }
 
@@ -438,7 +433,6 @@ static void attempt_start(attempt_t *a) {
   }
   a->tried[a->n_tried++] = h;
   a->hop = h;
-  h->users++;
   if (h->state == HOP_IDLE) {
     hop_connect(h);
     if (h->state == HOP_DEAD) {
