@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,9 +13,11 @@
 #include "lib/log.h"
 #include "lib/timeutil.h"
 #include "probe/engine/classify.h"
+#include "probe/engine/scan.h"
 #include "probe/cmd/cmd.h"
 #include "probe/cmd/commands.h"
 #include "probe/cmd/opts.h"
+#include "probe/net/circ.h"
 #include "probe/net/link.h"
 #include "probe/net/loop.h"
 #include "probe/net/relayspec.h"
@@ -29,23 +32,21 @@ typedef struct circ_run circ_run_t;
 typedef struct stream_state {
   circ_run_t *run;
   uint16_t port;            /* 0: BEGIN_DIR */
-  uint16_t id;
-  bool begun, done;
-  int64_t begin_ms;
+  bool done;
   ep_stream_outcome_t o;
+  ep_streamrec_t rec;       /* what the stream got; DATA lands in data[] */
   uint8_t data[EP_CAP_BANNER + 1];  /* one past the cap: the reader sees "capped" */
-  ep_timer_id_t deadline;
 } stream_state_t;
 
 struct circ_run {
   ep_loop_t *loop;
-  ep_link_t *link;
+  ep_carrier_t *car;
+  ep_ncirc_t *circ;
   ep_target_t first, exit;
   bool one_hop;
   const char *target;
   int64_t stream_timeout_ms;
   int64_t t0;
-  uint32_t circ_id;
   int64_t circ_start_ms;
   stream_state_t streams[CIRC_MAX_STREAMS];
   size_t n_streams;
@@ -104,12 +105,8 @@ static void stream_done(stream_state_t *s) {
     return;
   }
   s->done = true;
-  if (s->deadline != 0) {
-    ep_loop_timer_cancel(r->loop, s->deadline);
-    s->deadline = 0;
-  }
+  ep_scan_outcome_from_rec(&s->rec, &s->o);
   ep_classification_t c;
-  s->o.data = s->data;
   ep_classify(&s->o, &c);
   if (s->o.data_len > 0) {
     char esc[4 * EP_CAP_BANNER + 4];
@@ -128,30 +125,6 @@ static void stream_done(stream_state_t *s) {
   r->finished = all;
 }
 
-static void on_stream_deadline(ep_loop_t *loop, void *arg) {
-  (void)loop;
-  stream_state_t *s = arg;
-  s->deadline = 0;
-  s->o.deadline_hit = true;
-  circ_run_t *r = s->run;
-  ep_channel_t *ch = ep_link_channel(r->link);
-  if (ch != NULL && s->begun) {
-    ep_channel_stream_end(ch, r->circ_id, s->id, EP_END_DONE, NULL);
-    ep_link_flush(r->link);
-  }
-  say(r, "deadline", "port %u: nothing more within %lld ms", s->port, (long long)r->stream_timeout_ms);
-  stream_done(s);
-}
-
-static stream_state_t *find_stream(circ_run_t *r, uint16_t id) {
-  for (size_t i = 0; i < r->n_streams; i++) {
-    if (r->streams[i].begun && r->streams[i].id == id) {
-      return &r->streams[i];
-    }
-  }
-  return NULL;
-}
-
 static void fail_all(circ_run_t *r, bool first_hop, bool circuit) {
   for (size_t i = 0; i < r->n_streams; i++) {
     r->streams[i].o.first_hop_failed = first_hop;
@@ -161,144 +134,122 @@ static void fail_all(circ_run_t *r, bool first_hop, bool circuit) {
   r->finished = true;
 }
 
-static void begin_streams(circ_run_t *r) {
-  ep_channel_t *ch = ep_link_channel(r->link);
+static void begin_streams(circ_run_t *r, ep_ncirc_t *c) {
   for (size_t i = 0; i < r->n_streams; i++) {
     stream_state_t *s = &r->streams[i];
     ep_err_t err = {0};
-    int rc = s->port == 0 ? ep_channel_stream_begin_dir(ch, r->circ_id, &s->id, &err)
-                          : ep_channel_stream_begin(ch, r->circ_id, r->target, s->port, 0, &s->id, &err);
-    if (rc != EP_OK) {
+    ep_streamrec_init(&s->rec, s->data, sizeof s->data);
+    if (ep_ncirc_begin(c, &s->rec, s->port == 0 ? NULL : r->target, s->port, r->stream_timeout_ms,
+                       &err) != EP_OK) {
       say(r, "error", "cannot begin a stream to port %u: %s", s->port, err.msg);
       s->o.protocol_error = true;
       stream_done(s);
       continue;
     }
-    s->begun = true;
-    s->begin_ms = ep_now_ms();
-    s->deadline = ep_loop_timer_in(r->loop, r->stream_timeout_ms, on_stream_deadline, s);
     if (s->port == 0) {
-      say(r, "begin", "BEGIN_DIR on stream %u", s->id);
+      say(r, "begin", "BEGIN_DIR on stream %u", s->rec.id);
     } else {
-      say(r, "begin", "BEGIN %s:%u on stream %u", r->target, s->port, s->id);
+      say(r, "begin", "BEGIN %s:%u on stream %u", r->target, s->port, s->rec.id);
     }
   }
-  ep_link_flush(r->link);
 }
 
-static void on_event(void *arg, ep_link_t *link, const ep_event_t *ev) {
+static void on_link_open(void *arg, ep_carrier_t *car) {
   circ_run_t *r = arg;
-  ep_channel_t *ch = ep_link_channel(link);
-  char fp[41], buf[96];
-  ep_err_t err = {0};
-  switch (ev->type) {
-    case EP_EV_CHAN_OPEN: {
-      const ep_channel_info_t *info = ep_channel_info(ch);
-      ep_fingerprint_format(fp, info->proven.rsa_id);
-      say(r, "link", "%s open in %lld ms (%s, link protocol %d, clock skew %lld s); identity verified: %s",
-          ep_link_peer_name(link), (long long)ep_link_open_ms(link), ep_link_tls_version(link),
-          info->linkproto, (long long)info->clock_skew, fp);
-      r->circ_start_ms = ep_now_ms();
-      if (ep_channel_circ_create(ch, EP_CREATE_NTOR, &r->circ_id, &err) != EP_OK) {
-        say(r, "error", "CREATE2: %s", err.msg);
-        fail_all(r, false, true);
-        return;
-      }
-      ep_link_flush(link);
-      break;
-    }
-    case EP_EV_CHAN_CLOSED:
-      say(r, "closed", "link: %s (%s)", ev->msg, ep_status_name(ev->status));
-      if (!r->finished) {
-        fail_all(r, r->circ_id == 0, r->circ_id != 0);
-        r->status = EP_EXIT_FAILURE;
-      }
-      r->link = NULL;
-      break;
-    case EP_EV_CIRC_OPEN:
-      say(r, "circuit", "0x%08x: %u hop%s open after %lld ms", ev->circ_id, ev->hops,
-          ev->hops == 1 ? "" : "s", (long long)(ep_now_ms() - r->circ_start_ms));
-      if (ev->hops == 1 && !r->one_hop) {
-        if (ep_channel_circ_extend(ch, r->circ_id, &r->exit, &err) != EP_OK) {
-          say(r, "error", "EXTEND2: %s", err.msg);
-          fail_all(r, false, true);
-          return;
-        }
-        ep_fingerprint_format(fp, r->exit.rsa_id);
-        say(r, "extend", "EXTEND2 to %s", fp);
-        ep_link_flush(link);
-      } else {
-        begin_streams(r);
-      }
-      break;
-    case EP_EV_CIRC_DESTROYED:
-      say(r, "destroyed", "circuit 0x%08x after %u hop%s (%s%s): %s", ev->circ_id, ev->hops,
-          ev->hops == 1 ? "" : "s", ev->remote ? (ev->truncated ? "TRUNCATED " : "DESTROY ") : "closed by us",
-          ev->remote ? ep_destroy_reason_format(buf, sizeof buf, ev->reason) : "", ev->msg);
-      fail_all(r, false, true);
-      break;
-    case EP_EV_STREAM_CONNECTED: {
-      stream_state_t *s = find_stream(r, ev->stream_id);
-      if (s == NULL) {
-        break;
-      }
-      s->o.connected = true;
-      s->o.connected_ms = ep_now_ms() - s->begin_ms;
-      if (ev->has_addr) {
-        char ab[64];
+  ep_link_t *link = ep_carrier_link(car);
+  const ep_channel_info_t *info = ep_channel_info(ep_link_channel(link));
+  char fp[41];
+  ep_fingerprint_format(fp, info->proven.rsa_id);
+  say(r, "link", "%s open in %lld ms (%s, link protocol %d, clock skew %lld s); identity verified: %s",
+      ep_link_peer_name(link), (long long)ep_link_open_ms(link), ep_link_tls_version(link),
+      info->linkproto, (long long)info->clock_skew, fp);
+  r->circ_start_ms = ep_now_ms();
+}
+
+static void on_link_closed(void *arg, ep_carrier_t *car, const ep_event_t *ev) {
+  (void)car;
+  circ_run_t *r = arg;
+  say(r, "closed", "link: %s (%s)", ev->msg, ep_status_name(ev->status));
+  if (!r->finished) {
+    bool created = r->circ != NULL && ep_ncirc_id(r->circ) != 0;
+    fail_all(r, !created, created);
+    r->status = EP_EXIT_FAILURE;
+  }
+}
+
+static void say_hop(circ_run_t *r, ep_ncirc_t *c, unsigned hops) {
+  say(r, "circuit", "0x%08x: %u hop%s open after %lld ms", ep_ncirc_id(c), hops, hops == 1 ? "" : "s",
+      (long long)(ep_now_ms() - r->circ_start_ms));
+}
+
+static void on_hop(void *arg, ep_ncirc_t *c, unsigned hops) {
+  circ_run_t *r = arg;
+  char fp[41];
+  say_hop(r, c, hops);
+  ep_fingerprint_format(fp, r->exit.rsa_id);
+  say(r, "extend", "EXTEND2 to %s", fp);
+}
+
+static void on_opened(void *arg, ep_ncirc_t *c) {
+  circ_run_t *r = arg;
+  say_hop(r, c, r->one_hop ? 1 : 2);
+  begin_streams(r, c);
+}
+
+static void on_failed(void *arg, ep_ncirc_t *c, const ep_ncirc_failure_t *f) {
+  circ_run_t *r = arg;
+  const ep_event_t *ev = f->ev;
+  char buf[96];
+  if (f->why == EP_NCIRC_LINK) {
+    return; /* on_link_closed said it */
+  }
+  if (ev != NULL) {
+    say(r, "destroyed", "circuit 0x%08x after %u hop%s (%s%s): %s", ep_ncirc_id(c), ev->hops,
+        ev->hops == 1 ? "" : "s", ev->remote ? (ev->truncated ? "TRUNCATED " : "DESTROY ") : "closed by us",
+        ev->remote ? ep_destroy_reason_format(buf, sizeof buf, ev->reason) : "", ev->msg);
+  } else {
+    say(r, "error", "%s: %s", f->hop <= 1 ? "CREATE2" : "EXTEND2", f->msg);
+  }
+  fail_all(r, false, true);
+}
+
+static void on_stream(void *arg, ep_ncirc_t *c, ep_streamrec_t *rec, ep_srec_what_t what,
+                      const ep_event_t *ev) {
+  (void)arg;
+  (void)ev;
+  stream_state_t *s = (stream_state_t *)((char *)rec - offsetof(stream_state_t, rec));
+  circ_run_t *r = s->run;
+  char ab[64], buf[96], rb[24];
+  switch (what) {
+    case EP_SREC_CONNECTED:
+      if (rec->conn_has_addr) {
         say(r, "connected", "port %u after %lld ms (address %s, ttl %u)", s->port,
-            (long long)s->o.connected_ms, ep_ipaddr_format(ab, sizeof ab, &ev->addr), ev->ttl);
+            (long long)rec->connected_ms, ep_ipaddr_format(ab, sizeof ab, &rec->conn_addr), rec->conn_ttl);
       } else {
-        say(r, "connected", "port %u after %lld ms", s->port, (long long)s->o.connected_ms);
-      }
-      if (s->port == 0 || !s->o.expect_greeting) {
-        ep_channel_stream_end(ch, r->circ_id, s->id, EP_END_DONE, NULL);
-        ep_link_flush(link);
-        stream_done(s);
+        say(r, "connected", "port %u after %lld ms", s->port, (long long)rec->connected_ms);
       }
       break;
-    }
-    case EP_EV_STREAM_DATA: {
-      stream_state_t *s = find_stream(r, ev->stream_id);
-      if (s == NULL || s->done) {
-        break;
+    case EP_SREC_END:
+      buf[0] = '\0';
+      if (rec->end_has_addr) {
+        snprintf(buf, sizeof buf, " (address %s, ttl %u)", ep_ipaddr_format(ab, sizeof ab, &rec->end_addr),
+                 rec->end_ttl);
       }
-      size_t room = sizeof s->data - s->o.data_len;
-      size_t take = ev->len < room ? ev->len : room;
-      memcpy(s->data + s->o.data_len, ev->data, take);
-      s->o.data_len += take;
-      ep_greeting_t g;
-      if (ep_greeting_parse(s->data, s->o.data_len, false, &g) == 1) {
-        ep_channel_stream_end(ch, r->circ_id, s->id, EP_END_DONE, NULL);
-        ep_link_flush(link);
-        stream_done(s);
-      }
-      break;
-    }
-    case EP_EV_STREAM_END: {
-      stream_state_t *s = find_stream(r, ev->stream_id);
-      if (s == NULL || s->done) {
-        break;
-      }
-      s->o.ended = true;
-      s->o.end_reason = ev->reason;
-      s->o.end_ms = ep_now_ms() - s->begin_ms;
-      char ab[64] = "";
-      if (ev->has_addr) {
-        snprintf(buf, sizeof buf, " (address %s, ttl %u)", ep_ipaddr_format(ab, sizeof ab, &ev->addr),
-                 ev->ttl);
-      } else {
-        buf[0] = '\0';
-      }
-      char rb[24];
       say(r, "end", "port %u: END %s (%u)%s after %lld ms%s", s->port,
-          ep_end_reason_upper(ev->reason, rb, sizeof rb), ev->reason, ev->end_empty ? " (empty body)" : "",
-          (long long)s->o.end_ms, buf);
+          ep_end_reason_upper(rec->end_reason, rb, sizeof rb), rec->end_reason,
+          rec->end_empty ? " (empty body)" : "", (long long)rec->end_ms, buf);
       stream_done(s);
-      break;
-    }
+      return;
+    case EP_SREC_DEADLINE:
+      say(r, "deadline", "port %u: nothing more within %lld ms", s->port, (long long)r->stream_timeout_ms);
+      stream_done(s);
+      return;
     default:
       break;
+  }
+  if (ep_scan_stream_answered(rec, s->o.expect_greeting)) {
+    ep_ncirc_end(c, rec, EP_END_DONE);
+    stream_done(s);
   }
 }
 
@@ -411,13 +362,18 @@ int ep_cmd_circuit(int argc, char **argv) {
   r->t0 = ep_now_ms();
   ep_link_cfg_t cfg = {.connect_timeout_ms = timeout_ms, .handshake_timeout_ms = timeout_ms,
                        .trace = opts.trace ? trace_cell : NULL, .trace_arg = r};
-  r->link = ep_link_open(r->loop, tls, &r->first, &cfg, on_event, r, &err);
-  if (r->link == NULL) {
+  static const ep_carrier_cbs_t lcbs = {.open = on_link_open, .closed = on_link_closed};
+  static const ep_ncirc_cbs_t ccbs = {.hop = on_hop, .opened = on_opened, .failed = on_failed,
+                                      .stream = on_stream};
+  r->car = ep_carrier_open(r->loop, tls, &r->first, &cfg, &lcbs, r, &err);
+  r->circ = r->car != NULL ? ep_ncirc_new(r->car, &r->exit, r->one_hop ? 0 : 1, NULL, &ccbs, r, &err)
+                           : NULL;
+  if (r->circ == NULL) {
     fprintf(stderr, "exitprobe circuit: %s\n", err.msg);
   } else {
     char fp[41];
     ep_fingerprint_format(fp, r->first.rsa_id);
-    say(r, "connect", "to the first hop %s (%s)", ep_link_peer_name(r->link), fp);
+    say(r, "connect", "to the first hop %s (%s)", ep_link_peer_name(ep_carrier_link(r->car)), fp);
     int64_t overall = ep_now_ms() + 4 * timeout_ms + 5000;
     int rc = ep_loop_run_until(r->loop, run_finished, r, overall, &err);
     if (rc == EP_LOOP_STOPPED) {
@@ -427,19 +383,13 @@ int ep_cmd_circuit(int argc, char **argv) {
     }
     bool built = false;
     for (size_t i = 0; i < r->n_streams; i++) {
-      built = built || r->streams[i].begun;
+      built = built || r->streams[i].rec.state != EP_SREC_IDLE;
     }
     status = (built && r->status == 0) ? EP_EXIT_OK : EP_EXIT_FAILURE;
-    if (r->link != NULL) {
-      ep_channel_t *ch = ep_link_channel(r->link);
-      if (ch != NULL && r->circ_id != 0) {
-        ep_channel_circ_destroy(ch, r->circ_id);
-        ep_link_flush(r->link);
-      }
-      ep_link_close(r->link);
-    }
-    ep_loop_run_once(r->loop, 0, NULL); /* let deferred releases run */
   }
+  ep_ncirc_free(r->circ);
+  ep_carrier_free(r->car);
+  ep_loop_run_once(r->loop, 0, NULL); /* let deferred releases run */
   ep_tls_ctx_free(tls);
   ep_loop_free(r->loop);
 out:

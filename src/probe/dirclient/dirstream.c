@@ -9,22 +9,20 @@
 
 #include "lib/buf.h"
 #include "lib/caps.h"
-#include "probe/net/link.h"
-#include "proto/channel.h"
+#include "probe/net/circ.h"
 #include "proto/relaymsg.h"
 
 struct ep_dirstream {
   ep_loop_t *loop;
-  ep_link_t *link;
-  ep_target_t relay;
+  ep_carrier_t *car;
+  ep_ncirc_t *circ;
+  ep_streamrec_t rec;       /* the BEGIN_DIR stream (keeps no data: the parser does) */
   char path[512];
   char origin[96];
   ep_http_limits_t lim;
   ep_http_resp_t *resp;
   ep_http_fetch_cb cb;
   void *arg;
-  uint32_t circ_id;
-  uint16_t stream_id;
   ep_buf_t req;             /* request bytes not yet packaged */
   ep_timer_id_t timer;
   bool done;
@@ -43,15 +41,10 @@ static void close_all(ep_dirstream_t *d) {
     ep_loop_timer_cancel(d->loop, d->timer);
     d->timer = 0;
   }
-  if (d->link != NULL) {
-    ep_channel_t *ch = ep_link_channel(d->link);
-    if (ch != NULL && d->circ_id != 0) {
-      ep_channel_circ_destroy(ch, d->circ_id);
-      ep_link_flush(d->link);
-    }
-    ep_link_close(d->link);
-    d->link = NULL;
-  }
+  ep_ncirc_free(d->circ);
+  d->circ = NULL;
+  ep_carrier_free(d->car);
+  d->car = NULL;
 }
 
 /* Report once, then release on a later turn. */
@@ -79,12 +72,10 @@ static void on_timeout(ep_loop_t *loop, void *arg) {
 }
 
 static void send_request(ep_dirstream_t *d) {
-  ep_channel_t *ch = ep_link_channel(d->link);
-  while (ch != NULL && d->req.len > 0) {
+  while (d->req.len > 0) {
     size_t written = 0;
     ep_err_t err = {0};
-    if (ep_channel_stream_write(ch, d->circ_id, d->stream_id, d->req.data, d->req.len, &written,
-                                &err) != EP_OK) {
+    if (ep_ncirc_write(d->circ, &d->rec, d->req.data, d->req.len, &written, &err) != EP_OK) {
       fail(d, EP_ERR_IO, err.msg);
       return;
     }
@@ -93,84 +84,52 @@ static void send_request(ep_dirstream_t *d) {
     }
     ep_buf_consume(&d->req, written);
   }
-  ep_link_flush(d->link);
 }
 
-static void on_event(void *arg, ep_link_t *link, const ep_event_t *ev) {
+static void on_opened(void *arg, ep_ncirc_t *c) {
   ep_dirstream_t *d = arg;
-  ep_channel_t *ch = ep_link_channel(link);
   ep_err_t err = {0};
-  if (d->done) {
-    return;
+  if (ep_ncirc_begin(c, &d->rec, NULL, 0, 0, &err) != EP_OK) {
+    fail(d, EP_ERR_IO, err.msg);
   }
-  switch (ev->type) {
-    case EP_EV_CHAN_OPEN: {
-      bool have_ntor = false;
-      for (size_t i = 0; i < sizeof d->relay.ntor_key; i++) {
-        have_ntor = have_ntor || d->relay.ntor_key[i] != 0;
-      }
-      if (ep_channel_circ_create(ch, have_ntor ? EP_CREATE_NTOR : EP_CREATE_FAST, &d->circ_id,
-                                 &err) != EP_OK) {
-        fail(d, EP_ERR_IO, err.msg);
-        return;
-      }
-      ep_link_flush(link);
+}
+
+static void on_failed(void *arg, ep_ncirc_t *c, const ep_ncirc_failure_t *f) {
+  (void)c;
+  ep_dirstream_t *d = arg;
+  if (f->why == EP_NCIRC_LINK) {
+    fail(d, f->status < 0 ? f->status : EP_ERR_IO, f->msg);
+  } else if (f->ev != NULL) {
+    char msg[EP_ERR_MSG_MAX + 32];
+    snprintf(msg, sizeof msg, "the circuit was destroyed: %s", f->ev->msg);
+    fail(d, EP_ERR_IO, msg);
+  } else {
+    fail(d, EP_ERR_IO, f->msg);
+  }
+}
+
+static void on_stream(void *arg, ep_ncirc_t *c, ep_streamrec_t *rec, ep_srec_what_t what,
+                      const ep_event_t *ev) {
+  (void)c;
+  ep_dirstream_t *d = arg;
+  ep_err_t err = {0};
+  switch (what) {
+    case EP_SREC_CONNECTED:
+    case EP_SREC_WRITABLE:
+      send_request(d);
       break;
-    }
-    case EP_EV_CHAN_CLOSED:
-      d->link = NULL;
-      fail(d, ev->status < 0 ? ev->status : EP_ERR_IO, ev->msg);
-      break;
-    case EP_EV_CIRC_OPEN:
-      if (ev->circ_id != d->circ_id) {
-        break;
-      }
-      if (ep_channel_stream_begin_dir(ch, d->circ_id, &d->stream_id, &err) != EP_OK) {
-        fail(d, EP_ERR_IO, err.msg);
-        return;
-      }
-      ep_link_flush(link);
-      break;
-    case EP_EV_CIRC_DESTROYED:
-      if (ev->circ_id == d->circ_id) {
-        d->circ_id = 0;
-        char msg[EP_ERR_MSG_MAX + 32];
-        snprintf(msg, sizeof msg, "the circuit was destroyed: %s", ev->msg);
-        fail(d, EP_ERR_IO, msg);
-      }
-      break;
-    case EP_EV_STREAM_CONNECTED:
-      if (ev->stream_id == d->stream_id) {
-        send_request(d);
-      }
-      break;
-    case EP_EV_STREAM_WRITABLE:
-    case EP_EV_CIRC_WRITABLE:
-      if (d->stream_id != 0) {
-        send_request(d);
-      }
-      break;
-    case EP_EV_STREAM_DATA:
-      if (ev->stream_id != d->stream_id) {
-        break;
-      }
+    case EP_SREC_DATA:
       if (ep_http_resp_feed(d->resp, ev->data, ev->len, &err) < 0) {
         finish(d, err.code, &err);
       }
       break;
-    case EP_EV_STREAM_END:
-      if (ev->stream_id != d->stream_id) {
-        break;
-      }
-      d->stream_id = 0;
-      if (ev->reason != EP_END_DONE) {
+    case EP_SREC_END:
+      if (rec->end_reason != EP_END_DONE) {
         char rb[48], msg[96];
         snprintf(msg, sizeof msg, "the relay ended the directory stream: %s",
-                 ep_end_reason_format(rb, sizeof rb, ev->reason));
+                 ep_end_reason_format(rb, sizeof rb, rec->end_reason));
         fail(d, EP_ERR_IO, msg);
-        return;
-      }
-      if (ep_http_resp_finish(d->resp, &err) < 0) {
+      } else if (ep_http_resp_finish(d->resp, &err) < 0) {
         finish(d, err.code, &err);
       } else {
         finish(d, EP_OK, NULL);
@@ -179,6 +138,14 @@ static void on_event(void *arg, ep_link_t *link, const ep_event_t *ev) {
     default:
       break;
   }
+}
+
+static bool have_ntor_key(const ep_target_t *t) {
+  bool have = false;
+  for (size_t i = 0; i < sizeof t->ntor_key; i++) {
+    have = have || t->ntor_key[i] != 0;
+  }
+  return have;
 }
 
 ep_dirstream_t *ep_dirstream_fetch(ep_loop_t *loop, ep_tls_ctx_t *tls, const ep_target_t *relay,
@@ -190,7 +157,6 @@ ep_dirstream_t *ep_dirstream_fetch(ep_loop_t *loop, ep_tls_ctx_t *tls, const ep_
     return NULL;
   }
   d->loop = loop;
-  d->relay = *relay;
   d->cb = cb;
   d->arg = arg;
   if (lim != NULL) {
@@ -210,8 +176,13 @@ ep_dirstream_t *ep_dirstream_fetch(ep_loop_t *loop, ep_tls_ctx_t *tls, const ep_
     return NULL;
   }
   ep_link_cfg_t lc = {.connect_timeout_ms = d->lim.timeout_ms, .handshake_timeout_ms = d->lim.timeout_ms};
-  d->link = ep_link_open(loop, tls, relay, &lc, on_event, d, err);
-  if (d->link == NULL) {
+  static const ep_ncirc_cbs_t cbs = {.opened = on_opened, .failed = on_failed, .stream = on_stream};
+  ep_ncirc_cfg_t cc = {.kind = have_ntor_key(relay) ? EP_CREATE_NTOR : EP_CREATE_FAST};
+  ep_streamrec_init(&d->rec, NULL, 0);
+  d->car = ep_carrier_open(loop, tls, relay, &lc, NULL, NULL, err);
+  d->circ = d->car != NULL ? ep_ncirc_new(d->car, NULL, 0, &cc, &cbs, d, err) : NULL;
+  if (d->circ == NULL) {
+    ep_carrier_free(d->car);
     ep_http_resp_free(d->resp);
     ep_buf_free(&d->req);
     free(d);

@@ -1,13 +1,15 @@
 /* exitprobe — the scan engine (see scan.h). One loop, no threads.
  *
- * Objects: a hop is a first-hop relay with at most one link; an attempt is
- * one circuit (through one hop, to the exit) carrying probe and control
- * streams; a job is one exit: its main attempt, and a retry attempt for the
- * ports that failed. Each state changes in one function (set_*_state). */
+ * Objects: a hop is a first-hop relay with at most one carrier (its link and
+ * circuits, probe/net/circ.h); an attempt is one circuit (through one hop, to
+ * the exit) carrying probe and control streams; a job is one exit: its main
+ * attempt, and a retry attempt for the ports that failed. Each state changes
+ * in one function (set_*_state). */
 #include "config.h"
 
 #include "probe/engine/scan.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -16,9 +18,8 @@
 #include "lib/escape.h"
 #include "lib/log.h"
 #include "lib/timeutil.h"
-#include "probe/net/link.h"
 #include "probe/engine/smtp.h"
-#include "proto/channel.h"
+#include "probe/net/circ.h"
 #include "proto/relaymsg.h"
 
 #define MAX_HOP_TRIES 8
@@ -29,33 +30,26 @@ typedef struct attempt attempt_t;
 
 typedef enum hop_state { HOP_IDLE = 0, HOP_CONNECTING, HOP_OPEN, HOP_DEAD } hop_state_t;
 
-/* Which attempt owns a circuit of a hop's channel. */
-typedef struct circ_owner {
-  uint32_t circ_id;
-  attempt_t *att;
-} circ_owner_t;
-
 typedef struct hop {
   scan_t *s;
   const ep_scan_relay_t *relay;
-  ep_link_t *link;
+  ep_carrier_t *car;         /* its link and the circuits on it */
   hop_state_t state;
-  size_t users;              /* attempts assigned to it */
-  circ_owner_t *owners;      /* sorted by circ_id: events find their attempt */
-  size_t n_owners, cap_owners;
 } hop_t;
 
 typedef enum stream_kind { SK_PROBE = 0, SK_CONTROL_DIR, SK_CONTROL_PORT } stream_kind_t;
+
+/* A stream's state is kept as the two flags the record writer reads:
+ * idle (neither), begun, done (answered), dropped (done, never begun). */
+typedef enum stream_state { ST_IDLE = 0, ST_BEGUN, ST_DONE, ST_DROPPED } stream_state_t;
 
 typedef struct pstream {
   attempt_t *att;
   stream_kind_t kind;
   uint16_t port;
   size_t port_idx;           /* index in cfg->ports (SK_PROBE) */
-  uint16_t id;
-  bool begun, done;
-  int64_t begin_ms;
-  ep_timer_id_t timer;
+  bool begun, done;          /* set_stream_state */
+  ep_streamrec_t rec;        /* what the stream got (DATA lands in data[]) */
   ep_stream_outcome_t o;
   bool end_has_addr;         /* END EXITPOLICY named an address */
   ep_ipaddr_t end_addr;
@@ -63,9 +57,7 @@ typedef struct pstream {
   uint8_t data[EP_CAP_BANNER + 1];  /* one past the cap: the reader sees "capped" */
 } pstream_t;
 
-typedef enum at_state {
-  AT_IDLE = 0, AT_WAIT_LINK, AT_BUILDING, AT_STREAMS, AT_DONE
-} at_state_t;
+typedef enum at_state { AT_IDLE = 0, AT_BUILDING, AT_STREAMS, AT_DONE } at_state_t;
 
 struct attempt {
   job_t *job;
@@ -74,9 +66,8 @@ struct attempt {
   hop_t *hop;
   hop_t *tried[MAX_HOP_TRIES];
   unsigned n_tried;
-  uint32_t circ_id;
-  int64_t circ_start_ms, circ_ms;
-  ep_timer_id_t timer;
+  ep_ncirc_t *circ;
+  int64_t circ_ms;
   pstream_t *streams;        /* allocated when the job starts, freed when it ends */
   size_t n_streams, cap_streams;
   bool link_failed, circ_failed, proto_error;
@@ -125,6 +116,13 @@ static void attempt_start(attempt_t *a);
 static void attempt_finish(attempt_t *a);
 static void job_attempt_done(job_t *j, attempt_t *a);
 static void start_jobs(scan_t *s);
+
+static void set_hop_state(hop_t *h, hop_state_t to) { h->state = to; }
+static void set_attempt_state(attempt_t *a, at_state_t to) { a->state = to; }
+static void set_stream_state(pstream_t *st, stream_state_t to) {
+  st->begun = to == ST_BEGUN || to == ST_DONE;
+  st->done = to == ST_DONE || to == ST_DROPPED;
+}
 
 /* ---------------------------------------------------------------- hops */
 
@@ -181,71 +179,32 @@ static hop_t *pick_hop(scan_t *s, attempt_t *a) {
   return fallback;
 }
 
-static void on_link_event(void *arg, ep_link_t *link, const ep_event_t *ev);
-
-/* First index in h->owners whose circ_id is >= id. */
-static size_t owner_lower_bound(const hop_t *h, uint32_t id) {
-  size_t lo = 0, hi = h->n_owners;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (h->owners[mid].circ_id < id) {
-      lo = mid + 1;
-    } else {
-      hi = mid;
-    }
-  }
-  return lo;
+static void on_hop_open(void *arg, ep_carrier_t *car) {
+  (void)car;
+  set_hop_state(arg, HOP_OPEN);
 }
 
-static void owner_del(hop_t *h, uint32_t id) {
-  size_t i = owner_lower_bound(h, id);
-  if (i < h->n_owners && h->owners[i].circ_id == id) {
-    memmove(&h->owners[i], &h->owners[i + 1], (h->n_owners - i - 1) * sizeof *h->owners);
-    h->n_owners--;
-  }
-}
-
-/* EP_OK or EP_ERR_NOMEM. The channel gives each live circuit a distinct id. */
-static int owner_add(hop_t *h, uint32_t id, attempt_t *a) {
-  size_t i = owner_lower_bound(h, id);
-  if (i < h->n_owners && h->owners[i].circ_id == id) {
-    h->owners[i].att = a;
-    return EP_OK;
-  }
-  if (h->n_owners == h->cap_owners) {
-    size_t ncap = h->cap_owners ? h->cap_owners * 2 : 64;
-    circ_owner_t *n = realloc(h->owners, ncap * sizeof *n);
-    if (n == NULL) {
-      return EP_ERR_NOMEM;
-    }
-    h->owners = n;
-    h->cap_owners = ncap;
-  }
-  memmove(&h->owners[i + 1], &h->owners[i], (h->n_owners - i) * sizeof *h->owners);
-  h->owners[i] = (circ_owner_t){id, a};
-  h->n_owners++;
-  return EP_OK;
-}
-
-/* The attempt's circuit is gone (or never was): forget it. */
-static void attempt_clear_circ(attempt_t *a) {
-  if (a->circ_id != 0 && a->hop != NULL) {
-    owner_del(a->hop, a->circ_id);
-  }
-  a->circ_id = 0;
+/* The link failed; its circuits hear it next (on_circ_failed). */
+static void on_hop_closed(void *arg, ep_carrier_t *car, const ep_event_t *ev) {
+  (void)car;
+  hop_t *h = arg;
+  set_hop_state(h, HOP_DEAD);
+  h->s->sum->links_failed++;
+  ep_info("scan: first hop %s (%s): %s", h->relay->ref.nickname, h->relay->ref.fingerprint, ev->msg);
 }
 
 static void hop_connect(hop_t *h) {
+  static const ep_carrier_cbs_t cbs = {.open = on_hop_open, .closed = on_hop_closed};
   scan_t *s = h->s;
   ep_link_cfg_t lc = {.connect_timeout_ms = s->cfg->link_timeout_ms,
                       .handshake_timeout_ms = s->cfg->link_timeout_ms,
                       .trace = s->cfg->trace, .trace_arg = s->cfg->trace_arg};
   ep_err_t err = {0};
-  h->state = HOP_CONNECTING;
-  h->link = ep_link_open(s->loop, s->tls, &h->relay->target, &lc, on_link_event, h, &err);
-  if (h->link == NULL) {
+  set_hop_state(h, HOP_CONNECTING);
+  h->car = ep_carrier_open(s->loop, s->tls, &h->relay->target, &lc, &cbs, h, &err);
+  if (h->car == NULL) {
     ep_warn("scan: cannot start a link to first hop %s: %s", h->relay->ref.fingerprint, err.msg);
-    h->state = HOP_DEAD;
+    set_hop_state(h, HOP_DEAD);
   }
 }
 
@@ -253,16 +212,31 @@ static void hop_connect(hop_t *h) {
 
 static bool stream_expects_greeting(uint16_t port) { return port == 25 || port == 587; }
 
+void ep_scan_outcome_from_rec(const ep_streamrec_t *rec, ep_stream_outcome_t *o) {
+  o->connected = rec->connected;
+  o->connected_ms = rec->connected ? rec->connected_ms : 0;
+  o->ended = rec->ended;
+  o->end_reason = rec->end_reason;
+  o->end_ms = rec->ended ? rec->end_ms : 0;
+  o->deadline_hit = rec->deadline_hit;
+  o->data = rec->data;
+  o->data_len = rec->data_len;
+}
+
+bool ep_scan_stream_answered(const ep_streamrec_t *rec, bool expect_greeting) {
+  if (!expect_greeting) {
+    return rec->connected;
+  }
+  ep_greeting_t g;
+  return rec->data_len > 0 && ep_greeting_parse(rec->data, rec->data_len, false, &g) == 1;
+}
+
 static void stream_done(pstream_t *st) {
   if (st->done) {
     return;
   }
-  st->done = true;
+  set_stream_state(st, st->begun ? ST_DONE : ST_DROPPED);
   attempt_t *a = st->att;
-  if (st->timer != 0) {
-    ep_loop_timer_cancel(a->job->s->loop, st->timer);
-    st->timer = 0;
-  }
   for (size_t i = 0; i < a->n_streams; i++) {
     if (!a->streams[i].done) {
       return;
@@ -272,87 +246,60 @@ static void stream_done(pstream_t *st) {
 }
 
 static void stream_end_and_done(pstream_t *st) {
-  attempt_t *a = st->att;
-  ep_channel_t *ch = a->hop != NULL ? ep_link_channel(a->hop->link) : NULL;
-  if (ch != NULL && st->begun && !st->o.ended) {
-    ep_channel_stream_end(ch, a->circ_id, st->id, EP_END_DONE, NULL);
-    ep_link_flush(a->hop->link);
-  }
+  ep_ncirc_end(st->att->circ, &st->rec, EP_END_DONE);
   stream_done(st);
 }
 
-static void on_stream_timer(ep_loop_t *loop, void *arg) {
-  (void)loop;
-  pstream_t *st = arg;
-  st->timer = 0;
-  st->o.deadline_hit = true;
-  stream_end_and_done(st);
+/* What the recorder got, where the record writer reads it. */
+static void stream_record(pstream_t *st) {
+  ep_scan_outcome_from_rec(&st->rec, &st->o);
+  st->end_has_addr = st->rec.end_has_addr;
+  st->end_addr = st->rec.end_addr;
+  st->end_ttl = st->rec.end_ttl;
 }
 
-static pstream_t *find_stream(attempt_t *a, uint16_t id) {
-  for (size_t i = 0; i < a->n_streams; i++) {
-    if (a->streams[i].begun && a->streams[i].id == id) {
-      return &a->streams[i];
-    }
+static void on_stream_event(void *arg, ep_ncirc_t *c, ep_streamrec_t *rec, ep_srec_what_t what,
+                            const ep_event_t *ev) {
+  (void)arg;
+  (void)c;
+  (void)ev;
+  pstream_t *st = (pstream_t *)((char *)rec - offsetof(pstream_t, rec));
+  if (st->done) {
+    return;
   }
-  return NULL;
+  stream_record(st);
+  if (what == EP_SREC_END || what == EP_SREC_DEADLINE) {
+    stream_done(st);
+  } else if (ep_scan_stream_answered(rec, st->o.expect_greeting)) {
+    stream_end_and_done(st);
+  }
 }
 
 static void begin_streams(attempt_t *a) {
   scan_t *s = a->job->s;
-  ep_channel_t *ch = ep_link_channel(a->hop->link);
   for (size_t i = 0; i < a->n_streams && a->state == AT_STREAMS; i++) {
     pstream_t *st = &a->streams[i];
     if (st->done) {
       continue; /* answered on an earlier circuit of this attempt */
     }
     ep_err_t err = {0};
-    int rc = st->kind == SK_CONTROL_DIR
-                 ? ep_channel_stream_begin_dir(ch, a->circ_id, &st->id, &err)
-                 : ep_channel_stream_begin(ch, a->circ_id, s->cfg->target_host, st->port, 0,
-                                           &st->id, &err);
-    if (rc != EP_OK) {
+    ep_streamrec_init(&st->rec, st->data, sizeof st->data);
+    if (ep_ncirc_begin(a->circ, &st->rec, st->kind == SK_CONTROL_DIR ? NULL : s->cfg->target_host,
+                       st->port, s->cfg->stream_timeout_ms, &err) != EP_OK) {
       ep_debug("scan: exit %s: cannot begin a stream: %s", a->job->exit->ref.fingerprint, err.msg);
       st->o.circuit_failed = true;
       stream_done(st);
       continue;
     }
-    st->begun = true;
-    st->begin_ms = ep_now_ms();
-    st->timer = ep_loop_timer_in(s->loop, s->cfg->stream_timeout_ms, on_stream_timer, st);
-  }
-  if (a->hop != NULL && a->hop->link != NULL) {
-    ep_link_flush(a->hop->link);
+    set_stream_state(st, ST_BEGUN);
   }
 }
 
 /* ------------------------------------------------------------ attempts */
 
-static void attempt_cancel_timers(attempt_t *a) {
-  ep_loop_t *loop = a->job->s->loop;
-  if (a->timer != 0) {
-    ep_loop_timer_cancel(loop, a->timer);
-    a->timer = 0;
-  }
-  for (size_t i = 0; i < a->n_streams; i++) {
-    if (a->streams[i].timer != 0) {
-      ep_loop_timer_cancel(loop, a->streams[i].timer);
-      a->streams[i].timer = 0;
-    }
-  }
-}
-
 static void attempt_release_hop(attempt_t *a) {
-  if (a->hop == NULL) {
-    return;
-  }
-  ep_channel_t *ch = ep_link_channel(a->hop->link);
-  if (ch != NULL && a->circ_id != 0) {
-    ep_channel_circ_destroy(ch, a->circ_id);
-    ep_link_flush(a->hop->link);
-  }
-  attempt_clear_circ(a);
-  a->hop->users--;
+  ep_ncirc_free(a->circ); /* DESTROY if it still lives */
+  a->circ = NULL;
   a->hop = NULL;
 }
 
@@ -361,9 +308,8 @@ static void attempt_finish(attempt_t *a) {
   if (a->state == AT_DONE) {
     return;
   }
-  attempt_cancel_timers(a);
   attempt_release_hop(a);
-  a->state = AT_DONE;
+  set_attempt_state(a, AT_DONE);
   job_attempt_done(a->job, a);
 }
 
@@ -379,7 +325,7 @@ static void attempt_fail(attempt_t *a, bool link, bool circ, bool proto, const c
       st->o.first_hop_failed = link;
       st->o.circuit_failed = circ;
       st->o.protocol_error = proto;
-      st->done = true;
+      set_stream_state(st, st->begun ? ST_DONE : ST_DROPPED);
     }
   }
   attempt_finish(a);
@@ -406,7 +352,6 @@ static void attempt_give_up(attempt_t *a, bool link, const char *msg) {
  * hop that dies mid-scan so costs no verdicts. */
 static void attempt_try_again(attempt_t *a, bool link, const char *msg) {
   scan_t *s = a->job->s;
-  attempt_cancel_timers(a);
   attempt_release_hop(a);
   snprintf(a->fail_msg, sizeof a->fail_msg, "%s", msg);
   if (!link && a->past_hop_msg[0] == '\0') {
@@ -422,43 +367,49 @@ static void attempt_try_again(attempt_t *a, bool link, const char *msg) {
       bool expect = st->o.expect_greeting;
       memset(&st->o, 0, sizeof st->o);
       st->o.expect_greeting = expect;
-      st->begun = false;
-      st->id = 0;
+      set_stream_state(st, ST_IDLE);
     }
-    a->state = AT_IDLE;
+    set_attempt_state(a, AT_IDLE);
     attempt_start(a);
     return;
   }
   attempt_give_up(a, link, msg);
 }
 
-static void on_circ_timer(ep_loop_t *loop, void *arg) {
-  (void)loop;
+static void on_circ_opened(void *arg, ep_ncirc_t *c) {
   attempt_t *a = arg;
-  a->timer = 0;
-  char msg[96];
-  snprintf(msg, sizeof msg, "circuit not built within %lld ms",
-           (long long)a->job->s->cfg->circuit_timeout_ms);
-  attempt_try_again(a, false, msg);
+  a->circ_ms = ep_ncirc_build_ms(c);
+  set_attempt_state(a, AT_STREAMS);
+  begin_streams(a);
 }
 
+static void on_circ_failed(void *arg, ep_ncirc_t *c, const ep_ncirc_failure_t *f) {
+  (void)c;
+  attempt_t *a = arg;
+  if (f->why == EP_NCIRC_LINK) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "first hop %s: %.100s", a->hop->relay->ref.nickname, f->msg);
+    attempt_try_again(a, true, msg);
+  } else if (f->why == EP_NCIRC_PROTOCOL) {
+    attempt_fail(a, false, false, true, f->msg); /* a relay broke the protocol */
+  } else {
+    attempt_try_again(a, false, f->msg);
+  }
+}
+
+/* A circuit to the exit through the attempt's hop (made when its link is up). */
 static void attempt_build(attempt_t *a) {
+  static const ep_ncirc_cbs_t cbs = {.opened = on_circ_opened, .failed = on_circ_failed,
+                                     .stream = on_stream_event};
   scan_t *s = a->job->s;
-  ep_channel_t *ch = ep_link_channel(a->hop->link);
+  ep_ncirc_cfg_t cc = {.kind = EP_CREATE_NTOR, .build_timeout_ms = s->cfg->circuit_timeout_ms};
   ep_err_t err = {0};
-  if (ch == NULL || ep_channel_circ_create(ch, EP_CREATE_NTOR, &a->circ_id, &err) != EP_OK) {
-    a->circ_id = 0;
-    attempt_try_again(a, false, ch == NULL ? "no channel" : err.msg);
+  a->circ = ep_ncirc_new(a->hop->car, &a->job->exit->target, 1, &cc, &cbs, a, &err);
+  if (a->circ == NULL) {
+    attempt_try_again(a, false, err.msg);
     return;
   }
-  if (owner_add(a->hop, a->circ_id, a) != EP_OK) {
-    attempt_try_again(a, false, "out of memory"); /* destroys the circuit */
-    return;
-  }
-  a->state = AT_BUILDING;
-  a->circ_start_ms = ep_now_ms();
-  a->timer = ep_loop_timer_in(s->loop, s->cfg->circuit_timeout_ms, on_circ_timer, a);
-  ep_link_flush(a->hop->link);
+  set_attempt_state(a, AT_BUILDING);
 }
 
 static void attempt_start(attempt_t *a) {
@@ -482,7 +433,6 @@ static void attempt_start(attempt_t *a) {
   }
   a->tried[a->n_tried++] = h;
   a->hop = h;
-  h->users++;
   if (h->state == HOP_IDLE) {
     hop_connect(h);
     if (h->state == HOP_DEAD) {
@@ -490,149 +440,7 @@ static void attempt_start(attempt_t *a) {
       return;
     }
   }
-  if (h->state == HOP_OPEN) {
-    attempt_build(a);
-  } else {
-    a->state = AT_WAIT_LINK;
-  }
-}
-
-static attempt_t *find_attempt(hop_t *h, uint32_t circ_id) {
-  size_t i = owner_lower_bound(h, circ_id);
-  if (i >= h->n_owners || h->owners[i].circ_id != circ_id) {
-    return NULL;
-  }
-  attempt_t *a = h->owners[i].att;
-  if (a->hop == h && a->circ_id == circ_id && a->state != AT_DONE && a->state != AT_IDLE &&
-      a->job->started && !a->job->finished) {
-    return a;
-  }
-  return NULL;
-}
-
-static void on_link_event(void *arg, ep_link_t *link, const ep_event_t *ev) {
-  hop_t *h = arg;
-  scan_t *s = h->s;
-  (void)link;
-  if (ev->type == EP_EV_CHAN_OPEN) {
-    h->state = HOP_OPEN;
-    for (size_t i = 0; i < s->n_exits; i++) {
-      job_t *j = &s->jobs[i];
-      attempt_t *as[2] = {&j->main, &j->retry};
-      for (int k = 0; k < 2; k++) {
-        if (j->started && !j->finished && as[k]->hop == h && as[k]->state == AT_WAIT_LINK) {
-          attempt_build(as[k]);
-        }
-      }
-    }
-    return;
-  }
-  if (ev->type == EP_EV_CHAN_CLOSED) {
-    h->state = HOP_DEAD;
-    h->link = NULL; /* the link closes itself after this event */
-    s->sum->links_failed++;
-    ep_info("scan: first hop %s (%s): %s", h->relay->ref.nickname, h->relay->ref.fingerprint, ev->msg);
-    char msg[160];
-    snprintf(msg, sizeof msg, "first hop %s: %.100s", h->relay->ref.nickname, ev->msg);
-    for (size_t i = 0; i < s->n_exits; i++) {
-      job_t *j = &s->jobs[i];
-      attempt_t *as[2] = {&j->main, &j->retry};
-      for (int k = 0; k < 2; k++) {
-        if (j->started && !j->finished && as[k]->hop == h && as[k]->state != AT_DONE) {
-          attempt_clear_circ(as[k]); /* the circuit died with the link */
-          attempt_try_again(as[k], true, msg);
-        }
-      }
-    }
-    start_jobs(s);
-    return;
-  }
-  attempt_t *a = find_attempt(h, ev->circ_id);
-  if (a == NULL) {
-    return;
-  }
-  ep_channel_t *ch = ep_link_channel(h->link);
-  switch (ev->type) {
-    case EP_EV_CIRC_OPEN:
-      if (ev->hops == 1) {
-        ep_err_t err = {0};
-        if (ep_channel_circ_extend(ch, a->circ_id, &a->job->exit->target, &err) != EP_OK) {
-          attempt_try_again(a, false, err.msg);
-          return;
-        }
-        ep_link_flush(h->link);
-      } else {
-        if (a->timer != 0) {
-          ep_loop_timer_cancel(s->loop, a->timer);
-          a->timer = 0;
-        }
-        a->circ_ms = ep_now_ms() - a->circ_start_ms;
-        a->state = AT_STREAMS;
-        begin_streams(a);
-      }
-      break;
-    case EP_EV_CIRC_DESTROYED: {
-      char msg[240];
-      char rb[48];
-      if (ev->remote) {
-        snprintf(msg, sizeof msg, "circuit destroyed after %u hop(s): %s; %.150s", ev->hops,
-                 ep_destroy_reason_format(rb, sizeof rb, ev->reason), ev->msg);
-      } else {
-        snprintf(msg, sizeof msg, "%.200s", ev->msg); /* names the hop and the failure */
-      }
-      attempt_clear_circ(a);
-      if (!ev->remote && ev->status != 0 && ev->status != EP_ERR_TIMEOUT) {
-        /* We closed it: a relay broke the protocol. */
-        attempt_fail(a, false, false, true, msg);
-      } else {
-        attempt_try_again(a, false, msg);
-      }
-      break;
-    }
-    case EP_EV_STREAM_CONNECTED: {
-      pstream_t *st = find_stream(a, ev->stream_id);
-      if (st == NULL || st->done) {
-        break;
-      }
-      st->o.connected = true;
-      st->o.connected_ms = ep_now_ms() - st->begin_ms;
-      if (!st->o.expect_greeting) {
-        stream_end_and_done(st);
-      }
-      break;
-    }
-    case EP_EV_STREAM_DATA: {
-      pstream_t *st = find_stream(a, ev->stream_id);
-      if (st == NULL || st->done) {
-        break;
-      }
-      size_t room = sizeof st->data - st->o.data_len;
-      size_t take = ev->len < room ? ev->len : room;
-      memcpy(st->data + st->o.data_len, ev->data, take);
-      st->o.data_len += take;
-      ep_greeting_t g;
-      if (ep_greeting_parse(st->data, st->o.data_len, false, &g) == 1) {
-        stream_end_and_done(st);
-      }
-      break;
-    }
-    case EP_EV_STREAM_END: {
-      pstream_t *st = find_stream(a, ev->stream_id);
-      if (st == NULL || st->done) {
-        break;
-      }
-      st->o.ended = true;
-      st->o.end_reason = ev->reason;
-      st->o.end_ms = ep_now_ms() - st->begin_ms;
-      st->end_has_addr = ev->has_addr;
-      st->end_addr = ev->addr;
-      st->end_ttl = ev->ttl;
-      stream_done(st);
-      break;
-    }
-    default:
-      break;
-  }
+  attempt_build(a);
 }
 
 /* ----------------------------------------------------------------- jobs */
@@ -1055,12 +863,10 @@ int ep_scan_run(ep_loop_t *loop, ep_tls_ctx_t *tls, const ep_scan_relay_t *exits
       attempt_init(&j->retry, j, true, 0);
     }
     if (!j->finished) {
-      attempt_cancel_timers(&j->main);
-      attempt_cancel_timers(&j->retry);
       attempt_release_hop(&j->main);
       attempt_release_hop(&j->retry);
-      j->main.state = AT_DONE;
-      j->retry.state = AT_DONE;
+      set_attempt_state(&j->main, AT_DONE);
+      set_attempt_state(&j->retry, AT_DONE);
       job_finish(j, true);
     }
   }
@@ -1070,15 +876,10 @@ int ep_scan_run(ep_loop_t *loop, ep_tls_ctx_t *tls, const ep_scan_relay_t *exits
   }
   print_progress(&s, true);
   for (size_t i = 0; i < s.n_hops; i++) {
-    if (s.hops[i].link != NULL) {
-      ep_link_close(s.hops[i].link);
-      s.hops[i].link = NULL;
-    }
+    ep_carrier_free(s.hops[i].car);
+    s.hops[i].car = NULL;
   }
   ep_loop_run_once(loop, 0, NULL); /* let closed links be released */
-  for (size_t i = 0; i < s.n_hops; i++) {
-    free(s.hops[i].owners);
-  }
   sum->wall_ms = ep_now_ms() - s.t0;
   free(s.held);
   free(s.hops);

@@ -17,6 +17,7 @@
 
 #include "lib/err.h"
 #include "probe/engine/classify.h"
+#include "probe/net/circ.h"
 #include "probe/net/loop.h"
 #include "probe/engine/result.h"
 #include "probe/net/tls.h"
@@ -92,6 +93,12 @@ int ep_scan_run(ep_loop_t *loop, ep_tls_ctx_t *tls, const ep_scan_relay_t *exits
                 const ep_scan_relay_t *first_hops, size_t n_first_hops, const ep_scan_cfg_t *cfg,
                 ep_scan_summary_t *sum, ep_err_t *err);
 void ep_scan_summary_free(ep_scan_summary_t *sum);
+/* A stream recorder's findings as the classifier reads them (data in place);
+ * the failure flags and expect_greeting are left as they are. */
+void ep_scan_outcome_from_rec(const ep_streamrec_t *rec, ep_stream_outcome_t *o);
+/* A probe stream has its answer: CONNECTED when the service does not speak
+ * first, else a complete greeting. */
+bool ep_scan_stream_answered(const ep_streamrec_t *rec, bool expect_greeting);
 /* The human summary: counts per class and verdict, then the violators. */
 void ep_scan_summary_print(const ep_scan_summary_t *sum, FILE *out);
 
