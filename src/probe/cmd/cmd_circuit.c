@@ -398,7 +398,7 @@ int ep_cmd_circuit(int argc, char **argv) {
     stream_state_t *s = &r->streams[r->n_streams++];
     s->run = r;
     s->port = (uint16_t)port;
-    s->o.expect_greeting = (port == 25 || port == 587);
+    s->o.expect_greeting = ep_port_expects_greeting((uint16_t)port);
     p = *end == ',' ? end + 1 : end;
   }
   if (begin_dir || r->n_streams == 0) {

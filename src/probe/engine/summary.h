@@ -1,0 +1,45 @@
+/* exitprobe — the tally of one scan round: records per class and verdict,
+ * the violators, and the progress and summary lines a person reads. */
+#ifndef EP_PROBE_SUMMARY_H
+#define EP_PROBE_SUMMARY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "probe/engine/classify.h"
+#include "probe/engine/result.h"
+
+typedef struct ep_scan_violator {
+  ep_relay_ref_t exit;
+  uint16_t port;
+  ep_class_t cls;
+  char why[160];
+} ep_scan_violator_t;
+
+typedef struct ep_scan_summary {
+  size_t exits, probes;          /* candidates, (exit, port) records written */
+  size_t classes[EP_CLASS_COUNT];
+  size_t verdicts[3];            /* honours, violates, inconclusive */
+  size_t links_failed;
+  bool interrupted;
+  bool deadline_hit;
+  int64_t wall_ms;
+  ep_scan_violator_t *violators; /* at most EP_CAP_VIOLATORS; ep_scan_summary_free */
+  size_t n_violators, violators_alloc;
+  size_t violators_left_out;     /* past the cap (or out of memory): counted only */
+} ep_scan_summary_t;
+
+/* Counts one written record (and lists it if it violates). */
+void ep_scan_summary_add(ep_scan_summary_t *sum, const ep_result_t *r);
+void ep_scan_summary_free(ep_scan_summary_t *sum);
+/* The human summary: counts per class and verdict, then the violators. */
+void ep_scan_summary_print(const ep_scan_summary_t *sum, FILE *out);
+
+/* One progress line ("scan round 1: 3/10 exits done, ..."); on a terminal
+ * (`tty`) it rewrites the line, ending it only when `final`. */
+void ep_scan_progress_print(FILE *out, bool tty, bool final, unsigned round, size_t done,
+                            size_t total, size_t active, int64_t elapsed_ms);
+
+#endif
