@@ -13,10 +13,8 @@
 #include <time.h>
 
 #include "lib/caps.h"
-#include "lib/escape.h"
 #include "lib/log.h"
 #include "lib/timeutil.h"
-#include "lib/vec.h"
 #include "probe/net/link.h"
 #include "probe/engine/smtp.h"
 #include "probe/engine/verdict.h"
@@ -99,15 +97,6 @@ struct job {
   bool port_done[EP_SCAN_MAX_PORTS];   /* record written or held */
 };
 
-/* A record waiting for the target to answer through another exit: the
- * verdict's input, kept to judge it again (it owns copies of the banners). */
-typedef struct held {
-  ep_probe_in_t in;
-  ep_result_t r;
-  size_t port_idx;
-  uint8_t *bytes;
-} held_t;
-
 struct scan {
   ep_loop_t *loop;
   ep_tls_ctx_t *tls;
@@ -120,9 +109,7 @@ struct scan {
   size_t hop_cursor;
   job_t *jobs;
   size_t next_job, active, finished;
-  unsigned reachable[EP_SCAN_MAX_PORTS];  /* exits through which the target answered */
-  held_t *held;
-  size_t n_held, held_alloc;
+  ep_records_t records;      /* written, or held until the target answers elsewhere */
   bool finalizing;
   int64_t t0;
   ep_timer_id_t progress_timer;
@@ -708,88 +695,6 @@ static void set_job_state(job_t *j, job_state_t state) {
   j->state = state;
 }
 
-/* ------------------------------------------------------------- records */
-
-static void emit(scan_t *s, const ep_result_t *r) {
-  if (s->cfg->out != NULL) {
-    ep_err_t err = {0};
-    if (ep_result_write(r, s->cfg->out, &err) != EP_OK) {
-      ep_warn("scan: %s", err.msg);
-    }
-  }
-  ep_scan_summary_add(s->sum, r);
-}
-
-/* Keep a copy of a banner the held input points to (NULL when empty). */
-static uint8_t *keep_bytes(ep_stream_outcome_t *o, uint8_t *dst) {
-  if (o->data_len > 0) {
-    memcpy(dst, o->data, o->data_len);
-  }
-  o->data = o->data_len > 0 ? dst : NULL;
-  return dst + o->data_len;
-}
-
-/* False if it cannot be held (cap reached, out of memory): write it now. */
-static bool hold(scan_t *s, const ep_probe_in_t *in, const ep_result_t *r, size_t port_idx) {
-  ep_err_t err = {0};
-  if (EP_VEC_RESERVE(s->held, s->held_alloc, s->n_held + 1, EP_CAP_HELD_RECORDS, "held records",
-                     &err) != EP_OK) {
-    ep_debug("scan: %s: written now", err.msg);
-    return false;
-  }
-  size_t n = in->main.o.data_len + in->retry.o.data_len; /* each at most EP_CAP_BANNER + 1 */
-  uint8_t *bytes = n > 0 ? malloc(n) : NULL;
-  if (n > 0 && bytes == NULL) {
-    return false;
-  }
-  held_t *h = &s->held[s->n_held++];
-  h->in = *in;
-  h->r = *r;
-  h->port_idx = port_idx;
-  h->bytes = bytes;
-  keep_bytes(&h->in.retry.o, keep_bytes(&h->in.main.o, bytes));
-  return true;
-}
-
-/* Judge a held record again, now that more is known, and write it. */
-static void release(scan_t *s, held_t *h) {
-  h->in.target_ok_elsewhere = s->reachable[h->port_idx];
-  ep_probe_judge(&h->in, &h->r);
-  emit(s, &h->r);
-  free(h->bytes);
-  h->bytes = NULL;
-}
-
-/* Write the record, or hold it until the target answers through another
- * exit on its port (or the round ends): only then can it be confirmed. */
-static void record(scan_t *s, const ep_probe_in_t *in, const ep_result_t *r, size_t port_idx,
-                   bool waits_for_target) {
-  if (waits_for_target && !s->finalizing && hold(s, in, r, port_idx)) {
-    return;
-  }
-  emit(s, r);
-  if (r->c.cls != EP_CLASS_REACHABLE) {
-    return;
-  }
-  s->reachable[port_idx]++;
-  for (size_t i = 0; i < s->n_held;) {
-    if (s->held[i].port_idx == port_idx) {
-      held_t h = s->held[i];
-      s->held[i] = s->held[--s->n_held];
-      release(s, &h);
-    } else {
-      i++;
-    }
-  }
-}
-
-static void flush_held(scan_t *s) {
-  for (size_t i = 0; i < s->n_held; i++) {
-    release(s, &s->held[i]);
-  }
-  s->n_held = 0;
-}
-
 /* The port's stream on one attempt, as the verdict sees it (st NULL: none). */
 static void probe_try(const attempt_t *a, pstream_t *st, ep_probe_try_t *t) {
   snprintf(t->fail_msg, sizeof t->fail_msg, "%s", a->fail_msg);
@@ -829,7 +734,7 @@ static void job_write(job_t *j, bool interrupted) {
     ep_probe_in_t in = {.interrupted = interrupted,
                         .policy_basis = j->exit->policy_basis,
                         .may_be_restricted = j->exit->may_be_restricted,
-                        .target_ok_elsewhere = s->reachable[p]};
+                        .target_ok_elsewhere = s->records.reachable[p]};
     probe_try(m, st, &in.main);
     probe_try(&j->retry, j->retried ? probe_stream(&j->retry, p) : NULL, &in.retry);
     probe_controls(m, &in);
@@ -860,7 +765,7 @@ static void job_write(job_t *j, bool interrupted) {
       snprintf(r.retry_first_hop, sizeof r.retry_first_hop, "%s",
                j->retry.tried[j->retry.n_tried - 1]->relay->ref.fingerprint);
     }
-    record(s, &in, &r, p, waits);
+    ep_records_put(&s->records, &in, &r, p, waits && !s->finalizing);
   }
 }
 
@@ -958,7 +863,7 @@ static void scan_finalize(scan_t *s) {
       job_finish(j, true);
     }
   }
-  flush_held(s);
+  ep_records_flush(&s->records);
 }
 
 /* ------------------------------------------------------------ progress */
@@ -1017,6 +922,8 @@ int ep_scan_run(ep_loop_t *loop, ep_tls_ctx_t *tls, const ep_scan_relay_t *exits
   s.exits = exits;
   s.n_exits = n_exits;
   s.t0 = ep_now_ms();
+  s.records.out = cfg->out;
+  s.records.sum = sum;
   s.hops = calloc(n_first_hops, sizeof *s.hops);
   s.jobs = calloc(n_exits ? n_exits : 1, sizeof *s.jobs);
   if (s.hops == NULL || s.jobs == NULL) {
@@ -1063,7 +970,6 @@ int ep_scan_run(ep_loop_t *loop, ep_tls_ctx_t *tls, const ep_scan_relay_t *exits
     free(s.hops[i].owners);
   }
   sum->wall_ms = ep_now_ms() - s.t0;
-  free(s.held);
   free(s.hops);
   free(s.jobs);
   return rc < 0 ? rc : EP_OK;

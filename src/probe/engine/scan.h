@@ -19,12 +19,10 @@
 #include "probe/engine/classify.h"
 #include "probe/net/loop.h"
 #include "probe/engine/result.h"
-#include "probe/engine/summary.h"   /* ep_scan_summary_t, its printing and freeing */
+#include "probe/engine/records.h"   /* EP_SCAN_MAX_PORTS, ep_scan_summary_t and its printing */
 #include "probe/net/tls.h"
 #include "proto/events.h"
 #include "proto/target.h"
-
-#define EP_SCAN_MAX_PORTS 16
 
 typedef struct ep_scan_relay {
   ep_target_t target;

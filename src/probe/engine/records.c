@@ -1,7 +1,7 @@
-/* exitprobe — the tally of one scan round (see summary.h). */
+/* exitprobe — the records of one scan round and their tally (see records.h). */
 #include "config.h"
 
-#include "probe/engine/summary.h"
+#include "probe/engine/records.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +10,98 @@
 #include "lib/escape.h"
 #include "lib/log.h"
 #include "lib/vec.h"
+
+/* A record waiting for the target: the verdict's input, kept to judge it
+ * again, with copies of the banners it points to. */
+struct ep_held_record {
+  ep_probe_in_t in;
+  ep_result_t r;
+  size_t port_idx;
+  uint8_t *bytes;
+};
+
+static void emit(ep_records_t *rs, const ep_result_t *r) {
+  if (rs->out != NULL) {
+    ep_err_t err = {0};
+    if (ep_result_write(r, rs->out, &err) != EP_OK) {
+      ep_warn("scan: %s", err.msg);
+    }
+  }
+  ep_scan_summary_add(rs->sum, r);
+}
+
+/* Point the held input at its own copy of a banner (NULL when empty). */
+static uint8_t *keep_bytes(ep_stream_outcome_t *o, uint8_t *dst) {
+  if (o->data_len > 0) {
+    memcpy(dst, o->data, o->data_len);
+  }
+  o->data = o->data_len > 0 ? dst : NULL;
+  return dst + o->data_len;
+}
+
+/* False if it cannot be held (cap reached, out of memory): write it now. */
+static bool hold(ep_records_t *rs, const ep_probe_in_t *in, const ep_result_t *r, size_t port_idx) {
+  ep_err_t err = {0};
+  if (EP_VEC_RESERVE(rs->held, rs->held_alloc, rs->n_held + 1, EP_CAP_HELD_RECORDS,
+                     "held records", &err) != EP_OK) {
+    ep_debug("scan: %s: written now", err.msg);
+    return false;
+  }
+  size_t n = in->main.o.data_len + in->retry.o.data_len; /* each at most EP_CAP_BANNER + 1 */
+  uint8_t *bytes = n > 0 ? malloc(n) : NULL;
+  if (n > 0 && bytes == NULL) {
+    return false;
+  }
+  ep_held_record_t *h = &rs->held[rs->n_held++];
+  h->in = *in;
+  h->r = *r;
+  h->port_idx = port_idx;
+  h->bytes = bytes;
+  keep_bytes(&h->in.retry.o, keep_bytes(&h->in.main.o, bytes));
+  return true;
+}
+
+/* Judge a held record again, now that more is known, and write it. */
+static void release(ep_records_t *rs, ep_held_record_t *h) {
+  h->in.target_ok_elsewhere = rs->reachable[h->port_idx];
+  ep_probe_judge(&h->in, &h->r);
+  emit(rs, &h->r);
+  free(h->bytes);
+  h->bytes = NULL;
+}
+
+void ep_records_put(ep_records_t *rs, const ep_probe_in_t *in, const ep_result_t *r,
+                    size_t port_idx, bool waits) {
+  if (port_idx >= EP_SCAN_MAX_PORTS) {
+    waits = false; /* not a port of the scan: nothing can release it */
+  }
+  if (waits && hold(rs, in, r, port_idx)) {
+    return;
+  }
+  emit(rs, r);
+  if (r->c.cls != EP_CLASS_REACHABLE || port_idx >= EP_SCAN_MAX_PORTS) {
+    return;
+  }
+  rs->reachable[port_idx]++;
+  for (size_t i = 0; i < rs->n_held;) {
+    if (rs->held[i].port_idx == port_idx) {
+      ep_held_record_t h = rs->held[i];
+      rs->held[i] = rs->held[--rs->n_held];
+      release(rs, &h);
+    } else {
+      i++;
+    }
+  }
+}
+
+void ep_records_flush(ep_records_t *rs) {
+  for (size_t i = 0; i < rs->n_held; i++) {
+    release(rs, &rs->held[i]);
+  }
+  free(rs->held);
+  rs->held = NULL;
+  rs->n_held = rs->held_alloc = 0;
+}
 
 void ep_scan_summary_add(ep_scan_summary_t *sum, const ep_result_t *r) {
   sum->probes++;
