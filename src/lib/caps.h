@@ -43,4 +43,9 @@
 /* Items of one JSON array or object (each takes at least two input bytes). */
 #define EP_CAP_JSON_ITEMS       (EP_CAP_JSON_INPUT / 2u)
 
+/* One scan round: at most ~200,000 candidate exits (EP_CAP_DOC_ENTRIES) x 16
+ * ports, in practice a few thousand exits. */
+#define EP_CAP_VIOLATORS        131072u          /* violators listed in a round's summary */
+#define EP_CAP_HELD_RECORDS     131072u          /* records waiting for the target to answer */
+
 #endif

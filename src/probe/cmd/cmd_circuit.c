@@ -327,7 +327,7 @@ static int circuit_parse(int argc, char **argv, circ_run_t *r, circuit_opts_t *o
     stream_state_t *s = &r->streams[r->n_streams++];
     s->run = r;
     s->port = o->ports.v[i];
-    s->o.expect_greeting = (s->port == 25 || s->port == 587);
+    s->o.expect_greeting = ep_port_expects_greeting(s->port);
   }
   if (o->begin_dir || r->n_streams == 0) {
     stream_state_t *s = &r->streams[r->n_streams++];

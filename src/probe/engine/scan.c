@@ -15,10 +15,10 @@
 #include <time.h>
 
 #include "lib/caps.h"
-#include "lib/escape.h"
 #include "lib/log.h"
 #include "lib/timeutil.h"
 #include "probe/engine/smtp.h"
+#include "probe/engine/verdict.h"
 #include "probe/net/circ.h"
 #include "proto/relaymsg.h"
 
@@ -75,22 +75,18 @@ struct attempt {
   char past_hop_msg[160];    /* the first failure beyond a working first hop */
 };
 
+typedef enum job_state { JOB_WAITING = 0, JOB_MAIN, JOB_RETRY, JOB_DONE } job_state_t;
+
 struct job {
   scan_t *s;
   const ep_scan_relay_t *exit;
-  bool started, finished;
+  job_state_t state;                   /* set_job_state changes it and what follows */
+  bool started, finished, retried;     /* it left WAITING, reached DONE, went through RETRY */
   time_t started_wall;
   int64_t start_ms;
   attempt_t main, retry;
-  bool retried;
   bool port_done[EP_SCAN_MAX_PORTS];   /* record written or held */
 };
-
-typedef struct held {
-  ep_result_t r;
-  size_t port_idx;
-  ep_verdict_input_t vin;
-} held_t;
 
 struct scan {
   ep_loop_t *loop;
@@ -104,9 +100,7 @@ struct scan {
   size_t hop_cursor;
   job_t *jobs;
   size_t next_job, active, finished;
-  unsigned reachable[EP_SCAN_MAX_PORTS];  /* exits through which the target answered */
-  held_t *held;
-  size_t n_held, held_alloc;
+  ep_records_t records;      /* written, or held until the target answers elsewhere */
   bool finalizing;
   int64_t t0;
   ep_timer_id_t progress_timer;
@@ -209,8 +203,6 @@ static void hop_connect(hop_t *h) {
 }
 
 /* ------------------------------------------------------------- streams */
-
-static bool stream_expects_greeting(uint16_t port) { return port == 25 || port == 587; }
 
 void ep_scan_outcome_from_rec(const ep_streamrec_t *rec, ep_stream_outcome_t *o) {
   o->connected = rec->connected;
@@ -331,18 +323,10 @@ static void attempt_fail(attempt_t *a, bool link, bool circ, bool proto, const c
   attempt_finish(a);
 }
 
-/* No first hop left to try. When some try got past its first hop (the
- * circuit failed at the extend or later), the exit is what failed, whatever
- * the later tries met: circuit-failed, not first-hop-failed, with both
- * failures named — a consensus lists relays that are down by now, and the
- * last try landing on one of them must not hide what happened before. */
+/* No first hop left to try. When some try got past its first hop, the
+ * record says circuit-failed even if the last first hop was down: that rule
+ * is the verdict's (ep_probe_judge, from fail_msg and past_hop_msg). */
 static void attempt_give_up(attempt_t *a, bool link, const char *msg) {
-  if (link && a->past_hop_msg[0] != '\0') {
-    char both[sizeof a->fail_msg];
-    snprintf(both, sizeof both, "%.90s; then %.60s", a->past_hop_msg, msg);
-    attempt_fail(a, false, true, false, both);
-    return;
-  }
   attempt_fail(a, link, !link, false, msg);
 }
 
@@ -486,7 +470,7 @@ static void add_stream(attempt_t *a, stream_kind_t kind, uint16_t port, size_t p
   st->kind = kind;
   st->port = port;
   st->port_idx = port_idx;
-  st->o.expect_greeting = kind == SK_PROBE && stream_expects_greeting(port);
+  st->o.expect_greeting = kind == SK_PROBE && ep_port_expects_greeting(port);
 }
 
 static pstream_t *probe_stream(attempt_t *a, size_t port_idx) {
@@ -498,194 +482,98 @@ static pstream_t *probe_stream(attempt_t *a, size_t port_idx) {
   return NULL;
 }
 
-static ep_class_t stream_class(pstream_t *st, ep_classification_t *c) {
-  st->o.data = st->data;
-  ep_classify(&st->o, c);
-  return c->cls;
+/* The one place a job's state changes. MAIN: it starts (counted in flight);
+ * RETRY: its failed ports are tried again; DONE: its records are written. */
+static void set_job_state(job_t *j, job_state_t state) {
+  scan_t *s = j->s;
+  if (state == JOB_MAIN) {
+    j->started = true;
+    j->started_wall = ep_wall_now();
+    j->start_ms = ep_now_ms();
+    s->active++;
+    attempt_init(&j->main, j, false, main_streams_cap(s->cfg));
+    attempt_init(&j->retry, j, true, 0);
+  } else if (state == JOB_RETRY) {
+    j->retried = true;
+  } else if (state == JOB_DONE) {
+    j->finished = true;
+    s->active--;
+    s->finished++;
+  }
+  j->state = state;
 }
 
-static void fill_ref(ep_relay_ref_t *dst, const ep_scan_relay_t *r) { *dst = r->ref; }
-
-static void emit(scan_t *s, ep_result_t *r) {
-  ep_scan_summary_t *sum = s->sum;
-  if (s->cfg->out != NULL) {
-    ep_err_t err = {0};
-    if (ep_result_write(r, s->cfg->out, &err) != EP_OK) {
-      ep_warn("scan: %s", err.msg);
-    }
-  }
-  sum->probes++;
-  sum->classes[r->c.cls]++;
-  sum->verdicts[r->verdict]++;
-  if (r->verdict == EP_VERDICT_VIOLATES) {
-    ep_scan_violator_t *nv = realloc(sum->violators, (sum->n_violators + 1) * sizeof *nv);
-    if (nv != NULL) {
-      sum->violators = nv;
-      ep_scan_violator_t *v = &nv[sum->n_violators++];
-      v->exit = r->exit;
-      v->port = r->port;
-      v->cls = r->c.cls;
-      snprintf(v->why, sizeof v->why, "%s", r->c.why);
-    }
+/* The port's stream on one attempt, as the verdict sees it (st NULL: none). */
+static void probe_try(const attempt_t *a, pstream_t *st, ep_probe_try_t *t) {
+  snprintf(t->fail_msg, sizeof t->fail_msg, "%s", a->fail_msg);
+  snprintf(t->past_hop_msg, sizeof t->past_hop_msg, "%s", a->past_hop_msg);
+  if (st != NULL) {
+    t->has_stream = true;
+    t->begun = st->begun;
+    t->done = st->done;
+    t->o = st->o;
+    t->o.data = st->data;
   }
 }
 
-/* Decide and write, or hold the record until the target is known to answer. */
-static void decide_or_hold(scan_t *s, ep_result_t *r, ep_verdict_input_t *vin, size_t port_idx,
-                           bool interrupted) {
-  vin->target_ok_elsewhere = s->reachable[port_idx];
-  r->verdict = ep_verdict_decide(vin, r->verdict_why, sizeof r->verdict_why);
-  if (interrupted && r->verdict == EP_VERDICT_VIOLATES) {
-    r->verdict = EP_VERDICT_INCONCLUSIVE;
-  }
-  if (interrupted) {
-    snprintf(r->verdict_why, sizeof r->verdict_why, "the scan was interrupted before this probe finished");
-    r->verdict = r->c.cls == EP_CLASS_REACHABLE ? EP_VERDICT_HONOURS : EP_VERDICT_INCONCLUSIVE;
-  }
-  bool waits_for_target = !interrupted && !s->finalizing && ep_class_is_failure(vin->cls) &&
-                          vin->cls != EP_CLASS_EXITPOLICY && vin->target_ok_elsewhere == 0 &&
-                          r->verdict == EP_VERDICT_INCONCLUSIVE;
-  if (waits_for_target) {
-    if (s->n_held == s->held_alloc) {
-      size_t na = s->held_alloc ? s->held_alloc * 2 : 16;
-      held_t *nh = realloc(s->held, na * sizeof *nh);
-      if (nh == NULL) {
-        emit(s, r);
-        return;
-      }
-      s->held = nh;
-      s->held_alloc = na;
-    }
-    held_t *h = &s->held[s->n_held++];
-    h->r = *r;
-    h->vin = *vin;
-    h->port_idx = port_idx;
-    return;
-  }
-  emit(s, r);
-  if (r->c.cls == EP_CLASS_REACHABLE) {
-    s->reachable[port_idx]++;
-    /* Records waiting for the target on this port can be decided now. */
-    for (size_t i = 0; i < s->n_held;) {
-      if (s->held[i].port_idx == port_idx) {
-        held_t h = s->held[i];
-        s->held[i] = s->held[--s->n_held];
-        h.vin.target_ok_elsewhere = s->reachable[port_idx];
-        h.r.verdict = ep_verdict_decide(&h.vin, h.r.verdict_why, sizeof h.r.verdict_why);
-        emit(s, &h.r);
-      } else {
-        i++;
-      }
+static void probe_controls(const attempt_t *m, ep_probe_in_t *in) {
+  for (size_t i = 0; i < m->n_streams && in->n_control < EP_PROBE_MAX_CONTROL; i++) {
+    const pstream_t *st = &m->streams[i];
+    if (st->kind != SK_PROBE) {
+      in->control[in->n_control++] = (ep_probe_control_t){
+          .is_dir = st->kind == SK_CONTROL_DIR, .port = st->port, .begun = st->begun,
+          .connected = st->o.connected, .ended = st->o.ended, .end_reason = st->o.end_reason};
     }
   }
 }
 
-static void flush_held(scan_t *s) {
-  for (size_t i = 0; i < s->n_held; i++) {
-    held_t *h = &s->held[i];
-    h->vin.target_ok_elsewhere = s->reachable[h->port_idx];
-    h->r.verdict = ep_verdict_decide(&h->vin, h->r.verdict_why, sizeof h->r.verdict_why);
-    emit(s, &h->r);
-  }
-  s->n_held = 0;
-}
-
+/* One record per wanted port not yet written: what it means is
+ * ep_probe_judge's; here only who, when, and the relays used. */
 static void job_write(job_t *j, bool interrupted) {
   scan_t *s = j->s;
   const ep_scan_cfg_t *cfg = s->cfg;
   attempt_t *m = &j->main;
-  /* Control: did the same circuit work for another use? */
-  bool control_tried = false, control_ok = false;
-  char control_detail[96] = "";
-  for (size_t i = 0; i < m->n_streams; i++) {
-    pstream_t *st = &m->streams[i];
-    if (st->kind == SK_PROBE || !st->begun) {
-      continue;
-    }
-    control_tried = true;
-    bool ok = st->o.connected;
-    control_ok = control_ok || ok;
-    size_t used = strlen(control_detail);
-    char rb[24];
-    snprintf(control_detail + used, sizeof control_detail - used, "%s%s %s", used ? "; " : "",
-             st->kind == SK_CONTROL_DIR ? "BEGIN_DIR" : "port",
-             ok ? "connected"
-                : (st->o.ended ? ep_end_reason_upper(st->o.end_reason, rb, sizeof rb) : "no answer"));
-    if (st->kind == SK_CONTROL_PORT) {
-      used = strlen(control_detail);
-      snprintf(control_detail + used, sizeof control_detail - used, " (%u)", st->port);
-    }
-  }
   for (size_t p = 0; p < cfg->n_ports; p++) {
     if (j->port_done[p] || !port_wanted(j->exit, p)) {
       continue;
     }
     j->port_done[p] = true;
     pstream_t *st = probe_stream(m, p);
+    ep_probe_in_t in = {.interrupted = interrupted,
+                        .policy_basis = j->exit->policy_basis,
+                        .may_be_restricted = j->exit->may_be_restricted,
+                        .target_ok_elsewhere = s->records.reachable[p]};
+    probe_try(m, st, &in.main);
+    probe_try(&j->retry, j->retried ? probe_stream(&j->retry, p) : NULL, &in.retry);
+    probe_controls(m, &in);
     ep_result_t r;
     ep_result_init(&r);
     r.round = cfg->round;
     r.started = j->started_wall;
-    fill_ref(&r.exit, j->exit);
+    r.exit = j->exit->ref;
     if (m->n_tried > 0) {
-      fill_ref(&r.first_hop, m->tried[m->n_tried - 1]->relay);
+      r.first_hop = m->tried[m->n_tried - 1]->relay->ref;
     }
     snprintf(r.target_host, sizeof r.target_host, "%s", cfg->target_host);
     r.port = cfg->ports[p];
-    r.policy_basis = j->exit->policy_basis != NULL ? j->exit->policy_basis : "unknown";
-    r.policy_may_be_restricted = j->exit->may_be_restricted;
-    if (st == NULL) {
-      r.c.cls = EP_CLASS_CIRCUIT_FAILED;
-      snprintf(r.c.why, sizeof r.c.why, "not probed: %s",
-               interrupted ? "the scan was stopped first" : "no stream was opened");
-    } else {
-      stream_class(st, &r.c);
-      if (!st->begun && !st->done) {
-        /* Never began: the scan ended first. */
-        r.c.cls = EP_CLASS_CIRCUIT_FAILED;
-        snprintf(r.c.why, sizeof r.c.why, "%s", m->fail_msg[0] ? m->fail_msg : "never started");
-      } else if ((st->o.first_hop_failed || st->o.circuit_failed || st->o.protocol_error) &&
-                 m->fail_msg[0]) {
-        snprintf(r.c.why, sizeof r.c.why, "%s", m->fail_msg);
-      }
-      r.end_reason = st->o.ended ? st->o.end_reason : -1;
-      if (st->o.ended && st->end_has_addr) {
-        ep_ipaddr_format(r.exitpolicy_addr, sizeof r.exitpolicy_addr, &st->end_addr);
-        r.exitpolicy_ttl = st->end_ttl == EP_TTL_ABSENT ? -1 : (int64_t)st->end_ttl;
-      }
-      r.answer_ms = st->o.connected ? st->o.connected_ms : (st->o.ended ? st->o.end_ms : -1);
+    if (st != NULL && st->o.ended && st->end_has_addr) {
+      ep_ipaddr_format(r.exitpolicy_addr, sizeof r.exitpolicy_addr, &st->end_addr);
+      r.exitpolicy_ttl = st->end_ttl == EP_TTL_ABSENT ? -1 : (int64_t)st->end_ttl;
     }
     r.circuit_ms = m->circ_ms > 0 ? m->circ_ms : -1;
     r.total_ms = ep_now_ms() - j->start_ms;
-    r.control_tried = control_tried;
-    r.control_ok = control_ok;
-    snprintf(r.control_detail, sizeof r.control_detail, "%s", control_detail);
-    pstream_t *rt = j->retried ? probe_stream(&j->retry, p) : NULL;
-    if (rt != NULL && (rt->done || rt->begun)) {
-      ep_classification_t rc;
-      r.retry_tried = true;
-      r.retry_cls = stream_class(rt, &rc);
-      if (j->retry.n_tried > 0) {
-        snprintf(r.retry_first_hop, sizeof r.retry_first_hop, "%s",
-                 j->retry.tried[j->retry.n_tried - 1]->relay->ref.fingerprint);
-      }
-    }
-    int full = 0;
+    bool waits = ep_probe_judge(&in, &r);
     if (r.c.cls == EP_CLASS_EXITPOLICY && cfg->full_policy != NULL) {
-      full = cfg->full_policy(j->exit, (st != NULL && st->end_has_addr) ? &st->end_addr : NULL,
-                              r.port, cfg->full_policy_arg);
-      if (full != 0) {
-        r.policy_basis = "full";
-      }
+      /* Ask the exit's full policy about the address it named, and judge again. */
+      in.full_policy_accepts = cfg->full_policy(j->exit, st->end_has_addr ? &st->end_addr : NULL,
+                                                r.port, cfg->full_policy_arg);
+      waits = ep_probe_judge(&in, &r);
     }
-    ep_verdict_input_t vin = {.cls = r.c.cls,
-                              .full_policy_accepts = full,
-                              .policy_may_be_restricted = r.policy_may_be_restricted,
-                              .control_ok = control_ok,
-                              .control_tried = control_tried,
-                              .retry_tried = r.retry_tried,
-                              .retry_cls = r.retry_cls};
-    decide_or_hold(s, &r, &vin, p, interrupted);
+    if (r.retry_tried && j->retry.n_tried > 0) {
+      snprintf(r.retry_first_hop, sizeof r.retry_first_hop, "%s",
+               j->retry.tried[j->retry.n_tried - 1]->relay->ref.fingerprint);
+    }
+    ep_records_put(&s->records, &in, &r, p, waits && !s->finalizing);
   }
 }
 
@@ -696,9 +584,23 @@ static void job_finish(job_t *j, bool interrupted) {
   job_write(j, interrupted);
   attempt_free_streams(&j->main);
   attempt_free_streams(&j->retry);
-  j->finished = true;
-  j->s->active--;
-  j->s->finished++;
+  set_job_state(j, JOB_DONE);
+}
+
+/* Did the exit fail to do what the port's stream asked (worth a retry)? */
+static bool stream_failed(pstream_t *st) {
+  ep_classification_t c;
+  st->o.data = st->data;
+  ep_classify(&st->o, &c);
+  return ep_class_is_failure(c.cls);
+}
+
+/* Did the main circuit never get built? Then a retry cannot tell more. A
+ * first hop down after a try got past its first hop counts as the circuit
+ * failing (the record says circuit-failed: ep_probe_judge). */
+static bool circuit_never_built(const attempt_t *a) {
+  bool past_hop = a->past_hop_msg[0] != '\0';
+  return (a->link_failed && !past_hop) || ((a->link_failed || a->circ_failed) && a->circ_ms == 0);
 }
 
 static void job_attempt_done(job_t *j, attempt_t *a) {
@@ -711,14 +613,12 @@ static void job_attempt_done(job_t *j, attempt_t *a) {
     attempt_init(&j->retry, j, true, s->cfg->n_ports);
     for (size_t p = 0; p < s->cfg->n_ports; p++) {
       pstream_t *st = probe_stream(&j->main, p);
-      ep_classification_t c;
-      if (st != NULL && ep_class_is_failure(stream_class(st, &c))) {
+      if (st != NULL && stream_failed(st)) {
         add_stream(&j->retry, SK_PROBE, s->cfg->ports[p], p);
       }
     }
-    bool circuit_never_built = j->main.link_failed || (j->main.circ_failed && j->main.circ_ms == 0);
-    if (j->retry.n_streams > 0 && !circuit_never_built) {
-      j->retried = true;
+    if (j->retry.n_streams > 0 && !circuit_never_built(&j->main)) {
+      set_job_state(j, JOB_RETRY);
       attempt_start(&j->retry);
       return;
     }
@@ -729,12 +629,7 @@ static void job_attempt_done(job_t *j, attempt_t *a) {
 
 static void job_start(scan_t *s, job_t *j) {
   const ep_scan_cfg_t *cfg = s->cfg;
-  j->started = true;
-  j->started_wall = ep_wall_now();
-  j->start_ms = ep_now_ms();
-  s->active++;
-  attempt_init(&j->main, j, false, main_streams_cap(cfg));
-  attempt_init(&j->retry, j, true, 0);
+  set_job_state(j, JOB_MAIN);
   for (size_t p = 0; p < cfg->n_ports; p++) {
     if (port_wanted(j->exit, p)) {
       add_stream(&j->main, SK_PROBE, cfg->ports[p], p);
@@ -756,20 +651,35 @@ static void start_jobs(scan_t *s) {
   }
 }
 
+/* The round is over (done, stopped or out of time): whatever is unfinished
+ * is written with what it knows, and every candidate ends with a record — one
+ * never probed says so (circuit-failed, no verdict). */
+static void scan_finalize(scan_t *s) {
+  s->finalizing = true;
+  for (size_t i = 0; i < s->n_exits; i++) {
+    job_t *j = &s->jobs[i];
+    if (!j->started) {
+      set_job_state(j, JOB_MAIN);
+    }
+    if (!j->finished) {
+      attempt_release_hop(&j->main);
+      attempt_release_hop(&j->retry);
+      set_attempt_state(&j->main, AT_DONE);
+      set_attempt_state(&j->retry, AT_DONE);
+      job_finish(j, true);
+    }
+  }
+  ep_records_flush(&s->records);
+}
+
 /* ------------------------------------------------------------ progress */
 
 static void print_progress(scan_t *s, bool final) {
   const ep_scan_cfg_t *cfg = s->cfg;
-  if (cfg->progress == NULL) {
-    return;
+  if (cfg->progress != NULL) {
+    ep_scan_progress_print(cfg->progress, cfg->progress_tty, final, cfg->round, s->finished,
+                           s->n_exits, s->active, ep_now_ms() - s->t0);
   }
-  double secs = (double)(ep_now_ms() - s->t0) / 1000.0;
-  double rate = secs > 0 ? (double)s->finished / secs : 0;
-  double eta = rate > 0 ? (double)(s->n_exits - s->finished) / rate : 0;
-  fprintf(cfg->progress, "%sscan round %u: %zu/%zu exits done, %zu in flight, %.1f exits/s, ETA %.0f s%s",
-          cfg->progress_tty ? "\r\033[K" : "", cfg->round, s->finished, s->n_exits, s->active, rate,
-          eta, (cfg->progress_tty && !final) ? "" : "\n");
-  fflush(cfg->progress);
 }
 
 static void on_progress(ep_loop_t *loop, void *arg) {
@@ -818,6 +728,8 @@ int ep_scan_run(ep_loop_t *loop, ep_tls_ctx_t *tls, const ep_scan_relay_t *exits
   s.exits = exits;
   s.n_exits = n_exits;
   s.t0 = ep_now_ms();
+  s.records.out = cfg->out;
+  s.records.sum = sum;
   s.hops = calloc(n_first_hops, sizeof *s.hops);
   s.jobs = calloc(n_exits ? n_exits : 1, sizeof *s.jobs);
   if (s.hops == NULL || s.jobs == NULL) {
@@ -848,29 +760,7 @@ int ep_scan_run(ep_loop_t *loop, ep_tls_ctx_t *tls, const ep_scan_relay_t *exits
   } else if (rc == EP_LOOP_DEADLINE) {
     sum->deadline_hit = true;
   }
-  /* Whatever is unfinished is written with what it knows. */
-  s.finalizing = true;
-  for (size_t i = 0; i < n_exits; i++) {
-    job_t *j = &s.jobs[i];
-    if (!j->started) {
-      /* Never probed: its record says so (class circuit-failed, no verdict),
-       * so every candidate ends with a record. */
-      j->started = true;
-      j->started_wall = ep_wall_now();
-      j->start_ms = ep_now_ms();
-      s.active++;
-      attempt_init(&j->main, j, false, main_streams_cap(cfg));
-      attempt_init(&j->retry, j, true, 0);
-    }
-    if (!j->finished) {
-      attempt_release_hop(&j->main);
-      attempt_release_hop(&j->retry);
-      set_attempt_state(&j->main, AT_DONE);
-      set_attempt_state(&j->retry, AT_DONE);
-      job_finish(j, true);
-    }
-  }
-  flush_held(&s);
+  scan_finalize(&s);
   if (s.progress_timer != 0) {
     ep_loop_timer_cancel(loop, s.progress_timer);
   }
@@ -881,43 +771,7 @@ int ep_scan_run(ep_loop_t *loop, ep_tls_ctx_t *tls, const ep_scan_relay_t *exits
   }
   ep_loop_run_once(loop, 0, NULL); /* let closed links be released */
   sum->wall_ms = ep_now_ms() - s.t0;
-  free(s.held);
   free(s.hops);
   free(s.jobs);
   return rc < 0 ? rc : EP_OK;
-}
-
-void ep_scan_summary_free(ep_scan_summary_t *sum) {
-  if (sum != NULL) {
-    free(sum->violators);
-    sum->violators = NULL;
-    sum->n_violators = 0;
-  }
-}
-
-void ep_scan_summary_print(const ep_scan_summary_t *sum, FILE *out) {
-  fprintf(out, "exitprobe scan: %zu exits, %zu probes in %.1f s%s%s\n", sum->exits, sum->probes,
-          (double)sum->wall_ms / 1000.0, sum->interrupted ? " (interrupted)" : "",
-          sum->deadline_hit ? " (deadline reached)" : "");
-  fprintf(out, "verdicts: %zu honour, %zu violate, %zu inconclusive\n", sum->verdicts[0],
-          sum->verdicts[1], sum->verdicts[2]);
-  fprintf(out, "classes:");
-  for (int c = 0; c < EP_CLASS_COUNT; c++) {
-    if (sum->classes[c] > 0) {
-      fprintf(out, " %s %zu", ep_class_name((ep_class_t)c), sum->classes[c]);
-    }
-  }
-  fprintf(out, "\n");
-  if (sum->n_violators > 0) {
-    fprintf(out, "\nexits that announce a port they cannot reach:\n");
-    for (size_t i = 0; i < sum->n_violators; i++) {
-      const ep_scan_violator_t *v = &sum->violators[i];
-      char nick[4 * sizeof v->exit.nickname + 1];
-      char why[4 * sizeof v->why + 1];
-      ep_escape_text(nick, sizeof nick, v->exit.nickname, strlen(v->exit.nickname));
-      ep_escape_text(why, sizeof why, v->why, strlen(v->why));
-      fprintf(out, "  %s %-19s %s:%u  port %u  %s: %s\n", v->exit.fingerprint, nick, v->exit.address,
-              v->exit.or_port, v->port, ep_class_name(v->cls), why);
-    }
-  }
 }

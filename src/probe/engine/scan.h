@@ -20,11 +20,10 @@
 #include "probe/net/circ.h"
 #include "probe/net/loop.h"
 #include "probe/engine/result.h"
+#include "probe/engine/records.h"   /* EP_SCAN_MAX_PORTS, ep_scan_summary_t and its printing */
 #include "probe/net/tls.h"
 #include "proto/events.h"
 #include "proto/target.h"
-
-#define EP_SCAN_MAX_PORTS 16
 
 typedef struct ep_scan_relay {
   ep_target_t target;
@@ -67,39 +66,17 @@ typedef struct ep_scan_cfg {
   void *trace_arg;
 } ep_scan_cfg_t;
 
-typedef struct ep_scan_violator {
-  ep_relay_ref_t exit;
-  uint16_t port;
-  ep_class_t cls;
-  char why[160];
-} ep_scan_violator_t;
-
-typedef struct ep_scan_summary {
-  size_t exits, probes;          /* candidates, (exit, port) records written */
-  size_t classes[EP_CLASS_COUNT];
-  size_t verdicts[3];            /* honours, violates, inconclusive */
-  size_t links_failed;
-  bool interrupted;
-  bool deadline_hit;
-  int64_t wall_ms;
-  ep_scan_violator_t *violators; /* malloc'd; ep_scan_summary_free */
-  size_t n_violators;
-} ep_scan_summary_t;
-
 void ep_scan_cfg_defaults(ep_scan_cfg_t *cfg);
 /* Run one round. Returns EP_OK (also when interrupted: see sum->interrupted)
  * or an error that prevented the scan (no first hops, ...). */
 int ep_scan_run(ep_loop_t *loop, ep_tls_ctx_t *tls, const ep_scan_relay_t *exits, size_t n_exits,
                 const ep_scan_relay_t *first_hops, size_t n_first_hops, const ep_scan_cfg_t *cfg,
                 ep_scan_summary_t *sum, ep_err_t *err);
-void ep_scan_summary_free(ep_scan_summary_t *sum);
 /* A stream recorder's findings as the classifier reads them (data in place);
  * the failure flags and expect_greeting are left as they are. */
 void ep_scan_outcome_from_rec(const ep_streamrec_t *rec, ep_stream_outcome_t *o);
 /* A probe stream has its answer: CONNECTED when the service does not speak
  * first, else a complete greeting. */
 bool ep_scan_stream_answered(const ep_streamrec_t *rec, bool expect_greeting);
-/* The human summary: counts per class and verdict, then the violators. */
-void ep_scan_summary_print(const ep_scan_summary_t *sum, FILE *out);
 
 #endif

@@ -6,6 +6,18 @@
 
 #include <string.h>
 
+/* Ports whose service greets first. */
+static const uint16_t greeting_ports[] = {25, 587};
+
+bool ep_port_expects_greeting(uint16_t port) {
+  for (size_t i = 0; i < sizeof greeting_ports / sizeof greeting_ports[0]; i++) {
+    if (greeting_ports[i] == port) {
+      return true;
+    }
+  }
+  return false;
+}
+
 static bool is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
 
 int ep_greeting_parse(const uint8_t *data, size_t len, bool eof, ep_greeting_t *out) {

@@ -31,6 +31,11 @@ typedef struct ep_greeting {
  * NOT_SMTP or PARTIAL), 0 when more bytes could change the answer. */
 int ep_greeting_parse(const uint8_t *data, size_t len, bool eof, ep_greeting_t *out);
 
+/* Does the service on this port speak first (SMTP on 25 and 587)? The one
+ * per-port table of what a service says; the scan and `exitprobe circuit`
+ * both ask it. */
+bool ep_port_expects_greeting(uint16_t port);
+
 /* Is this the greeting the service should give? SMTP on 25/587: code 220. */
 bool ep_greeting_is_ready(const ep_greeting_t *g);
 

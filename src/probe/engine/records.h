@@ -1,0 +1,70 @@
+/* exitprobe — the records of one scan round. Each is written (JSON Lines)
+ * and counted at once, or held while it waits for the target to answer
+ * through another exit on its port (ep_probe_judge says when); a held
+ * record is judged again and written when the target answers there, or
+ * when the round ends. Then the tally: records per class and verdict, the
+ * violators, and the progress and summary lines a person reads. */
+#ifndef EP_PROBE_RECORDS_H
+#define EP_PROBE_RECORDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "probe/engine/classify.h"
+#include "probe/engine/result.h"
+#include "probe/engine/verdict.h"
+
+#define EP_SCAN_MAX_PORTS 16
+
+typedef struct ep_scan_violator {
+  ep_relay_ref_t exit;
+  uint16_t port;
+  ep_class_t cls;
+  char why[160];
+} ep_scan_violator_t;
+
+typedef struct ep_scan_summary {
+  size_t exits, probes;          /* candidates, (exit, port) records written */
+  size_t classes[EP_CLASS_COUNT];
+  size_t verdicts[3];            /* honours, violates, inconclusive */
+  size_t links_failed;
+  bool interrupted;
+  bool deadline_hit;
+  int64_t wall_ms;
+  ep_scan_violator_t *violators; /* at most EP_CAP_VIOLATORS; ep_scan_summary_free */
+  size_t n_violators, violators_alloc;
+  size_t violators_left_out;     /* past the cap (or out of memory): counted only */
+} ep_scan_summary_t;
+
+typedef struct ep_held_record ep_held_record_t;
+
+typedef struct ep_records {
+  FILE *out;                      /* where records are written; NULL: counted only */
+  ep_scan_summary_t *sum;
+  unsigned reachable[EP_SCAN_MAX_PORTS];  /* exits through which the target answered */
+  ep_held_record_t *held;         /* at most EP_CAP_HELD_RECORDS */
+  size_t n_held, held_alloc;
+} ep_records_t;
+
+/* One (exit, port) record, judged by ep_probe_judge from `in` (in->data is
+ * copied if held); `waits`: its return value, false once the round ends.
+ * A reachable record releases those held for its port. */
+void ep_records_put(ep_records_t *rs, const ep_probe_in_t *in, const ep_result_t *r,
+                    size_t port_idx, bool waits);
+/* Writes every record still held (the round is over) and frees them. */
+void ep_records_flush(ep_records_t *rs);
+
+/* Counts one written record (and lists it if it violates). */
+void ep_scan_summary_add(ep_scan_summary_t *sum, const ep_result_t *r);
+void ep_scan_summary_free(ep_scan_summary_t *sum);
+/* The human summary: counts per class and verdict, then the violators. */
+void ep_scan_summary_print(const ep_scan_summary_t *sum, FILE *out);
+
+/* One progress line ("scan round 1: 3/10 exits done, ..."); on a terminal
+ * (`tty`) it rewrites the line, ending it only when `final`. */
+void ep_scan_progress_print(FILE *out, bool tty, bool final, unsigned round, size_t done,
+                            size_t total, size_t active, int64_t elapsed_ms);
+
+#endif
