@@ -17,52 +17,7 @@
 #include "proto/relaycrypt.h"
 #include "proto/relaymsg.h"
 
-#define SENDME_FIFO (EP_CIRCWINDOW_START / EP_CIRCWINDOW_INCREMENT)
-#define RECENT_CLOSED 32
-
-/* SENDME v1 carries the whole running SHA-1 digest. */
-_Static_assert(EP_SENDME_DIGEST_LEN == EP_SHA1_LEN, "SENDME digest is a SHA-1 digest");
-
-typedef struct hop {
-  ep_relay_crypto_t *crypto;   /* its running digests also serve SENDME v1 */
-  int package_window;
-  int deliver_window;
-  bool blocked;                                  /* a write ran out of package window */
-  uint8_t expect[SENDME_FIFO][EP_SENDME_DIGEST_LEN];  /* digests our SENDME-triggering DATA had */
-  unsigned expect_head, expect_n;
-  uint8_t rsa_id[20];
-} hop_t;
-
-typedef enum { ST_FREE = 0, ST_CONNECTING, ST_OPEN } stream_state_t;
-
-typedef struct stream {
-  uint16_t id;
-  uint8_t state;
-  bool dir;
-  bool blocked;
-  bool held;                                     /* stream SENDMEs withheld */
-  uint8_t hop;                                   /* index into hops */
-  int package_window;
-  int deliver_window;
-} stream_t;
-
-struct ep_circ {
-  uint32_t id;
-  ep_circ_state_t state;
-  bool started;
-  ep_circ_io_t io;
-  ep_random_fn rand;        /* NULL: ep_random */
-  void *rand_ctx;
-  hop_t hops[EP_CIRC_MAX_HOPS];
-  unsigned n_hops;
-  ep_ntor_client_t *ntor;
-  ep_fast_client_t *fast;
-  uint8_t pending_id[20];
-  unsigned relay_early_left;
-  stream_t streams[EP_CAP_STREAMS_PER_CIRC];
-  uint16_t recent[RECENT_CLOSED];
-  unsigned recent_next;
-};
+#include "proto/circuit_internal.h"
 
 const char *ep_circ_state_name(ep_circ_state_t s) {
   switch (s) {
@@ -139,7 +94,7 @@ void ep_circ_set_random(ep_circ_t *c, ep_random_fn fn, void *ctx) {
   c->rand_ctx = ctx;
 }
 
-static void circ_random(const ep_circ_t *c, void *out, size_t n) {
+void ep_circ_random_bytes(const ep_circ_t *c, void *out, size_t n) {
   if (c->rand != NULL) {
     c->rand(c->rand_ctx, out, n);
   } else {
@@ -151,7 +106,7 @@ static void circ_random(const ep_circ_t *c, void *out, size_t n) {
 static int ntor_start(ep_circ_t *c, const uint8_t id[20], const uint8_t B[32],
                       uint8_t onionskin[EP_NTOR_ONIONSKIN_LEN]) {
   uint8_t x[32];
-  circ_random(c, x, sizeof x);
+  ep_circ_random_bytes(c, x, sizeof x);
   int rc = ep_ntor_client_start_with_secret(&c->ntor, id, B, x, onionskin);
   ep_wipe(x, sizeof x);
   return rc;
@@ -178,7 +133,7 @@ static int send_destroy(ep_circ_t *c) {
 /* Originate a relay cell to hop `hi` (0-based), wrapping it in the forward
  * layers of the hops before it. digest_out (20 bytes, may be NULL) gets the
  * forward running digest after this cell. */
-static int send_relay(ep_circ_t *c, unsigned hi, uint8_t cell_cmd, uint8_t relay_cmd,
+int ep_circ_send_relay(ep_circ_t *c, unsigned hi, uint8_t cell_cmd, uint8_t relay_cmd,
                       uint16_t stream_id, const uint8_t *data, size_t len, uint8_t *digest_out,
                       ep_err_t *err) {
   uint8_t body[EP_CELL_PAYLOAD_LEN];
@@ -213,7 +168,7 @@ static int send_relay(ep_circ_t *c, unsigned hi, uint8_t cell_cmd, uint8_t relay
   return EP_OK;
 }
 
-static int send_msg(ep_circ_t *c, unsigned hi, uint8_t cell_cmd, const ep_relay_msg_t *m,
+int ep_circ_send_msg(ep_circ_t *c, unsigned hi, uint8_t cell_cmd, const ep_relay_msg_t *m,
                     ep_err_t *err) {
   uint8_t data[EP_RELAY_PAYLOAD_MAX];
   size_t len;
@@ -221,17 +176,14 @@ static int send_msg(ep_circ_t *c, unsigned hi, uint8_t cell_cmd, const ep_relay_
   if (rc != EP_OK) {
     return rc;
   }
-  return send_relay(c, hi, cell_cmd, m->command, m->stream_id, data, len, NULL, err);
+  return ep_circ_send_relay(c, hi, cell_cmd, m->command, m->stream_id, data, len, NULL, err);
 }
 
 /* ---- Closing ---- */
 
-static int emit(ep_circ_t *c, const ep_event_t *ev) { return c->io.emit(c->io.ctx, ev); }
+int ep_circ_emit(ep_circ_t *c, const ep_event_t *ev) { return c->io.emit(c->io.ctx, ev); }
 
-/* Close on a protocol error or failed handshake: DESTROY (NONE) out, an
- * EP_EV_CIRC_DESTROYED with our reason, status and message. */
-static int circ_fail(ep_circ_t *c, int status, uint8_t reason, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+
 /* The EP_EV_CIRC_DESTROYED event of closing c, made before its state changes. */
 static void destroyed_event(const ep_circ_t *c, uint8_t reason, bool remote, ep_event_t *ev) {
   memset(ev, 0, sizeof *ev);
@@ -247,11 +199,11 @@ static void destroyed_event(const ep_circ_t *c, uint8_t reason, bool remote, ep_
  * returned (EP_OK if none was sent). */
 static int closed(ep_circ_t *c, int rc, const ep_event_t *ev) {
   c->state = EP_CIRC_CLOSED;
-  int rc2 = emit(c, ev);
+  int rc2 = ep_circ_emit(c, ev);
   return rc != EP_OK ? rc : rc2;
 }
 
-static int circ_fail(ep_circ_t *c, int status, uint8_t reason, const char *fmt, ...) {
+int ep_circ_fail(ep_circ_t *c, int status, uint8_t reason, const char *fmt, ...) {
   if (c->state == EP_CIRC_CLOSED) {
     return EP_OK;
   }
@@ -395,7 +347,7 @@ int ep_circ_extend(ep_circ_t *c, const ep_target_t *next, ep_err_t *err) {
   m.u.extend2.hlen = sizeof onionskin;
   m.u.extend2.hdata = onionskin;
   /* tor-spec §5.6: EXTEND2 only inside RELAY_EARLY. */
-  rc = send_msg(c, c->n_hops - 1, EP_CELL_RELAY_EARLY, &m, err);
+  rc = ep_circ_send_msg(c, c->n_hops - 1, EP_CELL_RELAY_EARLY, &m, err);
   if (rc != EP_OK) {
     forget_handshake(c);
     return rc;
@@ -417,14 +369,14 @@ static int open_hop(ep_circ_t *c, int rc, const ep_err_t *e, uint8_t keys[EP_REL
   unsigned hopno = c->n_hops + 1;
   if (rc != EP_OK) {
     ep_wipe(keys, EP_RELAY_KEYS_LEN);
-    return circ_fail(c, EP_ERR_VERIFY, EP_DESTROY_PROTOCOL,
+    return ep_circ_fail(c, EP_ERR_VERIFY, EP_DESTROY_PROTOCOL,
                      "%s from hop %u ($%s): handshake failed, no keys: %s", what, hopno,
                      fpr(f, c->pending_id), e->msg);
   }
   rc = add_hop(c, keys, c->pending_id);
   ep_wipe(keys, EP_RELAY_KEYS_LEN);
   if (rc != EP_OK) {
-    return circ_fail(c, rc, EP_DESTROY_INTERNAL, "%s: cannot add hop %u", what, hopno);
+    return ep_circ_fail(c, rc, EP_DESTROY_INTERNAL, "%s: cannot add hop %u", what, hopno);
   }
   c->state = EP_CIRC_OPEN;
   ep_event_t ev;
@@ -432,17 +384,17 @@ static int open_hop(ep_circ_t *c, int rc, const ep_err_t *e, uint8_t keys[EP_REL
   ev.type = EP_EV_CIRC_OPEN;
   ev.circ_id = c->id;
   ev.hops = c->n_hops;
-  return emit(c, &ev);
+  return ep_circ_emit(c, &ev);
 }
 
 static int finish_ntor(ep_circ_t *c, const uint8_t *hdata, size_t hlen, const char *what) {
   char f[41];
   unsigned hopno = c->n_hops + 1;
   if (c->ntor == NULL) {
-    return circ_fail(c, EP_ERR_STATE, EP_DESTROY_PROTOCOL, "%s without a pending handshake", what);
+    return ep_circ_fail(c, EP_ERR_STATE, EP_DESTROY_PROTOCOL, "%s without a pending handshake", what);
   }
   if (hlen != EP_NTOR_REPLY_LEN) {
-    return circ_fail(c, EP_ERR_MALFORMED, EP_DESTROY_PROTOCOL,
+    return ep_circ_fail(c, EP_ERR_MALFORMED, EP_DESTROY_PROTOCOL,
                      "%s from hop %u ($%s): ntor reply of %zu bytes, wants %u", what, hopno,
                      fpr(f, c->pending_id), hlen, EP_NTOR_REPLY_LEN);
   }
@@ -456,24 +408,24 @@ static int finish_ntor(ep_circ_t *c, const uint8_t *hdata, size_t hlen, const ch
 
 static int handle_created2(ep_circ_t *c, const ep_cell_t *cell) {
   if (c->state != EP_CIRC_CREATING || c->ntor == NULL) {
-    return circ_fail(c, EP_ERR_STATE, EP_DESTROY_PROTOCOL, "CREATED2 while %s",
+    return ep_circ_fail(c, EP_ERR_STATE, EP_DESTROY_PROTOCOL, "CREATED2 while %s",
                      ep_circ_state_name(c->state));
   }
   ep_created2_t cr;
   ep_err_t e = {0};
   if (ep_created2_parse(cell->payload, cell->payload_len, &cr, &e) != EP_OK) {
-    return circ_fail(c, e.code, EP_DESTROY_PROTOCOL, "%s", e.msg);
+    return ep_circ_fail(c, e.code, EP_DESTROY_PROTOCOL, "%s", e.msg);
   }
   return finish_ntor(c, cr.hdata, cr.hlen, "CREATED2");
 }
 
 static int handle_created_fast(ep_circ_t *c, const ep_cell_t *cell) {
   if (c->state != EP_CIRC_CREATING || c->fast == NULL) {
-    return circ_fail(c, EP_ERR_STATE, EP_DESTROY_PROTOCOL, "CREATED_FAST while %s",
+    return ep_circ_fail(c, EP_ERR_STATE, EP_DESTROY_PROTOCOL, "CREATED_FAST while %s",
                      ep_circ_state_name(c->state));
   }
   if (cell->payload_len < EP_FAST_REPLY_LEN) {
-    return circ_fail(c, EP_ERR_TRUNCATED, EP_DESTROY_PROTOCOL, "CREATED_FAST: %zu bytes",
+    return ep_circ_fail(c, EP_ERR_TRUNCATED, EP_DESTROY_PROTOCOL, "CREATED_FAST: %zu bytes",
                      cell->payload_len);
   }
   uint8_t keys[EP_RELAY_KEYS_LEN];
@@ -484,354 +436,9 @@ static int handle_created_fast(ep_circ_t *c, const ep_cell_t *cell) {
   return open_hop(c, rc, &e, keys, "CREATED_FAST");
 }
 
-/* ---- Streams ---- */
-
-static stream_t *find_stream(ep_circ_t *c, uint16_t id) {
-  if (id == 0) {
-    return NULL;
-  }
-  for (size_t i = 0; i < EP_CAP_STREAMS_PER_CIRC; i++) {
-    if (c->streams[i].state != ST_FREE && c->streams[i].id == id) {
-      return &c->streams[i];
-    }
-  }
-  return NULL;
-}
-
-static const stream_t *find_stream_const(const ep_circ_t *c, uint16_t id) {
-  return find_stream((ep_circ_t *)c, id);
-}
-
-static void forget_stream(ep_circ_t *c, stream_t *s) {
-  c->recent[c->recent_next] = s->id;
-  c->recent_next = (c->recent_next + 1) % RECENT_CLOSED;
-  memset(s, 0, sizeof *s);
-}
-
-static bool id_taken(const ep_circ_t *c, uint16_t id) {
-  if (id == 0 || find_stream_const(c, id) != NULL) {
-    return true;
-  }
-  for (size_t i = 0; i < RECENT_CLOSED; i++) {
-    if (c->recent[i] == id) {
-      return true;
-    }
-  }
-  return false;
-}
-
-static int new_stream(ep_circ_t *c, bool dir, stream_t **out, ep_err_t *err) {
-  if (c->state != EP_CIRC_OPEN) {
-    return ep_err_set(err, EP_ERR_STATE, "circuit %08x: stream while %s", (unsigned)c->id,
-                      ep_circ_state_name(c->state));
-  }
-  stream_t *slot = NULL;
-  for (size_t i = 0; i < EP_CAP_STREAMS_PER_CIRC && slot == NULL; i++) {
-    if (c->streams[i].state == ST_FREE) {
-      slot = &c->streams[i];
-    }
-  }
-  if (slot == NULL) {
-    return ep_err_set(err, EP_ERR_LIMIT, "circuit %08x: %u streams already", (unsigned)c->id,
-                      EP_CAP_STREAMS_PER_CIRC);
-  }
-  /* Stream ids are picked at random, avoiding live and recently closed ones
-   * (cells for a closed stream may still be in flight). */
-  uint16_t id = 0;
-  for (int tries = 0; tries < 256 && id_taken(c, id); tries++) {
-    circ_random(c, &id, sizeof id);
-  }
-  for (uint32_t v = 1; id_taken(c, id) && v <= 0xffff; v++) {
-    id = (uint16_t)v;
-  }
-  slot->id = id;
-  slot->state = ST_CONNECTING;
-  slot->dir = dir;
-  slot->hop = (uint8_t)(c->n_hops - 1);
-  slot->package_window = EP_STREAMWINDOW_START;
-  slot->deliver_window = EP_STREAMWINDOW_START;
-  *out = slot;
-  return EP_OK;
-}
-
-int ep_circ_begin(ep_circ_t *c, const char *host, uint16_t port, uint32_t flags,
-                  uint16_t *stream_id, ep_err_t *err) {
-  stream_t *s;
-  int rc = new_stream(c, false, &s, err);
-  if (rc != EP_OK) {
-    return rc;
-  }
-  ep_relay_msg_t m;
-  rc = ep_relay_msg_begin(&m, s->id, host, port, flags, err);
-  if (rc == EP_OK) {
-    rc = send_msg(c, s->hop, EP_CELL_RELAY, &m, err);
-  }
-  if (rc != EP_OK) {
-    memset(s, 0, sizeof *s);
-    return rc;
-  }
-  *stream_id = s->id;
-  return EP_OK;
-}
-
-int ep_circ_begin_dir(ep_circ_t *c, uint16_t *stream_id, ep_err_t *err) {
-  stream_t *s;
-  int rc = new_stream(c, true, &s, err);
-  if (rc != EP_OK) {
-    return rc;
-  }
-  rc = send_relay(c, s->hop, EP_CELL_RELAY, EP_RELAY_BEGIN_DIR, s->id, NULL, 0, NULL, err);
-  if (rc != EP_OK) {
-    memset(s, 0, sizeof *s);
-    return rc;
-  }
-  *stream_id = s->id;
-  return EP_OK;
-}
-
-size_t ep_circ_writable(const ep_circ_t *c, uint16_t stream_id) {
-  const stream_t *s = find_stream_const(c, stream_id);
-  if (s == NULL || s->state != ST_OPEN || c->state == EP_CIRC_CLOSED) {
-    return 0;
-  }
-  int cells = c->hops[s->hop].package_window;
-  if (s->package_window < cells) {
-    cells = s->package_window;
-  }
-  return cells > 0 ? (size_t)cells * EP_RELAY_PAYLOAD_MAX : 0;
-}
-
-int ep_circ_write(ep_circ_t *c, uint16_t stream_id, const uint8_t *data, size_t n,
-                  size_t *written, ep_err_t *err) {
-  *written = 0;
-  stream_t *s = find_stream(c, stream_id);
-  if (c->state == EP_CIRC_CLOSED || s == NULL || s->state != ST_OPEN) {
-    return ep_err_set(err, EP_ERR_STATE, "circuit %08x stream %u: not open for data",
-                      (unsigned)c->id, (unsigned)stream_id);
-  }
-  hop_t *h = &c->hops[s->hop];
-  while (*written < n) {
-    if (h->package_window <= 0) {
-      h->blocked = true;
-      break;
-    }
-    if (s->package_window <= 0) {
-      s->blocked = true;
-      break;
-    }
-    size_t chunk = n - *written;
-    if (chunk > EP_RELAY_PAYLOAD_MAX) {
-      chunk = EP_RELAY_PAYLOAD_MAX;
-    }
-    uint8_t digest[EP_SENDME_DIGEST_LEN];
-    int rc = send_relay(c, s->hop, EP_CELL_RELAY, EP_RELAY_DATA, s->id, data + *written, chunk,
-                        digest, err);
-    if (rc != EP_OK) {
-      return rc;
-    }
-    h->package_window--;
-    s->package_window--;
-    /* The cell after which the hop owes us a SENDME: remember its digest
-     * (tor-spec §7.3, authenticated SENDMEs). */
-    if (h->package_window % EP_CIRCWINDOW_INCREMENT == 0 && h->expect_n < SENDME_FIFO) {
-      unsigned slot = (h->expect_head + h->expect_n) % SENDME_FIFO;
-      memcpy(h->expect[slot], digest, sizeof digest);
-      h->expect_n++;
-    }
-    *written += chunk;
-  }
-  return EP_OK;
-}
-
-int ep_circ_end_stream(ep_circ_t *c, uint16_t stream_id, uint8_t reason, ep_err_t *err) {
-  stream_t *s = find_stream(c, stream_id);
-  if (s == NULL) {
-    return ep_err_set(err, EP_ERR_STATE, "circuit %08x: no stream %u", (unsigned)c->id,
-                      (unsigned)stream_id);
-  }
-  int rc = EP_OK;
-  if (c->state != EP_CIRC_CLOSED) {
-    ep_relay_msg_t m;
-    ep_relay_msg_end(&m, stream_id, reason);
-    rc = send_msg(c, s->hop, EP_CELL_RELAY, &m, err);
-  }
-  forget_stream(c, s);
-  return rc;
-}
-
-/* Stream-level SENDMEs now due (version 0, empty: tor-spec §7.4), unless
- * the stream is held. The data went to the caller at once, so the window
- * refills as it arrives. */
-static int stream_sendmes(ep_circ_t *c, stream_t *s, ep_err_t *err) {
-  while (!s->held && s->deliver_window <= EP_STREAMWINDOW_START - EP_STREAMWINDOW_INCREMENT) {
-    s->deliver_window += EP_STREAMWINDOW_INCREMENT;
-    ep_relay_msg_t sm;
-    ep_relay_msg_sendme_v0(&sm, s->id);
-    int rc = send_msg(c, s->hop, EP_CELL_RELAY, &sm, err);
-    if (rc != EP_OK) {
-      return rc;
-    }
-  }
-  return EP_OK;
-}
-
-int ep_circ_stream_hold(ep_circ_t *c, uint16_t stream_id, bool hold, ep_err_t *err) {
-  stream_t *s = find_stream(c, stream_id);
-  if (s == NULL || c->state == EP_CIRC_CLOSED) {
-    return ep_err_set(err, EP_ERR_STATE, "circuit %08x: no stream %u", (unsigned)c->id,
-                      (unsigned)stream_id);
-  }
-  s->held = hold;
-  return stream_sendmes(c, s, err);
-}
-
-/* ---- Inbound relay messages ---- */
-
-static int on_data(ep_circ_t *c, unsigned hi, const ep_relay_msg_t *m) {
-  hop_t *h = &c->hops[hi];
-  if (--h->deliver_window < 0) {
-    return circ_fail(c, EP_ERR_LIMIT, EP_DESTROY_PROTOCOL,
-                     "hop %u sent DATA beyond the circuit window", hi + 1);
-  }
-  if (h->deliver_window <= EP_CIRCWINDOW_START - EP_CIRCWINDOW_INCREMENT) {
-    /* Authenticated SENDME: the backward running digest right after the
-     * DATA cell that brought the window down to the threshold. */
-    uint8_t digest[EP_SENDME_DIGEST_LEN];
-    ep_relay_crypto_backward_digest(h->crypto, digest);
-    while (h->deliver_window <= EP_CIRCWINDOW_START - EP_CIRCWINDOW_INCREMENT) {
-      h->deliver_window += EP_CIRCWINDOW_INCREMENT;
-      ep_relay_msg_t sm;
-      ep_relay_msg_sendme_v1(&sm, 0, digest);
-      ep_err_t e = {0};
-      int rc = send_msg(c, hi, EP_CELL_RELAY, &sm, &e);
-      if (rc != EP_OK) {
-        return rc;
-      }
-    }
-  }
-  stream_t *s = find_stream(c, m->stream_id);
-  if (s == NULL || s->hop != hi || s->state != ST_OPEN) {
-    return EP_OK;   /* counted against the circuit window, then dropped (as tor) */
-  }
-  if (--s->deliver_window < 0) {
-    return circ_fail(c, EP_ERR_LIMIT, EP_DESTROY_PROTOCOL,
-                     "stream %u: DATA beyond the stream window", (unsigned)s->id);
-  }
-  ep_event_t ev;
-  memset(&ev, 0, sizeof ev);
-  ev.type = EP_EV_STREAM_DATA;
-  ev.circ_id = c->id;
-  ev.stream_id = s->id;
-  ev.len = m->u.data.len;
-  ev.data = m->u.data.data;   /* into the decrypted cell body: no copy */
-  int rc = emit(c, &ev);
-  if (rc != EP_OK) {
-    return rc;
-  }
-  ep_err_t e = {0};
-  return stream_sendmes(c, s, &e);
-}
-
-static int on_sendme(ep_circ_t *c, unsigned hi, const ep_relay_msg_t *m) {
-  const ep_relay_sendme_t *sm = &m->u.sendme;
-  ep_event_t ev;
-  memset(&ev, 0, sizeof ev);
-  ev.circ_id = c->id;
-  if (m->stream_id == 0) {
-    hop_t *h = &c->hops[hi];
-    if (h->package_window + EP_CIRCWINDOW_INCREMENT > EP_CIRCWINDOW_START) {
-      return circ_fail(c, EP_ERR_MALFORMED, EP_DESTROY_PROTOCOL,
-                       "hop %u sent a circuit SENDME we did not ask for (window %d)", hi + 1,
-                       h->package_window);
-    }
-    if (sm->version > 1) {
-      return circ_fail(c, EP_ERR_UNSUPPORTED, EP_DESTROY_PROTOCOL,
-                       "hop %u sent a SENDME of unknown version %u", hi + 1,
-                       (unsigned)sm->version);
-    }
-    if (sm->version == 1) {
-      if (h->expect_n == 0 ||
-          !ep_ct_eq(h->expect[h->expect_head], sm->digest, EP_SENDME_DIGEST_LEN)) {
-        return circ_fail(c, EP_ERR_VERIFY, EP_DESTROY_PROTOCOL,
-                         "hop %u sent a SENDME v1 whose digest matches none of our DATA cells",
-                         hi + 1);
-      }
-    }
-    if (h->expect_n > 0) {
-      h->expect_head = (h->expect_head + 1) % SENDME_FIFO;
-      h->expect_n--;
-    }
-    h->package_window += EP_CIRCWINDOW_INCREMENT;
-    if (h->blocked) {
-      h->blocked = false;
-      ev.type = EP_EV_CIRC_WRITABLE;
-      return emit(c, &ev);
-    }
-    return EP_OK;
-  }
-  stream_t *s = find_stream(c, m->stream_id);
-  if (s == NULL || s->hop != hi) {
-    return EP_OK;
-  }
-  if (s->package_window + EP_STREAMWINDOW_INCREMENT > EP_STREAMWINDOW_START) {
-    return circ_fail(c, EP_ERR_MALFORMED, EP_DESTROY_PROTOCOL,
-                     "stream %u: a SENDME we did not ask for (window %d)", (unsigned)s->id,
-                     s->package_window);
-  }
-  s->package_window += EP_STREAMWINDOW_INCREMENT;
-  if (s->blocked) {
-    s->blocked = false;
-    ev.type = EP_EV_STREAM_WRITABLE;
-    ev.stream_id = s->id;
-    return emit(c, &ev);
-  }
-  return EP_OK;
-}
-
-static int on_connected(ep_circ_t *c, unsigned hi, const ep_relay_msg_t *m) {
-  stream_t *s = find_stream(c, m->stream_id);
-  if (s == NULL || s->hop != hi || s->state != ST_CONNECTING) {
-    return EP_OK;   /* unknown or already connected: dropped */
-  }
-  s->state = ST_OPEN;
-  ep_event_t ev;
-  memset(&ev, 0, sizeof ev);
-  ev.type = EP_EV_STREAM_CONNECTED;
-  ev.circ_id = c->id;
-  ev.stream_id = s->id;
-  ev.ttl = EP_TTL_ABSENT;
-  if (!s->dir && m->u.connected.has_addr) {
-    ev.has_addr = true;
-    ev.addr = m->u.connected.addr;
-    if (m->u.connected.has_ttl) {
-      ev.ttl = m->u.connected.ttl;
-    }
-  }
-  return emit(c, &ev);
-}
-
-static int on_end(ep_circ_t *c, unsigned hi, const ep_relay_msg_t *m) {
-  stream_t *s = find_stream(c, m->stream_id);
-  if (s == NULL || s->hop != hi) {
-    return EP_OK;
-  }
-  ep_event_t ev;
-  memset(&ev, 0, sizeof ev);
-  ev.type = EP_EV_STREAM_END;
-  ev.circ_id = c->id;
-  ev.stream_id = s->id;
-  ev.reason = m->u.end.reason;
-  ev.end_empty = m->u.end.empty;
-  ev.has_addr = m->u.end.has_addr;
-  ev.addr = m->u.end.addr;
-  ev.ttl = m->u.end.ttl;
-  forget_stream(c, s);
-  return emit(c, &ev);
-}
-
 static int on_extended2(ep_circ_t *c, unsigned hi, const ep_relay_msg_t *m) {
   if (c->state != EP_CIRC_EXTENDING || hi + 1 != c->n_hops) {
-    return circ_fail(c, EP_ERR_STATE, EP_DESTROY_PROTOCOL,
+    return ep_circ_fail(c, EP_ERR_STATE, EP_DESTROY_PROTOCOL,
                      "EXTENDED2 from hop %u while %s with %u hops", hi + 1,
                      ep_circ_state_name(c->state), c->n_hops);
   }
@@ -851,12 +458,12 @@ static int handle_relay(ep_circ_t *c, const ep_cell_t *cell, uint8_t *body,
   if (cell->command == EP_CELL_RELAY_EARLY) {
     /* tor-spec §5.6: an inbound RELAY_EARLY closes the circuit at once. */
     trace_in(c, trace);
-    return circ_fail(c, EP_ERR_MALFORMED, EP_DESTROY_PROTOCOL,
+    return ep_circ_fail(c, EP_ERR_MALFORMED, EP_DESTROY_PROTOCOL,
                      "RELAY_EARLY cell towards the client");
   }
   if (c->n_hops == 0 || cell->payload_len != EP_CELL_PAYLOAD_LEN) {
     trace_in(c, trace);
-    return circ_fail(c, EP_ERR_STATE, EP_DESTROY_PROTOCOL, "relay cell before the first hop");
+    return ep_circ_fail(c, EP_ERR_STATE, EP_DESTROY_PROTOCOL, "relay cell before the first hop");
   }
   uint8_t copy[EP_CELL_PAYLOAD_LEN];
   if (body == NULL) {
@@ -873,7 +480,7 @@ static int handle_relay(ep_circ_t *c, const ep_cell_t *cell, uint8_t *body,
   }
   if (!found) {
     trace_in(c, trace);
-    return circ_fail(c, EP_ERR_VERIFY, EP_DESTROY_PROTOCOL,
+    return ep_circ_fail(c, EP_ERR_VERIFY, EP_DESTROY_PROTOCOL,
                      "relay cell recognized by none of the %u hops", c->n_hops);
   }
 
@@ -882,11 +489,11 @@ static int handle_relay(ep_circ_t *c, const ep_cell_t *cell, uint8_t *body,
   ep_err_t e = {0};
   if (ep_relay_hdr_parse(body, &hdr, &data, &e) != EP_OK) {
     trace_in(c, trace);
-    return circ_fail(c, e.code, EP_DESTROY_PROTOCOL, "hop %u: %s", hi + 1, e.msg);
+    return ep_circ_fail(c, e.code, EP_DESTROY_PROTOCOL, "hop %u: %s", hi + 1, e.msg);
   }
   ep_relay_msg_t m;
   int rc;
-  stream_t *s = find_stream(c, hdr.stream_id);
+  stream_t *s = ep_circ_find_stream(c, hdr.stream_id);
   if (hdr.command == EP_RELAY_CONNECTED && s != NULL && s->dir) {
     /* tor-spec §6.2.1: clients ignore the body of a BEGIN_DIR's CONNECTED. */
     memset(&m, 0, sizeof m);
@@ -918,17 +525,17 @@ static int handle_relay(ep_circ_t *c, const ep_cell_t *cell, uint8_t *body,
     return EP_OK;
   }
   if (rc != EP_OK) {
-    return circ_fail(c, rc, EP_DESTROY_PROTOCOL, "hop %u: %s", hi + 1, e.msg);
+    return ep_circ_fail(c, rc, EP_DESTROY_PROTOCOL, "hop %u: %s", hi + 1, e.msg);
   }
   switch (m.command) {
     case EP_RELAY_DATA:
-      return on_data(c, hi, &m);
+      return ep_circ_on_data(c, hi, &m);
     case EP_RELAY_SENDME:
-      return on_sendme(c, hi, &m);
+      return ep_circ_on_sendme(c, hi, &m);
     case EP_RELAY_CONNECTED:
-      return on_connected(c, hi, &m);
+      return ep_circ_on_connected(c, hi, &m);
     case EP_RELAY_END:
-      return on_end(c, hi, &m);
+      return ep_circ_on_end(c, hi, &m);
     case EP_RELAY_EXTENDED2:
       return on_extended2(c, hi, &m);
     case EP_RELAY_TRUNCATED:
@@ -964,7 +571,7 @@ static int handle_cell(ep_circ_t *c, const ep_cell_t *cell, uint8_t *body,
       return circ_remote_close(c, reason, false);
     }
     case EP_CELL_CREATED:
-      return circ_fail(c, EP_ERR_UNSUPPORTED, EP_DESTROY_PROTOCOL,
+      return ep_circ_fail(c, EP_ERR_UNSUPPORTED, EP_DESTROY_PROTOCOL,
                        "CREATED (TAP) answer: we sent no CREATE");
     default:
       return EP_OK;

@@ -2,13 +2,13 @@
  * verified directory (fetched, cached, or read from files). */
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dir/authority.h"
+#include "lib/addr.h"
 #include "lib/buf.h"
 #include "lib/encode.h"
 #include "lib/escape.h"
@@ -117,18 +117,19 @@ static const ep_optspec_t exits_spec = {
 };
 
 static void addr_text(const ep_relay_t *r, char *out, size_t outcap) {
-  uint32_t a = r->ipv4;
-  snprintf(out, outcap, "%u.%u.%u.%u", (unsigned)(a >> 24), (unsigned)((a >> 16) & 0xff),
-           (unsigned)((a >> 8) & 0xff), (unsigned)(a & 0xff));
+  char ip[EP_IPV4_STRLEN];
+  snprintf(out, outcap, "%s", ep_ipv4_format(ip, r->ipv4));
 }
 
 static void ipv6_text(const ep_relay_t *r, char *out, size_t outcap) {
-  char a[INET6_ADDRSTRLEN];
-  if (!r->has_ipv6 || inet_ntop(AF_INET6, r->ipv6, a, sizeof a) == NULL) {
+  if (!r->has_ipv6) {
     out[0] = '\0';
     return;
   }
-  snprintf(out, outcap, "[%s]:%u", a, (unsigned)r->ipv6_port);
+  ep_ipaddr_t a;
+  char text[EP_IPADDR_STRLEN];
+  ep_ipaddr_set_ipv6(&a, r->ipv6);
+  snprintf(out, outcap, "[%s]:%u", ep_ipaddr_format(text, sizeof text, &a), (unsigned)r->ipv6_port);
 }
 
 static int put_json(ep_buf_t *b, const ep_netdir_t *nd, const ep_exit_candidate_t *c,

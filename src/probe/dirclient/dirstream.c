@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/addr.h"
 #include "lib/buf.h"
 #include "lib/caps.h"
 #include "probe/net/circ.h"
@@ -165,8 +166,9 @@ ep_dirstream_t *ep_dirstream_fetch(ep_loop_t *loop, ep_tls_ctx_t *tls, const ep_
     ep_http_limits_default(&d->lim);
   }
   snprintf(d->path, sizeof d->path, "%s", path);
-  snprintf(d->origin, sizeof d->origin, "begin_dir to %u.%u.%u.%u:%u", (relay->ipv4 >> 24) & 255,
-           (relay->ipv4 >> 16) & 255, (relay->ipv4 >> 8) & 255, relay->ipv4 & 255, relay->or_port);
+  char ip[EP_IPV4_STRLEN];
+  snprintf(d->origin, sizeof d->origin, "begin_dir to %s:%u", ep_ipv4_format(ip, relay->ipv4),
+           relay->or_port);
   ep_buf_init(&d->req, 4 * EP_KiB, "directory request", 0);
   d->resp = ep_http_resp_new(d->origin, &d->lim, err);
   if (d->resp == NULL || ep_http_build_get(&d->req, "127.0.0.1", path, err) != EP_OK) {

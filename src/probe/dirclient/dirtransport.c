@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/addr.h"
 #include "lib/escape.h"
 
 /* probe/http.c builds the request in a 4096-byte buffer: "GET <path>
@@ -14,16 +15,9 @@
  * about 110 of them. */
 #define DIRPORT_MAX_PATH 3900
 
-/* Dotted quad of a host-order IPv4 address (out: 16 bytes). The one IPv4
- * formatter of the directory client, until lib/addr.h has one. */
-static void ipv4_format(char *out, size_t outcap, uint32_t a) {
-  snprintf(out, outcap, "%u.%u.%u.%u", (unsigned)(a >> 24), (unsigned)((a >> 16) & 0xff),
-           (unsigned)((a >> 8) & 0xff), (unsigned)(a & 0xff));
-}
-
 void ep_dir_server_describe(const ep_dir_server_t *s, char *out, size_t outcap) {
-  char ip[16];
-  ipv4_format(ip, sizeof ip, s->ipv4);
+  char ip[EP_IPV4_STRLEN];
+  ep_ipv4_format(ip, s->ipv4);
   snprintf(out, outcap, "%s%s%s:%u", s->name, s->name[0] != '\0' ? " " : "", ip,
            (unsigned)s->dir_port);
 }
@@ -141,8 +135,8 @@ static void *dirport_open(void *ctx, ep_loop_t *loop, const ep_dir_server_t *srv
     ep_err_set(err, EP_ERR_UNSUPPORTED, "it has no DirPort");
     return NULL;
   }
-  char ip[16];
-  ipv4_format(ip, sizeof ip, srv->ipv4);
+  char ip[EP_IPV4_STRLEN];
+  ep_ipv4_format(ip, srv->ipv4);
   return ep_http_fetch(loop, ip, srv->dir_port, path, lim, cb, arg, err);
 }
 

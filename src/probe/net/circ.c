@@ -54,12 +54,6 @@ struct ep_ncirc {
   bool free_pending;
 };
 
-/* The one place cells are pushed (until the link flushes itself). */
-static void carrier_kick(ep_carrier_t *car) {
-  if (car != NULL && car->link != NULL) {
-    ep_link_flush(car->link);
-  }
-}
 
 static ep_channel_t *ncirc_channel(const ep_ncirc_t *c) {
   return c->car != NULL ? ep_link_channel(c->car->link) : NULL;
@@ -265,7 +259,6 @@ int ep_ncirc_begin(ep_ncirc_t *c, ep_streamrec_t *rec, const char *host, uint16_
   if (timeout_ms > 0) {
     rec->timer = ep_loop_timer_in(c->car->loop, timeout_ms, on_srec_deadline, rec);
   }
-  carrier_kick(c->car);
   return EP_OK;
 }
 
@@ -277,7 +270,6 @@ int ep_ncirc_write(ep_ncirc_t *c, ep_streamrec_t *rec, const uint8_t *data, size
     return ep_err_set(err, EP_ERR_STATE, "stream: not open");
   }
   int rc = ep_channel_stream_write(ch, c->id, rec->id, data, n, written, err);
-  carrier_kick(c->car);
   return rc;
 }
 
@@ -288,7 +280,6 @@ void ep_ncirc_end(ep_ncirc_t *c, ep_streamrec_t *rec, uint8_t reason) {
   ep_channel_t *ch = ncirc_channel(c);
   if (ch != NULL && c->state == NC_OPEN) {
     ep_channel_stream_end(ch, c->id, rec->id, reason, NULL);
-    carrier_kick(c->car);
   }
   srec_detach(c, rec);
 }
@@ -314,7 +305,6 @@ static void ncirc_cut(ep_ncirc_t *c, bool destroy) {
   ep_channel_t *ch = ncirc_channel(c);
   if (destroy && ch != NULL && c->id != 0) {
     ep_channel_circ_destroy(ch, c->id);
-    carrier_kick(c->car);
   }
   ncirc_disarm(c);
   carrier_detach(c->car, c);
@@ -372,7 +362,6 @@ static int ncirc_create(ep_ncirc_t *c, ep_err_t *err) {
   rc = map_add(c->car, id, c, err);
   if (rc != EP_OK) {
     ep_channel_circ_destroy(ch, id);
-    carrier_kick(c->car);
     return rc;
   }
   c->id = id;
@@ -381,7 +370,6 @@ static int ncirc_create(ep_ncirc_t *c, ep_err_t *err) {
   if (c->cfg.build_timeout_ms > 0) {
     c->timer = ep_loop_timer_in(c->car->loop, c->cfg.build_timeout_ms, on_build_deadline, c);
   }
-  carrier_kick(c->car);
   return EP_OK;
 }
 
@@ -400,7 +388,6 @@ static void ncirc_hop_built(ep_ncirc_t *c, unsigned hops) {
       ncirc_fail_msg(c, EP_NCIRC_LOCAL, err.code, true, "%s", err.msg);
       return;
     }
-    carrier_kick(c->car);
     return;
   }
   if (c->timer != 0) {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/addr.h"
 #include "lib/buf.h"
 #include "lib/caps.h"
 #include "lib/log.h"
@@ -396,9 +397,8 @@ ep_link_t *ep_link_open(ep_loop_t *loop, ep_tls_ctx_t *tls, const ep_target_t *p
   l->open_ms = -1;
   l->started_ms = ep_now_ms();
   ep_buf_init(&l->out, EP_CAP_LINK_OUTBUF, "link output", 0);
-  char ip[32];
-  snprintf(ip, sizeof ip, "%u.%u.%u.%u", (peer->ipv4 >> 24) & 255, (peer->ipv4 >> 16) & 255,
-           (peer->ipv4 >> 8) & 255, peer->ipv4 & 255);
+  char ip[EP_IPV4_STRLEN];
+  ep_ipv4_format(ip, peer->ipv4);
   snprintf(l->name, sizeof l->name, "%s:%u", ip, peer->or_port);
   ep_addr_t addr;
   if (ep_addr_from_ip(&addr, ip, peer->or_port, err) != EP_OK) {
