@@ -379,10 +379,7 @@ static int open_hop(ep_circ_t *c, int rc, const ep_err_t *e, uint8_t keys[EP_REL
     return ep_circ_fail(c, rc, EP_DESTROY_INTERNAL, "%s: cannot add hop %u", what, hopno);
   }
   c->state = EP_CIRC_OPEN;
-  ep_event_t ev;
-  memset(&ev, 0, sizeof ev);
-  ev.type = EP_EV_CIRC_OPEN;
-  ev.circ_id = c->id;
+  ep_event_t ev = ep_circ_event(c, EP_EV_CIRC_OPEN, 0);
   ev.hops = c->n_hops;
   return ep_circ_emit(c, &ev);
 }

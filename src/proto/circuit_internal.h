@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "lib/caps.h"
 #include "lib/crypto.h"
@@ -60,6 +61,17 @@ struct ep_circ {
   uint16_t recent[RECENT_CLOSED];
   unsigned recent_next;
 };
+
+/* An event of circuit c (stream_id 0: about the circuit), other fields zero. */
+static inline ep_event_t ep_circ_event(const ep_circ_t *c, ep_event_type_t type,
+                                       uint16_t stream_id) {
+  ep_event_t ev;
+  memset(&ev, 0, sizeof ev);
+  ev.type = type;
+  ev.circ_id = c->id;
+  ev.stream_id = stream_id;
+  return ev;
+}
 
 /* circuit.c */
 void ep_circ_random_bytes(const ep_circ_t *c, void *out, size_t n);

@@ -242,11 +242,7 @@ int ep_circ_on_data(ep_circ_t *c, unsigned hi, const ep_relay_msg_t *m) {
     return ep_circ_fail(c, EP_ERR_LIMIT, EP_DESTROY_PROTOCOL,
                      "stream %u: DATA beyond the stream window", (unsigned)s->id);
   }
-  ep_event_t ev;
-  memset(&ev, 0, sizeof ev);
-  ev.type = EP_EV_STREAM_DATA;
-  ev.circ_id = c->id;
-  ev.stream_id = s->id;
+  ep_event_t ev = ep_circ_event(c, EP_EV_STREAM_DATA, s->id);
   ev.len = m->u.data.len;
   ev.data = m->u.data.data;   /* into the decrypted cell body: no copy */
   int rc = ep_circ_emit(c, &ev);
@@ -319,11 +315,7 @@ int ep_circ_on_connected(ep_circ_t *c, unsigned hi, const ep_relay_msg_t *m) {
     return EP_OK;   /* unknown or already connected: dropped */
   }
   s->state = ST_OPEN;
-  ep_event_t ev;
-  memset(&ev, 0, sizeof ev);
-  ev.type = EP_EV_STREAM_CONNECTED;
-  ev.circ_id = c->id;
-  ev.stream_id = s->id;
+  ep_event_t ev = ep_circ_event(c, EP_EV_STREAM_CONNECTED, s->id);
   ev.ttl = EP_TTL_ABSENT;
   if (!s->dir && m->u.connected.has_addr) {
     ev.has_addr = true;
@@ -340,11 +332,7 @@ int ep_circ_on_end(ep_circ_t *c, unsigned hi, const ep_relay_msg_t *m) {
   if (s == NULL || s->hop != hi) {
     return EP_OK;
   }
-  ep_event_t ev;
-  memset(&ev, 0, sizeof ev);
-  ev.type = EP_EV_STREAM_END;
-  ev.circ_id = c->id;
-  ev.stream_id = s->id;
+  ep_event_t ev = ep_circ_event(c, EP_EV_STREAM_END, s->id);
   ev.reason = m->u.end.reason;
   ev.end_empty = m->u.end.empty;
   ev.has_addr = m->u.end.has_addr;
