@@ -10,6 +10,7 @@
 
 #include "lib/buf.h"
 #include "lib/caps.h"
+#include "lib/vec.h"
 #include "lib/crypto.h"
 #include "lib/encode.h"
 
@@ -81,17 +82,10 @@ static ep_circ_t *circ_find(const ep_channel_t *ch, uint32_t id) {
 }
 
 static int circ_insert(ep_channel_t *ch, uint32_t id, ep_circ_t *c) {
-  if (ch->n_circs == ch->cap_circs) {
-    size_t ncap = ch->cap_circs ? ch->cap_circs * 2 : 16;
-    if (ncap > EP_CAP_CIRCS_PER_CHAN) {
-      ncap = EP_CAP_CIRCS_PER_CHAN;
-    }
-    circ_slot_t *n = realloc(ch->circs, ncap * sizeof *n);
-    if (n == NULL) {
-      return EP_ERR_NOMEM;
-    }
-    ch->circs = n;
-    ch->cap_circs = ncap;
+  int rc = EP_VEC_RESERVE(ch->circs, ch->cap_circs, ch->n_circs + 1, EP_CAP_CIRCS_PER_CHAN,
+                          "circuits of a channel", NULL);
+  if (rc != EP_OK) {
+    return rc;
   }
   size_t i = circ_lower_bound(ch, id);
   memmove(ch->circs + i + 1, ch->circs + i, (ch->n_circs - i) * sizeof *ch->circs);
