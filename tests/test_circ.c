@@ -26,6 +26,7 @@
 #include "lib/reader.h"
 #include "lib/timeutil.h"
 #include "link_fake.h"
+#include "link_fake_net.h"
 #include "probe/net/circ.h"
 #include "probe/net/loop.h"
 #include "probe/net/tls.h"
@@ -273,49 +274,6 @@ static void relay_accept(ep_loop_t *loop, int fd, unsigned events, void *arg) {
   ep_loop_del_fd(loop, fd);
 }
 
-/* A TLS server context presenting the fake relay's link certificate. */
-static ep_tls_ctx_t *relay_tls_ctx(const lf_identity_t *id) {
-  const unsigned char *p = id->tls_cert;
-  X509 *x = d2i_X509(NULL, &p, (long)id->tls_cert_len);
-  ck_assert_ptr_nonnull(x);
-  BIO *cb = BIO_new(BIO_s_mem());
-  BIO *kb = BIO_new(BIO_s_mem());
-  ck_assert(PEM_write_bio_X509(cb, x) == 1);
-  ck_assert(PEM_write_bio_PrivateKey(kb, (EVP_PKEY *)id->tls_key, NULL, NULL, 0, NULL, NULL) == 1);
-  char *cpem, *kpem;
-  long cn = BIO_get_mem_data(cb, &cpem);
-  long kn = BIO_get_mem_data(kb, &kpem);
-  char *c0 = calloc(1, (size_t)cn + 1), *k0 = calloc(1, (size_t)kn + 1);
-  ck_assert(c0 != NULL && k0 != NULL);
-  memcpy(c0, cpem, (size_t)cn);
-  memcpy(k0, kpem, (size_t)kn);
-  ep_err_t err = {0};
-  ep_tls_ctx_t *ctx = ep_tls_ctx_new_server_pem(c0, k0, &err);
-  ck_assert_msg(ctx != NULL, "%s", err.msg);
-  free(c0);
-  free(k0);
-  BIO_free(cb);
-  BIO_free(kb);
-  X509_free(x);
-  return ctx;
-}
-
-static uint16_t relay_listen(relay_t *r) {
-  r->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  ck_assert_int_ge(r->lfd, 0);
-  struct sockaddr_in sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ck_assert_int_eq(bind(r->lfd, (struct sockaddr *)&sa, sizeof sa), 0);
-  ck_assert_int_eq(listen(r->lfd, 4), 0);
-  socklen_t len = sizeof sa;
-  ck_assert_int_eq(getsockname(r->lfd, (struct sockaddr *)&sa, &len), 0);
-  ep_err_t err = {0};
-  ck_assert_int_eq(ep_loop_add_fd(r->loop, r->lfd, EP_LOOP_READ, relay_accept, r, &err), EP_OK);
-  return ntohs(sa.sin_port);
-}
-
 /* ---- the client side ---- */
 
 typedef struct client {
@@ -392,10 +350,10 @@ static void run(fixture_t *fx, mode_t_ mode, int64_t build_timeout_ms, bool stre
   r->id = fx->guard;
   r->exitr = fx->exitr;
   r->mode = mode;
-  r->ctx = relay_tls_ctx(fx->guard);
+  r->ctx = lf_tls_server_ctx(fx->guard);
   ep_buf_init(&r->in, 1u << 20, "relay in", 0);
   ep_buf_init(&r->out, 1u << 20, "relay out", 0);
-  uint16_t port = relay_listen(r);
+  uint16_t port = lf_listen_loopback(r->loop, relay_accept, r, &r->lfd);
   fx->cctx = ep_tls_ctx_new_client(&err);
   ck_assert_ptr_nonnull(fx->cctx);
   ep_target_t first = lf_target(fx->guard, 0x7f000001, port);
