@@ -493,15 +493,6 @@ int ep_dir_sec_finish(ep_dir_sec_t *s, size_t line, ep_err_t *err) {
   return 0;
 }
 
-unsigned ep_dir_sec_count(const ep_dir_sec_t *s, int id) {
-  for (size_t i = 0; i < s->nrules; i++) {
-    if (s->rules[i].id == id) {
-      return s->count[i];
-    }
-  }
-  return 0;
-}
-
 bool ep_dir_arg_next(const ep_dir_tok_t *tok, size_t *pos, const char **arg, size_t *len) {
   const char *s = tok->argstr;
   size_t n = tok->argstr_len;

@@ -154,8 +154,6 @@ void ep_dir_sec_init(ep_dir_sec_t *s, const char *doc, const char *name,
 int ep_dir_sec_add(ep_dir_sec_t *s, const ep_dir_tok_t *tok, ep_err_t *err);
 /* End of section at line `line`: checks minimum counts and "at end". */
 int ep_dir_sec_finish(ep_dir_sec_t *s, size_t line, ep_err_t *err);
-/* How often the rule with this id occurred. */
-unsigned ep_dir_sec_count(const ep_dir_sec_t *s, int id);
 
 /* --- argument helpers (all length-bounded) --- */
 

@@ -10,76 +10,37 @@
 
 #include "lib/buf.h"
 #include "lib/caps.h"
+#include "lib/file.h"
 #include "lib/log.h"
 #include "lib/timeutil.h"
 #include "probe/dirclient/dirclient_int.h"
 #include "probe/dirclient/dirjoin.h"
 #include "probe/dirclient/inflate.h"
 
-/* Read what is left of f into b, at most b's cap, then one byte more to
- * tell a file at the cap from a larger one. */
-static int read_all(FILE *f, ep_buf_t *b, const char *path, size_t cap, ep_err_t *err) {
-  size_t chunk = 65536 < cap ? 65536 : cap;
-  for (;;) {
-    uint8_t *p = ep_buf_space(b, chunk, NULL);
-    size_t want = chunk;
-    if (p == NULL) {
-      /* Near the cap: read what is left of it, then one byte more. */
-      want = b->cap - b->len;
-      p = want > 0 ? ep_buf_space(b, want, NULL) : NULL;
-      if (p == NULL) {
-        uint8_t extra;
-        if (fread(&extra, 1, 1, f) == 1) {
-          return ep_err_set(err, EP_ERR_LIMIT, "%s: larger than %zu bytes", path, cap);
-        }
-        return EP_OK;
-      }
-    }
-    size_t got = fread(p, 1, want, f);
-    ep_buf_commit(b, got);
-    if (got < want) {
-      return EP_OK;
-    }
-  }
-}
-
-/* Read a whole file, at most cap bytes; zlib/gzip data is inflated. */
+/* Read a whole file, at most cap bytes (lib/file.h); zlib/gzip data is
+ * inflated. */
 static int read_doc_file(const char *path, size_t cap, uint8_t **out, size_t *len, ep_err_t *err) {
-  *out = NULL;
-  *len = 0;
-  FILE *f = fopen(path, "rb");
-  if (f == NULL) {
-    int e = errno;
-    return ep_err_set(err, EP_ERR_IO, "%s: cannot open: %s", path, strerror(e));
-  }
-  ep_buf_t b;
-  ep_buf_init(&b, cap, path, 0);
-  int rc = read_all(f, &b, path, cap, err);
-  if (rc == EP_OK && ferror(f)) {
-    int e = errno;
-    rc = ep_err_set(err, EP_ERR_IO, "%s: read error: %s", path, strerror(e));
-  }
-  fclose(f);
+  uint8_t *raw;
+  size_t n;
+  int rc = ep_file_read(path, cap, NULL, &raw, &n, err);
   if (rc != EP_OK) {
-    ep_buf_free(&b);
+    *out = NULL;
+    *len = 0;
     return rc;
   }
-  bool zlib = b.len >= 2 && b.data[0] == 0x78 && ((b.data[0] << 8) | b.data[1]) % 31 == 0;
-  bool gzip = b.len >= 2 && b.data[0] == 0x1f && b.data[1] == 0x8b;
-  if (zlib || gzip) {
-    ep_err_t e = {0};
-    rc = ep_inflate_all(b.data, b.len, cap, out, len, &e);
-    ep_buf_free(&b);
-    if (rc != EP_OK) {
-      return ep_err_set(err, rc, "%s: %s", path, e.msg);
-    }
+  bool zlib = n >= 2 && raw[0] == 0x78 && ((raw[0] << 8) | raw[1]) % 31 == 0;
+  bool gzip = n >= 2 && raw[0] == 0x1f && raw[1] == 0x8b;
+  if (!zlib && !gzip) {
+    *out = raw;
+    *len = n;
     return EP_OK;
   }
-  if (ep_buf_nul_terminate(&b, err) != EP_OK) {
-    ep_buf_free(&b);
-    return EP_ERR_NOMEM;
+  ep_err_t e = {0};
+  rc = ep_inflate_all(raw, n, cap, out, len, &e);
+  free(raw);
+  if (rc != EP_OK) {
+    return ep_err_set(err, rc, "%s: %s", path, e.msg);
   }
-  *out = ep_buf_steal(&b, len);
   return EP_OK;
 }
 

@@ -41,11 +41,6 @@ struct ep_link {
   bool free_scheduled;
 };
 
-const char *ep_link_stage_name(ep_link_stage_t s) {
-  static const char *const names[] = {"connecting", "tls", "handshake", "open", "closed"};
-  return (s >= 0 && s <= EP_LINK_CLOSED) ? names[s] : "unknown";
-}
-
 static void link_free_now(ep_loop_t *loop, void *arg) {
   (void)loop;
   ep_link_t *l = arg;
