@@ -37,6 +37,7 @@
 
 /* Services. */
 #define EP_CAP_BANNER           1024u            /* bytes of a greeting kept */
+#define EP_CAP_SVC_INPUT        (64u * EP_KiB)   /* bytes one service check reads, TLS included */
 #define EP_CAP_STREAM_INBUF     (64u * EP_KiB)   /* data read on one probe stream */
 #define EP_CAP_JSON_INPUT       (16u * EP_MiB)
 #define EP_CAP_JSON_DEPTH       64u
