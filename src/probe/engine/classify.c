@@ -22,6 +22,7 @@ static const char *const class_names[EP_CLASS_COUNT] = {
     [EP_CLASS_RESOURCELIMIT] = "resourcelimit",
     [EP_CLASS_HIBERNATING] = "hibernating",
     [EP_CLASS_OTHER_END] = "other-end",
+    [EP_CLASS_INTERCEPTED] = "intercepted",
     [EP_CLASS_CIRCUIT_FAILED] = "circuit-failed",
     [EP_CLASS_FIRST_HOP_FAILED] = "first-hop-failed",
     [EP_CLASS_PROTOCOL_ERROR] = "protocol-error",

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "probe/engine/smtp.h"
+#include "probe/engine/svc.h"
 #include "proto/relaymsg.h"   /* EP_END_* reasons and their names */
 
 typedef enum ep_class {
@@ -30,6 +31,7 @@ typedef enum ep_class {
   EP_CLASS_RESOURCELIMIT,
   EP_CLASS_HIBERNATING,
   EP_CLASS_OTHER_END,            /* any other END reason, kept by number */
+  EP_CLASS_INTERCEPTED,          /* another identity answered than through most exits (#11) */
   EP_CLASS_CIRCUIT_FAILED,       /* the circuit never reached the exit: no verdict */
   EP_CLASS_FIRST_HOP_FAILED,     /* the first hop's link failed: no verdict */
   EP_CLASS_PROTOCOL_ERROR,       /* the relay broke the protocol */
@@ -57,6 +59,8 @@ typedef struct ep_stream_outcome {
   int64_t end_ms;
   bool deadline_hit;         /* our own deadline fired first */
   bool expect_greeting;      /* the service speaks first (SMTP 25/587) */
+  ep_svc_spec_t service;     /* the service checked on the stream (#11) */
+  const ep_svc_result_t *svc;/* what the check found; NULL: no check ran. Read during the call only */
   const uint8_t *data;       /* stream data received (up to the banner cap) */
   size_t data_len;
 } ep_stream_outcome_t;

@@ -17,3 +17,10 @@ const char *ep_default_target(uint16_t port) {
     default: return NULL;
   }
 }
+
+/* Placeholder until the table of issue #11 lands: the one target above. */
+size_t ep_default_targets(uint16_t port, const char *out[2]) {
+  out[0] = ep_default_target(port);
+  out[1] = NULL;
+  return out[0] != NULL ? 1 : 0;
+}

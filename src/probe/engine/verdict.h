@@ -43,6 +43,9 @@ typedef struct ep_probe_in {
   bool interrupted;                 /* the scan stopped before the job finished */
   ep_probe_try_t main;
   ep_probe_try_t retry;             /* has_stream false: no retry for the port */
+  ep_probe_try_t confirm;           /* the same circuit, the port's second default target
+                                       (#11); has_stream false: none */
+  const char *confirm_target;       /* its host name, or NULL */
   ep_probe_control_t control[EP_PROBE_MAX_CONTROL];
   size_t n_control;
   const char *policy_basis;         /* static: "summary", "full", ...; NULL "unknown" */
