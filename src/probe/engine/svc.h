@@ -119,5 +119,7 @@ void ep_svc_output_done(ep_svc_t *sv, size_t n);
  * when len is 0); eof: the stream ended. */
 ep_svc_status_t ep_svc_input(ep_svc_t *sv, const uint8_t *data, size_t len, bool eof);
 const ep_svc_result_t *ep_svc_result(const ep_svc_t *sv);
+/* Frees the process-wide TLS context of the checks (also done at exit). */
+void ep_svc_global_cleanup(void);
 
 #endif

@@ -1,0 +1,189 @@
+/* exitprobe — service checks: implicit TLS (https, imaps, ...). OpenSSL
+ * over a pair of memory BIOs: the check feeds the stream's bytes in and
+ * hands TLS records out; nothing is verified (the leaf certificate is
+ * recorded: SHA-256, subject, issuer), TLS 1.2 or later only (older
+ * servers end as NOT_PROTO "TLS handshake failed: ... protocol version").
+ * After the handshake the inner protocol runs through SSL_read/SSL_write. */
+#include "probe/engine/svc_int.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "lib/crypto.h"
+
+#define TLS_OUT_MAX (16u * 1024u + 512u)
+
+struct ep_svc_tls {
+  SSL *ssl;
+  BIO *rbio, *wbio;           /* owned by ssl */
+  uint8_t out[TLS_OUT_MAX];   /* records to send */
+  size_t out_len, out_off;
+  uint8_t first;              /* first byte the server sent */
+  bool got_first;
+};
+
+static SSL_CTX *svc_ctx;
+
+void ep_svc_global_cleanup(void) {
+  SSL_CTX_free(svc_ctx);
+  svc_ctx = NULL;
+}
+
+static SSL_CTX *ctx_get(void) {
+  if (svc_ctx) return svc_ctx;
+  SSL_CTX *c = SSL_CTX_new(TLS_client_method());
+  if (c == NULL) return NULL;
+  SSL_CTX_set_verify(c, SSL_VERIFY_NONE, NULL);
+  SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
+  SSL_CTX_set_max_cert_list(c, EP_CAP_SVC_INPUT);
+  SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
+  svc_ctx = c;
+  atexit(ep_svc_global_cleanup);
+  return c;
+}
+
+static bool ip_literal(const char *s) {
+  uint8_t b[16];
+  return inet_pton(AF_INET, s, b) == 1 || inet_pton(AF_INET6, s, b) == 1;
+}
+
+int ep_svc_tls_new(ep_svc_t *sv, ep_err_t *err) {
+  SSL_CTX *c = ctx_get();
+  ep_svc_tls_t *t = calloc(1, sizeof *t);
+  if (c == NULL || t == NULL) {
+    free(t);
+    return ep_err_set(err, EP_ERR_NOMEM, "tls check: no TLS context");
+  }
+  sv->tls = t;
+  t->ssl = SSL_new(c);
+  t->rbio = BIO_new(BIO_s_mem());
+  t->wbio = BIO_new(BIO_s_mem());
+  if (t->ssl == NULL || t->rbio == NULL || t->wbio == NULL) {
+    BIO_free(t->rbio);
+    BIO_free(t->wbio);
+    t->rbio = t->wbio = NULL;
+    return ep_err_set(err, EP_ERR_NOMEM, "tls check: out of memory");
+  }
+  BIO_set_mem_eof_return(t->rbio, -1);
+  SSL_set_bio(t->ssl, t->rbio, t->wbio);
+  SSL_set_connect_state(t->ssl);
+  if (sv->name[0] && !ip_literal(sv->name) && SSL_set_tlsext_host_name(t->ssl, sv->name) != 1)
+    return ep_err_set(err, EP_ERR_MALFORMED, "tls check: bad SNI name '%.60s'", sv->name);
+  SSL_do_handshake(t->ssl); /* writes the ClientHello */
+  ERR_clear_error();
+  return EP_OK;
+}
+
+void ep_svc_tls_free(ep_svc_tls_t *t) {
+  if (t == NULL) return;
+  SSL_free(t->ssl); /* frees the BIOs */
+  ep_wipe(t, sizeof *t);
+  free(t);
+}
+
+size_t ep_svc_tls_output(ep_svc_t *sv, const uint8_t **p) {
+  ep_svc_tls_t *t = sv->tls;
+  if (t->out_off == t->out_len) {
+    int r = BIO_read(t->wbio, t->out, (int)sizeof t->out);
+    t->out_len = r > 0 ? (size_t)r : 0;
+    t->out_off = 0;
+  }
+  *p = t->out + t->out_off;
+  return t->out_len - t->out_off;
+}
+
+void ep_svc_tls_output_done(ep_svc_t *sv, size_t n) {
+  ep_svc_tls_t *t = sv->tls;
+  size_t left = t->out_len - t->out_off;
+  t->out_off += n < left ? n : left;
+}
+
+static void record_cert(ep_svc_t *sv) {
+  ep_svc_result_t *r = &sv->res;
+  snprintf(r->tls_version, sizeof r->tls_version, "%s", SSL_get_version(sv->tls->ssl));
+  r->tls_done = true;
+  X509 *x = SSL_get0_peer_certificate(sv->tls->ssl);
+  if (x == NULL) return;
+  uint8_t md[32];
+  unsigned mdl = 0;
+  if (X509_digest(x, EVP_sha256(), md, &mdl) == 1 && mdl == 32) {
+    for (unsigned i = 0; i < 32; i++) snprintf(r->cert_sha256 + 2 * i, 3, "%02x", md[i]);
+    snprintf(r->identity, sizeof r->identity, "%s", r->cert_sha256);
+    r->id_kind = EP_SVC_ID_CERT;
+  }
+  BIO *b = BIO_new(BIO_s_mem());
+  X509_NAME *names[2] = {X509_get_subject_name(x), X509_get_issuer_name(x)};
+  char *outs[2] = {r->cert_subject, r->cert_issuer};
+  for (int i = 0; i < 2 && b; i++) {
+    (void)BIO_reset(b);
+    X509_NAME_print_ex(b, names[i], 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+    int n = BIO_read(b, outs[i], EP_SVC_IDENTITY - 1);
+    outs[i][n > 0 ? n : 0] = 0;
+  }
+  BIO_free(b);
+}
+
+static ep_svc_status_t tls_failed(ep_svc_t *sv, const char *what) {
+  ep_svc_tls_t *t = sv->tls;
+  unsigned long e = ERR_peek_last_error();
+  const char *reason = e ? ERR_reason_error_string(e) : NULL;
+  ERR_clear_error();
+  if (t->got_first && t->first != 0x16 && t->first != 0x15)
+    return ep_svc_fail(sv, EP_SVC_NOT_PROTO, "not TLS: first byte 0x%02x", t->first);
+  return ep_svc_fail(sv, EP_SVC_NOT_PROTO, "TLS %s: %s", what, reason ? reason : "error");
+}
+
+/* Handshake done: send the inner query, read what the inner protocol got. */
+static ep_svc_status_t tls_inner(ep_svc_t *sv, bool eof) {
+  ep_svc_tls_t *t = sv->tls;
+  if (sv->query_off < sv->query_len) {
+    int w = SSL_write(t->ssl, sv->query + sv->query_off, (int)(sv->query_len - sv->query_off));
+    if (w > 0) sv->query_off += (size_t)w;
+  }
+  uint8_t buf[4096];
+  for (;;) {
+    int r = SSL_read(t->ssl, buf, sizeof buf);
+    if (r > 0) {
+      ep_svc_status_t st = ep_svc_plain_input(sv, buf, (size_t)r, false);
+      ep_wipe(buf, sizeof buf);
+      if (st != EP_SVC_NEED_MORE) return st;
+      continue;
+    }
+    int e = SSL_get_error(t->ssl, r);
+    if (e == SSL_ERROR_ZERO_RETURN) eof = true;
+    else if (e != SSL_ERROR_WANT_READ && !eof) return tls_failed(sv, "after the handshake");
+    ERR_clear_error();
+    break;
+  }
+  return ep_svc_plain_input(sv, NULL, 0, eof);
+}
+
+ep_svc_status_t ep_svc_tls_input(ep_svc_t *sv, const uint8_t *data, size_t len, bool eof) {
+  ep_svc_tls_t *t = sv->tls;
+  if (len > 0) {
+    if (!t->got_first) { t->got_first = true; t->first = data[0]; }
+    if (t->first != 0x16 && t->first != 0x15)
+      return ep_svc_fail(sv, EP_SVC_NOT_PROTO, "not TLS: first byte 0x%02x", t->first);
+    if (BIO_write(t->rbio, data, (int)len) != (int)len)
+      return ep_svc_fail(sv, EP_SVC_FAILED, "tls check: out of memory");
+  }
+  if (!sv->res.tls_done) {
+    int r = SSL_do_handshake(t->ssl);
+    if (r != 1) {
+      int e = SSL_get_error(t->ssl, r);
+      if (e == SSL_ERROR_WANT_READ && !eof) { ERR_clear_error(); return EP_SVC_NEED_MORE; }
+      if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_SYSCALL)
+        return ep_svc_fail(sv, EP_SVC_FAILED, t->got_first ? "TLS handshake cut short by the end of the stream"
+                                                           : "stream ended with nothing said");
+      return tls_failed(sv, "handshake failed");
+    }
+    record_cert(sv);
+  }
+  return tls_inner(sv, eof);
+}
