@@ -16,7 +16,7 @@
 #include "probe/engine/result.h"
 #include "probe/engine/verdict.h"
 
-#define EP_SCAN_MAX_PORTS 16
+#define EP_SCAN_MAX_PORTS 32               /* covers --port common (15); ports_mask is a uint32_t */
 
 typedef struct ep_scan_violator {
   ep_relay_ref_t exit;
