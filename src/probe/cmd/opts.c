@@ -106,10 +106,11 @@ static ep_opts_rc_t set_uint(const opts_run_t *r, const ep_opt_t *o, void *dst, 
   return EP_OPTS_OK;
 }
 
-/* Appends port unless the list is full (-1) or has it: an error with
- * EP_OPTF_DISTINCT (-1), else skipped (a preset may overlap a name). */
+/* Appends port unless the list is full (-1) or, with EP_OPTF_DISTINCT, has
+ * it: an error (-1), or with EP_OPTF_NAMES skipped (a preset may overlap a
+ * name). */
 static int add_port(const ep_opt_t *o, ep_opt_ports_t *ports, uint16_t port) {
-  for (size_t i = 0; i < ports->n; i++) {
+  for (size_t i = 0; (o->flags & (EP_OPTF_DISTINCT | EP_OPTF_NAMES)) && i < ports->n; i++) {
     if (ports->v[i] == port) {
       return (o->flags & EP_OPTF_DISTINCT) && !(o->flags & EP_OPTF_NAMES) ? -1 : 0;
     }
@@ -194,7 +195,10 @@ static ep_opts_rc_t set_service(const opts_run_t *r, const ep_opt_t *o, ep_opt_s
   }
   if (i == sv->n) {
     if (sv->n >= EP_OPT_MAX_SERVICES || sv->n >= o->max) {
-      return bad_value(r, o, "fewer --service ports", v);
+      char want[64];
+      snprintf(want, sizeof want, "PORT=SERVICE for at most %llu ports",
+               (unsigned long long)(o->max < EP_OPT_MAX_SERVICES ? o->max : EP_OPT_MAX_SERVICES));
+      return bad_value(r, o, want, v);
     }
     sv->n++;
   }
