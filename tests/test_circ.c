@@ -23,10 +23,12 @@
 
 #include "lib/buf.h"
 #include "lib/caps.h"
+#include "lib/json.h"
 #include "lib/reader.h"
 #include "lib/timeutil.h"
 #include "link_fake.h"
 #include "link_fake_net.h"
+#include "probe/engine/scan.h"
 #include "probe/net/circ.h"
 #include "probe/net/loop.h"
 #include "probe/net/tls.h"
@@ -37,7 +39,10 @@
 
 #define PROTO 5
 
-typedef enum mode { M_GOOD = 0, M_DESTROY_AT_EXTEND, M_SILENT_AT_EXTEND } mode_t_;
+/* M_DEST: the exit plays the destinations behind it (the scan test). */
+typedef enum mode { M_GOOD = 0, M_DESTROY_AT_EXTEND, M_SILENT_AT_EXTEND, M_DEST } mode_t_;
+
+#define MAX_BEGUN 8
 
 /* ---- the relay side ---- */
 
@@ -55,6 +60,14 @@ typedef struct relay {
   bool have_circ;
   int rc_status;
   ep_err_t err;
+  /* M_DEST */
+  size_t n_create2;
+  char begun_host[MAX_BEGUN][64];
+  uint16_t begun_port[MAX_BEGUN];
+  size_t n_begun;
+  uint16_t http_sid;         /* the HTTP stream, waiting for its request */
+  char http_req[512];        /* what the client sent on it */
+  size_t http_req_len;
 } relay_t;
 
 static void put_cell(relay_t *r, int proto, uint32_t circ_id, uint8_t cmd, const uint8_t *p, size_t n) {
@@ -74,11 +87,77 @@ static void send_msg(relay_t *r, unsigned hi, const ep_relay_msg_t *m) {
   put_cell(r, PROTO, r->rc.circ_id, EP_CELL_RELAY, payload, sizeof payload);
 }
 
-static void send_data(relay_t *r, uint16_t sid, size_t n) {
-  uint8_t data[400], payload[EP_CELL_PAYLOAD_LEN];
-  memset(data, 'x', sizeof data);
+static void send_bytes(relay_t *r, uint16_t sid, const void *data, size_t n) {
+  uint8_t payload[EP_CELL_PAYLOAD_LEN];
   lf_circ_send(&r->rc, 1, EP_RELAY_DATA, sid, data, n, payload, NULL);
   put_cell(r, PROTO, r->rc.circ_id, EP_CELL_RELAY, payload, sizeof payload);
+}
+
+static void send_data(relay_t *r, uint16_t sid, size_t n) {
+  uint8_t data[400];
+  memset(data, 'x', sizeof data);
+  send_bytes(r, sid, data, n);
+}
+
+static void send_end(relay_t *r, uint16_t sid, uint8_t reason) {
+  ep_relay_msg_t x;
+  memset(&x, 0, sizeof x);
+  x.stream_id = sid;
+  x.command = EP_RELAY_END;
+  x.u.end.reason = reason;
+  x.u.end.ttl = EP_TTL_ABSENT;
+  send_msg(r, 1, &x);
+}
+
+static void send_connected(relay_t *r, uint16_t sid) {
+  ep_relay_msg_t x;
+  memset(&x, 0, sizeof x);
+  x.stream_id = sid;
+  x.command = EP_RELAY_CONNECTED;
+  x.u.connected = (ep_relay_connected_t){.has_addr = true, .ttl = 300, .has_ttl = true,
+                                         .addr = {.family = EP_IPADDR_V4, .bytes = {127, 0, 0, 1}}};
+  send_msg(r, 1, &x);
+}
+
+/* M_DEST's destinations: 25 greets (server first); 80 answers a request
+ * (client first); 587 refuses on t1.test and greets on t2.test. */
+static void dest_begin(relay_t *r, const ep_relay_msg_t *m) {
+  uint16_t sid = m->stream_id;
+  const char *host = m->u.begin.host;
+  if (r->n_begun < MAX_BEGUN) {
+    snprintf(r->begun_host[r->n_begun], sizeof r->begun_host[0], "%.63s", host);
+    r->begun_port[r->n_begun++] = m->u.begin.port;
+  }
+  if (m->u.begin.port == 587 && strcmp(host, "t1.test") == 0) {
+    send_end(r, sid, EP_END_CONNECTREFUSED);
+    return;
+  }
+  send_connected(r, sid);
+  if (m->u.begin.port == 25) {
+    send_bytes(r, sid, "220 mx.test ESMTP\r\n", 19);
+  } else if (m->u.begin.port == 587) {
+    send_bytes(r, sid, "220 t2.test ESMTP\r\n", 19);
+  } else if (m->u.begin.port == 80) {
+    r->http_sid = sid;
+  }
+}
+
+/* The HTTP destination: once the request is whole, a status line and END. */
+static void dest_data(relay_t *r, const ep_relay_msg_t *m) {
+  if (m->stream_id != r->http_sid || r->http_sid == 0) {
+    return;
+  }
+  size_t n = m->u.data.len;
+  ck_assert_uint_le(r->http_req_len + n, sizeof r->http_req - 1);
+  memcpy(r->http_req + r->http_req_len, m->u.data.data, n);
+  r->http_req_len += n;
+  r->http_req[r->http_req_len] = '\0';
+  if (strstr(r->http_req, "\r\n\r\n") != NULL) {
+    static const char resp[] = "HTTP/1.1 200 OK\r\nServer: fakedest\r\n\r\n";
+    send_bytes(r, r->http_sid, resp, sizeof resp - 1);
+    send_end(r, r->http_sid, EP_END_DONE);
+    r->http_sid = 0;
+  }
 }
 
 static void on_create2(relay_t *r, const ep_cell_t *cell) {
@@ -88,6 +167,7 @@ static void on_create2(relay_t *r, const ep_cell_t *cell) {
   if (r->have_circ) {
     lf_circ_free(&r->rc);
   }
+  r->n_create2++;
   lf_circ_init(&r->rc, cell->circ_id);
   r->have_circ = true;
   uint8_t reply[64], payload[EP_CELL_PAYLOAD_LEN] = {0};
@@ -119,6 +199,10 @@ static void on_extend2(relay_t *r, const ep_relay_msg_t *m) {
 /* Port 25: CONNECTED (127.0.0.1, TTL 300), 3 x 400 bytes, END DONE.
  * Any other port: END EXITPOLICY (127.0.0.1, TTL 600). */
 static void on_begin(relay_t *r, const ep_relay_msg_t *m) {
+  if (r->mode == M_DEST) {
+    dest_begin(r, m);
+    return;
+  }
   ep_relay_msg_t x;
   memset(&x, 0, sizeof x);
   x.stream_id = m->stream_id;
@@ -158,6 +242,8 @@ static void on_relay(relay_t *r, const ep_cell_t *cell) {
     on_extend2(r, &m);
   } else if (m.command == EP_RELAY_BEGIN) {
     on_begin(r, &m);
+  } else if (m.command == EP_RELAY_DATA && r->mode == M_DEST) {
+    dest_data(r, &m);
   }
 }
 
@@ -335,9 +421,8 @@ typedef struct fixture {
   client_t cl;
 } fixture_t;
 
-/* A relay in `mode`, a carrier to it and a circuit of 1 + n_ext hops through it. */
-static void run(fixture_t *fx, mode_t_ mode, int64_t build_timeout_ms, bool streams, size_t n_ext) {
-  static const ep_ncirc_cbs_t cbs = {.opened = on_opened, .failed = on_failed, .stream = on_stream};
+/* A relay in `mode` listening on 127.0.0.1 (its port returned), and the client's TLS context. */
+static uint16_t relay_start(fixture_t *fx, mode_t_ mode) {
   memset(fx, 0, sizeof *fx);
   ep_err_t err = {0};
   fx->guard = lf_identity_new(time(NULL));
@@ -356,6 +441,15 @@ static void run(fixture_t *fx, mode_t_ mode, int64_t build_timeout_ms, bool stre
   uint16_t port = lf_listen_loopback(r->loop, relay_accept, r, &r->lfd);
   fx->cctx = ep_tls_ctx_new_client(&err);
   ck_assert_ptr_nonnull(fx->cctx);
+  return port;
+}
+
+/* A relay in `mode`, a carrier to it and a circuit of 1 + n_ext hops through it. */
+static void run(fixture_t *fx, mode_t_ mode, int64_t build_timeout_ms, bool streams, size_t n_ext) {
+  static const ep_ncirc_cbs_t cbs = {.opened = on_opened, .failed = on_failed, .stream = on_stream};
+  uint16_t port = relay_start(fx, mode);
+  relay_t *r = fx->r;
+  ep_err_t err = {0};
   ep_target_t first = lf_target(fx->guard, 0x7f000001, port);
   ep_target_t exit = lf_target(fx->exitr, 0x7f000002, 5002);
   fx->car = ep_carrier_open(r->loop, fx->cctx, &first, NULL, NULL, NULL, &err);
@@ -471,6 +565,111 @@ START_TEST(recorder_connected_data_capped_end_exitpolicy) {
 }
 END_TEST
 
+/* ---- the scan engine over the scripted relay (#11 service checks) ---- */
+
+/* The record for `port` among the JSON Lines in f (the caller frees it). */
+static ep_json_t *record_for(FILE *f, unsigned port) {
+  rewind(f);
+  char line[16384];
+  while (fgets(line, sizeof line, f) != NULL) {
+    ep_err_t e = {0};
+    ep_json_t *j = ep_json_parse(line, strlen(line), &e);
+    ck_assert_msg(j != NULL, "%s: %s", e.msg, line);
+    int64_t p;
+    if (ep_json_int(ep_json_get(j, "port"), &p) && p == port) {
+      return j;
+    }
+    ep_json_free(j);
+  }
+  ck_abort_msg("no record for port %u", port);
+  return NULL;
+}
+
+static void scan_fake_exit(fixture_t *fx, ep_scan_cfg_t *cfg) {
+  uint16_t port = relay_start(fx, M_DEST);
+  ep_scan_relay_t hop = {.target = lf_target(fx->guard, 0x7f000001, port)};
+  ep_scan_relay_t exit = {.target = lf_target(fx->exitr, 0x7f000002, 5002)};
+  snprintf(hop.ref.fingerprint, sizeof hop.ref.fingerprint, "%s", "HOP");
+  snprintf(exit.ref.fingerprint, sizeof exit.ref.fingerprint, "%s", "EXIT");
+  cfg->no_control = cfg->no_retry = cfg->allow_same_16 = true;
+  cfg->out = tmpfile();
+  ck_assert_ptr_nonnull(cfg->out);
+  ep_scan_summary_t sum;
+  ep_err_t err = {0};
+  ck_assert_msg(ep_scan_run(fx->r->loop, fx->cctx, &exit, 1, &hop, 1, cfg, &sum, &err) == EP_OK,
+                "%s", err.msg);
+  ck_assert_int_eq(fx->r->rc_status, 0);
+}
+
+/* A server-first check reads the greeting; a client-first check's request
+ * goes out as RELAY_DATA and its answer comes back; a port refused on its
+ * first target is tried on the second on the same circuit. */
+START_TEST(scan_checks_services_and_confirms_on_the_same_circuit) {
+  fixture_t fx;
+  ep_scan_cfg_t cfg;
+  ep_scan_cfg_defaults(&cfg);
+  const uint16_t ports[] = {25, 80, 587};
+  memcpy(cfg.ports, ports, sizeof ports);
+  cfg.n_ports = 3;
+  cfg.port_targets[2] = "t1.test";
+  cfg.confirm_targets[2] = "t2.test";
+  cfg.stream_timeout_ms = 5000;
+  scan_fake_exit(&fx, &cfg);
+  relay_t *r = fx.r;
+
+  ep_json_t *j = record_for(cfg.out, 25);
+  ck_assert_str_eq(ep_json_get_str(j, "service"), "smtp");
+  ck_assert_str_eq(ep_json_get_str(j, "service_answer"), "220 mx.test ESMTP");
+  ck_assert_str_eq(ep_json_get_str(j, "class"), "reachable");
+  ck_assert_int_eq(ep_json_type(ep_json_get(j, "tls_version")), EP_JSON_NULL);
+  ck_assert_int_eq(ep_json_type(ep_json_get(j, "confirm_target")), EP_JSON_NULL);
+  ep_json_free(j);
+
+  /* The HEAD request went out as DATA on the stream; the status line came back. */
+  ck_assert_msg(strncmp(r->http_req, "HEAD / HTTP/1.", 14) == 0, "%s", r->http_req);
+  ck_assert_ptr_nonnull(strstr(r->http_req, "\r\nHost: 127.0.0.1"));
+  j = record_for(cfg.out, 80);
+  ck_assert_str_eq(ep_json_get_str(j, "service"), "http");
+  ck_assert_str_eq(ep_json_get_str(j, "service_answer"), "HTTP/1.1 200 OK");
+  ck_assert_str_eq(ep_json_get_str(j, "target"), "127.0.0.1");
+  ep_json_free(j);
+
+  /* 587: refused on t1.test, then t2.test on the same circuit (one CREATE2). */
+  j = record_for(cfg.out, 587);
+  ck_assert_str_eq(ep_json_get_str(j, "target"), "t1.test");
+  ck_assert_str_eq(ep_json_get_str(j, "service"), "smtp");
+  ck_assert_str_eq(ep_json_get_str(j, "confirm_target"), "t2.test");
+  ck_assert_str_eq(ep_json_get_str(j, "confirm_class"), "reachable");
+  ep_json_free(j);
+  ck_assert_uint_eq(r->n_create2, 1);
+  ck_assert_uint_eq(r->n_begun, 4);
+  ck_assert_str_eq(r->begun_host[3], "t2.test");
+  ck_assert_uint_eq(r->begun_port[3], 587);
+  fclose(cfg.out);
+  teardown_fx(&fx);
+}
+END_TEST
+
+/* With --target (no second target), a failure stays a failure: no confirm stream. */
+START_TEST(scan_without_second_target_confirms_nothing) {
+  fixture_t fx;
+  ep_scan_cfg_t cfg;
+  ep_scan_cfg_defaults(&cfg);
+  cfg.ports[0] = 587;
+  cfg.n_ports = 1;
+  cfg.target_host = "t1.test";
+  scan_fake_exit(&fx, &cfg);
+  ep_json_t *j = record_for(cfg.out, 587);
+  ck_assert_str_eq(ep_json_get_str(j, "target"), "t1.test");
+  ck_assert_str_eq(ep_json_get_str(j, "class"), "refused");
+  ck_assert_int_eq(ep_json_type(ep_json_get(j, "confirm_class")), EP_JSON_NULL);
+  ep_json_free(j);
+  ck_assert_uint_eq(fx.r->n_begun, 1);
+  fclose(cfg.out);
+  teardown_fx(&fx);
+}
+END_TEST
+
 static Suite *circ_suite(void) {
   Suite *s = suite_create("circ");
   TCase *t = tcase_create("driver");
@@ -480,6 +679,8 @@ static Suite *circ_suite(void) {
   tcase_add_test(t, destroy_mid_extend_fails_with_reason_and_hop);
   tcase_add_test(t, silent_extend_fails_at_the_deadline);
   tcase_add_test(t, recorder_connected_data_capped_end_exitpolicy);
+  tcase_add_test(t, scan_checks_services_and_confirms_on_the_same_circuit);
+  tcase_add_test(t, scan_without_second_target_confirms_nothing);
   suite_add_tcase(s, t);
   return s;
 }
