@@ -13,7 +13,9 @@
 #include <check.h>
 #include <netinet/in.h>
 #include <openssl/bio.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +70,14 @@ typedef struct relay {
   uint16_t http_sid;         /* the HTTP stream, waiting for its request */
   char http_req[512];        /* what the client sent on it */
   size_t http_req_len;
+  /* 443: HTTPS, a real OpenSSL server over memory BIOs behind the exit. */
+  SSL_CTX *https_ctx;
+  SSL *https;
+  uint8_t *https_der;        /* its certificate */
+  int https_der_len;
+  uint16_t https_sid;
+  char https_req[512];
+  size_t https_req_len;
 } relay_t;
 
 static void put_cell(relay_t *r, int proto, uint32_t circ_id, uint8_t cmd, const uint8_t *p, size_t n) {
@@ -119,6 +129,73 @@ static void send_connected(relay_t *r, uint16_t sid) {
   send_msg(r, 1, &x);
 }
 
+/* The HTTPS destination: a fresh P-256 key and a self-signed certificate
+ * (CN dest.test); its DER goes to der for the test to hash. */
+static SSL_CTX *https_ctx_new(uint8_t **der, int *der_len) {
+  SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+  EVP_PKEY *key = EVP_EC_gen("P-256");
+  X509 *x = X509_new();
+  ck_assert(ctx != NULL && key != NULL && x != NULL);
+  ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+  X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+  X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+  X509_NAME *name = X509_get_subject_name(x);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"dest.test", -1, -1, 0);
+  X509_set_issuer_name(x, name);
+  X509_set_pubkey(x, key);
+  ck_assert_int_gt(X509_sign(x, key, EVP_sha256()), 0);
+  ck_assert_int_eq(SSL_CTX_use_certificate(ctx, x), 1);
+  ck_assert_int_eq(SSL_CTX_use_PrivateKey(ctx, key), 1);
+  *der = NULL;
+  *der_len = i2d_X509(x, der);
+  ck_assert_int_gt(*der_len, 0);
+  X509_free(x);
+  EVP_PKEY_free(key);
+  return ctx;
+}
+
+/* What the TLS server has to send, as DATA cells. */
+static void https_flush(relay_t *r) {
+  BIO *out = SSL_get_wbio(r->https);
+  uint8_t chunk[EP_RELAY_PAYLOAD_MAX - 11];
+  int n;
+  while ((n = BIO_read(out, chunk, (int)sizeof chunk)) > 0) {
+    send_bytes(r, r->https_sid, chunk, (size_t)n);
+  }
+}
+
+static void https_begin(relay_t *r, uint16_t sid) {
+  if (r->https_ctx == NULL) {
+    r->https_ctx = https_ctx_new(&r->https_der, &r->https_der_len);
+  }
+  r->https = SSL_new(r->https_ctx);
+  ck_assert_ptr_nonnull(r->https);
+  SSL_set_bio(r->https, BIO_new(BIO_s_mem()), BIO_new(BIO_s_mem()));
+  SSL_set_accept_state(r->https);
+  r->https_sid = sid;
+}
+
+/* Bytes from the client: the handshake, then the request; a status line back. */
+static void https_data(relay_t *r, const uint8_t *data, size_t n) {
+  ck_assert_int_eq(BIO_write(SSL_get_rbio(r->https), data, (int)n), (int)n);
+  if (!SSL_is_init_finished(r->https)) {
+    SSL_do_handshake(r->https);
+  }
+  int got;
+  while (SSL_is_init_finished(r->https) &&
+         (got = SSL_read(r->https, r->https_req + r->https_req_len,
+                         (int)(sizeof r->https_req - 1 - r->https_req_len))) > 0) {
+    r->https_req_len += (size_t)got;
+    r->https_req[r->https_req_len] = '\0';
+  }
+  if (strstr(r->https_req, "\r\n\r\n") != NULL) {
+    static const char resp[] = "HTTP/1.1 200 OK\r\nServer: tlsdest\r\n\r\n";
+    ck_assert_int_eq(SSL_write(r->https, resp, (int)sizeof resp - 1), (int)sizeof resp - 1);
+    r->https_req[0] = '\0';
+  }
+  https_flush(r);
+}
+
 /* M_DEST's destinations: 25 greets (server first); 80 answers a request
  * (client first); 587 refuses on t1.test and greets on t2.test. */
 static void dest_begin(relay_t *r, const ep_relay_msg_t *m) {
@@ -139,11 +216,17 @@ static void dest_begin(relay_t *r, const ep_relay_msg_t *m) {
     send_bytes(r, sid, "220 t2.test ESMTP\r\n", 19);
   } else if (m->u.begin.port == 80) {
     r->http_sid = sid;
+  } else if (m->u.begin.port == 443) {
+    https_begin(r, sid);
   }
 }
 
 /* The HTTP destination: once the request is whole, a status line and END. */
 static void dest_data(relay_t *r, const ep_relay_msg_t *m) {
+  if (r->https != NULL && m->stream_id == r->https_sid) {
+    https_data(r, m->u.data.data, m->u.data.len);
+    return;
+  }
   if (m->stream_id != r->http_sid || r->http_sid == 0) {
     return;
   }
@@ -476,6 +559,9 @@ static void teardown_fx(fixture_t *fx) {
   if (r->have_circ) {
     lf_circ_free(&r->rc);
   }
+  SSL_free(r->https);
+  SSL_CTX_free(r->https_ctx);
+  OPENSSL_free(r->https_der);
   ep_buf_free(&r->in);
   ep_buf_free(&r->out);
   ep_tls_ctx_free(r->ctx);
@@ -670,6 +756,40 @@ START_TEST(scan_without_second_target_confirms_nothing) {
 }
 END_TEST
 
+/* TLS through the stream: the check's ClientHello goes out as DATA, a real
+ * OpenSSL server behind the exit answers; the record has the version, the
+ * leaf certificate's SHA-256, and the HTTP answer inside TLS. */
+START_TEST(scan_tls_through_the_stream) {
+  fixture_t fx;
+  ep_scan_cfg_t cfg;
+  ep_scan_cfg_defaults(&cfg);
+  cfg.ports[0] = 443;
+  cfg.n_ports = 1;
+  scan_fake_exit(&fx, &cfg);
+  ep_json_t *j = record_for(cfg.out, 443);
+  ck_assert_str_eq(ep_json_get_str(j, "service"), "https");
+  const char *v = ep_json_get_str(j, "tls_version");
+  ck_assert_msg(v != NULL && strncmp(v, "TLSv1.", 6) == 0, "tls_version %s", v ? v : "null");
+  uint8_t md[32];
+  char hex[65];
+  ck_assert_int_eq(EVP_Digest(fx.r->https_der, (size_t)fx.r->https_der_len, md, NULL, EVP_sha256(), NULL), 1);
+  for (size_t i = 0; i < 32; i++) {
+    snprintf(hex + 2 * i, 3, "%02x", md[i]);
+  }
+  ck_assert_str_eq(ep_json_get_str(j, "cert_sha256"), hex);
+  ck_assert_str_eq(ep_json_get_str(j, "identity"), hex);
+  ck_assert_str_eq(ep_json_get_str(j, "identity_kind"), "cert");
+  const char *subject = ep_json_get_str(j, "cert_subject");
+  ck_assert_msg(subject != NULL && strstr(subject, "CN=dest.test") != NULL, "%s", subject);
+  ck_assert_str_eq(ep_json_get_str(j, "service_answer"), "HTTP/1.1 200 OK");
+  ck_assert_str_eq(ep_json_get_str(j, "class"), "reachable");
+  ep_json_free(j);
+  ck_assert(SSL_is_init_finished(fx.r->https));
+  fclose(cfg.out);
+  teardown_fx(&fx);
+}
+END_TEST
+
 static Suite *circ_suite(void) {
   Suite *s = suite_create("circ");
   TCase *t = tcase_create("driver");
@@ -681,6 +801,7 @@ static Suite *circ_suite(void) {
   tcase_add_test(t, recorder_connected_data_capped_end_exitpolicy);
   tcase_add_test(t, scan_checks_services_and_confirms_on_the_same_circuit);
   tcase_add_test(t, scan_without_second_target_confirms_nothing);
+  tcase_add_test(t, scan_tls_through_the_stream);
   suite_add_tcase(s, t);
   return s;
 }
