@@ -687,6 +687,13 @@ static void scan_fake_exit(fixture_t *fx, ep_scan_cfg_t *cfg) {
   ck_assert_int_eq(fx->r->rc_status, 0);
 }
 
+/* cfg: the defaults, one port. */
+static void one_port(ep_scan_cfg_t *cfg, uint16_t port) {
+  ep_scan_cfg_defaults(cfg);
+  cfg->ports[0] = port;
+  cfg->n_ports = 1;
+}
+
 /* A server-first check reads the greeting; a client-first check's request
  * goes out as RELAY_DATA and its answer comes back; a port refused on its
  * first target is tried on the second on the same circuit. */
@@ -740,9 +747,7 @@ END_TEST
 START_TEST(scan_without_second_target_confirms_nothing) {
   fixture_t fx;
   ep_scan_cfg_t cfg;
-  ep_scan_cfg_defaults(&cfg);
-  cfg.ports[0] = 587;
-  cfg.n_ports = 1;
+  one_port(&cfg, 587);
   cfg.target_host = "t1.test";
   scan_fake_exit(&fx, &cfg);
   ep_json_t *j = record_for(cfg.out, 587);
@@ -762,9 +767,7 @@ END_TEST
 START_TEST(scan_tls_through_the_stream) {
   fixture_t fx;
   ep_scan_cfg_t cfg;
-  ep_scan_cfg_defaults(&cfg);
-  cfg.ports[0] = 443;
-  cfg.n_ports = 1;
+  one_port(&cfg, 443);
   scan_fake_exit(&fx, &cfg);
   ep_json_t *j = record_for(cfg.out, 443);
   ck_assert_str_eq(ep_json_get_str(j, "service"), "https");

@@ -248,17 +248,22 @@ START_TEST(out_of_range) {
 }
 END_TEST
 
+/* Every value in bad is an error: "exitprobe t: OPT wants WANT (got 'VALUE')". */
+static void expect_bad_values(const char *opt, const char *want, const char *const *bad, size_t n) {
+  t_run_t r;
+  for (size_t i = 0; i < n; i++) {
+    parse(&r, opt, bad[i], NULL);
+    char msg[256];
+    snprintf(msg, sizeof msg, "exitprobe t: %s wants %s (got '%s')\n", opt, want, bad[i]);
+    expect_error(&r, msg);
+  }
+}
+
 START_TEST(port_lists) {
   t_run_t r;
   const char *bad[] = {"", "0", "65536", ",1", "1,,2", "1 ", "1,2,3,4,5", "25,25", "none"};
-  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    parse(&r, "--ports", bad[i], NULL);
-    char want[160];
-    snprintf(want, sizeof want,
-             "exitprobe t: --ports wants distinct ports 1..65535 separated by commas, at most 4 "
-             "(got '%s')\n", bad[i]);
-    expect_error(&r, want);
-  }
+  expect_bad_values("--ports", "distinct ports 1..65535 separated by commas, at most 4", bad,
+                    sizeof bad / sizeof bad[0]);
   parse(&r, "--ports", "1,2,", NULL);  /* a trailing comma was always fine */
   ck_assert_int_eq(r.rc, EP_OPTS_OK);
   ck_assert_uint_eq(r.o.ports.n, 2);
@@ -299,14 +304,9 @@ START_TEST(port_names_and_common) {
   ck_assert_uint_eq(r.o.pnames.v[0], 25);
   const char *bad[] = {"nosuchservice", "smtp,,https", "common,1,2,3", "", "0", "smtp x",
                        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
-  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    parse(&r, "--pnames", bad[i], NULL);
-    char want[200];
-    snprintf(want, sizeof want,
-             "exitprobe t: --pnames wants distinct ports 1..65535, service names or common "
-             "separated by commas, at most 17 (got '%s')\n", bad[i]);
-    expect_error(&r, want);
-  }
+  expect_bad_values("--pnames",
+                    "distinct ports 1..65535, service names or common separated by commas, at most 17",
+                    bad, sizeof bad / sizeof bad[0]);
   /* Without EP_OPTF_NAMES a name is an error, as before. */
   parse(&r, "--ports", "smtp", NULL);
   ck_assert_int_eq(r.rc, EP_OPTS_USAGE);
@@ -326,14 +326,8 @@ START_TEST(service_overrides) {
   parse(&r, "--svc", "443=https", NULL);
   ck_assert(r.o.svcs.spec[0].tls);
   const char *bad[] = {"8443", "=https", "0=https", "70000=https", "8443=nosuch", "8443=", "x=smtp"};
-  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    parse(&r, "--svc", bad[i], NULL);
-    char want[200];
-    snprintf(want, sizeof want,
-             "exitprobe t: --svc wants PORT=SERVICE (a port 1..65535, a service like smtp, https, "
-             "tcp) (got '%s')\n", bad[i]);
-    expect_error(&r, want);
-  }
+  expect_bad_values("--svc", "PORT=SERVICE (a port 1..65535, a service like smtp, https, tcp)", bad,
+                    sizeof bad / sizeof bad[0]);
   parse(&r, "--svc", "1=smtp", "--svc", "2=smtp", "--svc", "3=smtp", NULL);
   expect_error(&r, "exitprobe t: --svc wants PORT=SERVICE for at most 2 ports (got '3=smtp')\n");
 }
