@@ -197,7 +197,9 @@ static void https_data(relay_t *r, const uint8_t *data, size_t n) {
 }
 
 /* M_DEST's destinations: 25 greets (server first); 80 answers a request
- * (client first); 587 refuses on t1.test and greets on t2.test. */
+ * (client first); 587 refuses on t1.test and greets on t2.test; 443 is
+ * HTTPS; 21 closes with nothing said; any other port connects and stays
+ * silent. */
 static void dest_begin(relay_t *r, const ep_relay_msg_t *m) {
   uint16_t sid = m->stream_id;
   const char *host = m->u.begin.host;
@@ -218,6 +220,8 @@ static void dest_begin(relay_t *r, const ep_relay_msg_t *m) {
     r->http_sid = sid;
   } else if (m->u.begin.port == 443) {
     https_begin(r, sid);
+  } else if (m->u.begin.port == 21) {
+    send_end(r, sid, EP_END_DONE); /* a server-first service that says nothing */
   }
 }
 
@@ -761,6 +765,35 @@ START_TEST(scan_without_second_target_confirms_nothing) {
 }
 END_TEST
 
+/* Service "tcp": CONNECTED plus a short window, then the stream is
+ * answered; a server-first service closed with nothing said stays closed. */
+START_TEST(scan_tcp_window_and_silent_close) {
+  fixture_t fx;
+  ep_scan_cfg_t cfg;
+  ep_scan_cfg_defaults(&cfg);
+  const uint16_t ports[] = {9999, 21};
+  memcpy(cfg.ports, ports, sizeof ports);
+  cfg.n_ports = 2;
+  cfg.tcp_window_ms = 50;
+  cfg.stream_timeout_ms = 8000;
+  scan_fake_exit(&fx, &cfg);
+  ep_json_t *j = record_for(cfg.out, 9999);
+  ck_assert_str_eq(ep_json_get_str(j, "service"), "tcp");
+  ck_assert_str_eq(ep_json_get_str(j, "class"), "reachable");
+  ck_assert_int_eq(ep_json_type(ep_json_get(j, "service_answer")), EP_JSON_NULL);
+  int64_t total;
+  ck_assert(ep_json_int(ep_json_get(j, "total_ms"), &total));
+  ck_assert_int_lt(total, 8000); /* the window ended it, not the stream's deadline */
+  ep_json_free(j);
+  j = record_for(cfg.out, 21);
+  ck_assert_str_eq(ep_json_get_str(j, "service"), "ftp");
+  ck_assert_str_eq(ep_json_get_str(j, "class"), "closed");
+  ep_json_free(j);
+  fclose(cfg.out);
+  teardown_fx(&fx);
+}
+END_TEST
+
 /* TLS through the stream: the check's ClientHello goes out as DATA, a real
  * OpenSSL server behind the exit answers; the record has the version, the
  * leaf certificate's SHA-256, and the HTTP answer inside TLS. */
@@ -805,6 +838,7 @@ static Suite *circ_suite(void) {
   tcase_add_test(t, scan_checks_services_and_confirms_on_the_same_circuit);
   tcase_add_test(t, scan_without_second_target_confirms_nothing);
   tcase_add_test(t, scan_tls_through_the_stream);
+  tcase_add_test(t, scan_tcp_window_and_silent_close);
   suite_add_tcase(s, t);
   return s;
 }
