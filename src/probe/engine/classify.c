@@ -123,7 +123,7 @@ static void classify_svc(const ep_stream_outcome_t *o, ep_classification_t *out)
   } else if (v->status == EP_SVC_NOT_PROTO || v->bytes_in > 0) {
     out->cls = EP_CLASS_REACHABLE_UNEXPECTED;
     out->not_proto = true;
-    snprintf(out->why, sizeof out->why, "CONNECTED, not %s: %.110s", ep_svc_name(o->service),
+    snprintf(out->why, sizeof out->why, "CONNECTED, not the port's protocol: %.110s",
              said[0] != '\0' ? said : "no complete answer");
   } else if (o->ended) {
     out->cls = EP_CLASS_CLOSED;
@@ -134,8 +134,7 @@ static void classify_svc(const ep_stream_outcome_t *o, ep_classification_t *out)
                                  : "");
   } else {
     out->cls = EP_CLASS_SILENT;
-    snprintf(out->why, sizeof out->why, "CONNECTED, %s said nothing before our deadline",
-             ep_svc_name(o->service));
+    snprintf(out->why, sizeof out->why, "CONNECTED, nothing said before our deadline");
   }
 }
 
