@@ -96,15 +96,29 @@ static ep_id_count_t *id_find(ep_id_table_t *t, ep_svc_id_kind_t kind, const cha
   return NULL;
 }
 
+/* A slot for a new identity: a free one, or (table full) one seen by a
+ * single exit, so that a flood of one-off identities cannot keep the real
+ * majority out of the table. NULL: every slot is seen more than once. */
+static ep_id_count_t *id_slot(ep_id_table_t *t) {
+  ep_err_t err = {0};
+  if (EP_VEC_RESERVE(t->v, t->alloc, t->n + 1, EP_CAP_IDS_PER_PORT, "identities of a port",
+                     &err) == EP_OK) {
+    return &t->v[t->n++];
+  }
+  for (size_t i = 0; i < t->n; i++) {
+    if (t->v[i].n <= 1) {
+      return &t->v[i];
+    }
+  }
+  return NULL;
+}
+
 static void id_add(ep_id_table_t *t, const ep_svc_result_t *v) {
   char id[EP_SVC_IDENTITY];
   snprintf(id, sizeof id, "%.*s", (int)(sizeof id - 1), v->identity);
   t->with_id++;
   ep_id_count_t *e = id_find(t, v->id_kind, id);
-  ep_err_t err = {0};
-  if (e == NULL && EP_VEC_RESERVE(t->v, t->alloc, t->n + 1, EP_CAP_IDS_PER_PORT,
-                                  "identities of a port", &err) == EP_OK) {
-    e = &t->v[t->n++];
+  if (e == NULL && (e = id_slot(t)) != NULL) {
     memset(e, 0, sizeof *e);
     e->kind = v->id_kind;
     memcpy(e->id, id, sizeof id);

@@ -48,8 +48,9 @@ typedef struct ep_id_count {
 } ep_id_count_t;
 
 /* The identities of one port's target this round: at most EP_CAP_IDS_PER_PORT
- * distinct ones (past the cap an identity is counted in with_id only: it is
- * never the leader). */
+ * distinct ones. When full, a new identity takes the slot of one that a
+ * single exit saw (that one then counts in with_id only); when every slot
+ * was seen twice or more, the new one counts in with_id only. */
 typedef struct ep_id_table {
   ep_id_count_t *v;
   size_t n, alloc;
