@@ -107,7 +107,7 @@ static int service_fields(const ep_result_t *r, ep_buf_t *o, ep_err_t *err) {
       {"tls_version", r->tls_version},   {"cert_sha256", r->cert_sha256},
       {"cert_subject", r->cert_subject}, {"cert_issuer", r->cert_issuer},
       {"identity", r->identity},         {"identity_kind", ep_svc_id_kind_name(r->identity_kind)},
-      {"expected_identity", r->expected_identity},
+      {"expected_identity", r->c.expected_identity},
       {"confirm_target", r->confirm_target},
       {"confirm_class", r->confirm_cls < EP_CLASS_COUNT ? ep_class_name(r->confirm_cls) : NULL},
   };

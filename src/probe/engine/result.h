@@ -52,9 +52,9 @@ typedef struct ep_result {
   char cert_sha256[65];
   char cert_subject[EP_SVC_IDENTITY];
   char cert_issuer[EP_SVC_IDENTITY];
-  char identity[EP_SVC_IDENTITY];      /* what named the destination */
+  char identity[EP_SVC_IDENTITY];      /* what named the destination (the majority's, when
+                                          class is intercepted: c.expected_identity) */
   ep_svc_id_kind_t identity_kind;      /* EP_SVC_ID_NONE: null */
-  char expected_identity[EP_SVC_IDENTITY]; /* the majority's, when class is intercepted */
   char confirm_target[256];            /* the second default target re-test, "" none */
   ep_class_t confirm_cls;              /* its class (EP_CLASS_COUNT: none) */
 } ep_result_t;

@@ -675,17 +675,13 @@ static void probe_controls(const attempt_t *m, ep_probe_in_t *in) {
 }
 
 /* The record's service fields (#11): what the check said on the port's
- * stream, and the second target's try. */
+ * stream, and the second target's try (its class is the judge's). */
 static void job_write_service(ep_result_t *r, const ep_scan_cfg_t *cfg, size_t p,
-                              const pstream_t *st, const pstream_t *cf) {
+                              const pstream_t *st, const ep_probe_in_t *in) {
   ep_result_set_service(r, ep_scan_port_service(cfg, p), st != NULL ? st->o.svc : NULL);
-  if (cf != NULL && cf->begun) {
-    ep_stream_outcome_t o = cf->o;
-    ep_classification_t c;
-    o.data = cf->data;
-    ep_classify(&o, &c);
-    snprintf(r->confirm_target, sizeof r->confirm_target, "%s", cf->host);
-    r->confirm_cls = c.cls;
+  r->confirm_cls = ep_probe_confirm_class(in);
+  if (r->confirm_cls != EP_CLASS_COUNT && in->confirm_target != NULL) {
+    snprintf(r->confirm_target, sizeof r->confirm_target, "%s", in->confirm_target);
   }
 }
 
@@ -721,7 +717,7 @@ static void job_write(job_t *j, bool interrupted) {
     }
     snprintf(r.target_host, sizeof r.target_host, "%s", ep_scan_port_target(cfg, p));
     r.port = cfg->ports[p];
-    job_write_service(&r, cfg, p, st, cf);
+    job_write_service(&r, cfg, p, st, &in);
     if (st != NULL && st->o.ended && st->end_has_addr) {
       ep_ipaddr_format(r.exitpolicy_addr, sizeof r.exitpolicy_addr, &st->end_addr);
       r.exitpolicy_ttl = st->end_ttl == EP_TTL_ABSENT ? -1 : (int64_t)st->end_ttl;
