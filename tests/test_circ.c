@@ -13,7 +13,9 @@
 #include <check.h>
 #include <netinet/in.h>
 #include <openssl/bio.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,10 +25,12 @@
 
 #include "lib/buf.h"
 #include "lib/caps.h"
+#include "lib/json.h"
 #include "lib/reader.h"
 #include "lib/timeutil.h"
 #include "link_fake.h"
 #include "link_fake_net.h"
+#include "probe/engine/scan.h"
 #include "probe/net/circ.h"
 #include "probe/net/loop.h"
 #include "probe/net/tls.h"
@@ -37,7 +41,10 @@
 
 #define PROTO 5
 
-typedef enum mode { M_GOOD = 0, M_DESTROY_AT_EXTEND, M_SILENT_AT_EXTEND } mode_t_;
+/* M_DEST: the exit plays the destinations behind it (the scan test). */
+typedef enum mode { M_GOOD = 0, M_DESTROY_AT_EXTEND, M_SILENT_AT_EXTEND, M_DEST } mode_t_;
+
+#define MAX_BEGUN 8
 
 /* ---- the relay side ---- */
 
@@ -55,6 +62,22 @@ typedef struct relay {
   bool have_circ;
   int rc_status;
   ep_err_t err;
+  /* M_DEST */
+  size_t n_create2;
+  char begun_host[MAX_BEGUN][64];
+  uint16_t begun_port[MAX_BEGUN];
+  size_t n_begun;
+  uint16_t http_sid;         /* the HTTP stream, waiting for its request */
+  char http_req[512];        /* what the client sent on it */
+  size_t http_req_len;
+  /* 443: HTTPS, a real OpenSSL server over memory BIOs behind the exit. */
+  SSL_CTX *https_ctx;
+  SSL *https;
+  uint8_t *https_der;        /* its certificate */
+  int https_der_len;
+  uint16_t https_sid;
+  char https_req[512];
+  size_t https_req_len;
 } relay_t;
 
 static void put_cell(relay_t *r, int proto, uint32_t circ_id, uint8_t cmd, const uint8_t *p, size_t n) {
@@ -74,11 +97,154 @@ static void send_msg(relay_t *r, unsigned hi, const ep_relay_msg_t *m) {
   put_cell(r, PROTO, r->rc.circ_id, EP_CELL_RELAY, payload, sizeof payload);
 }
 
-static void send_data(relay_t *r, uint16_t sid, size_t n) {
-  uint8_t data[400], payload[EP_CELL_PAYLOAD_LEN];
-  memset(data, 'x', sizeof data);
+static void send_bytes(relay_t *r, uint16_t sid, const void *data, size_t n) {
+  uint8_t payload[EP_CELL_PAYLOAD_LEN];
   lf_circ_send(&r->rc, 1, EP_RELAY_DATA, sid, data, n, payload, NULL);
   put_cell(r, PROTO, r->rc.circ_id, EP_CELL_RELAY, payload, sizeof payload);
+}
+
+static void send_data(relay_t *r, uint16_t sid, size_t n) {
+  uint8_t data[400];
+  memset(data, 'x', sizeof data);
+  send_bytes(r, sid, data, n);
+}
+
+static void send_end(relay_t *r, uint16_t sid, uint8_t reason) {
+  ep_relay_msg_t x;
+  memset(&x, 0, sizeof x);
+  x.stream_id = sid;
+  x.command = EP_RELAY_END;
+  x.u.end.reason = reason;
+  x.u.end.ttl = EP_TTL_ABSENT;
+  send_msg(r, 1, &x);
+}
+
+static void send_connected(relay_t *r, uint16_t sid) {
+  ep_relay_msg_t x;
+  memset(&x, 0, sizeof x);
+  x.stream_id = sid;
+  x.command = EP_RELAY_CONNECTED;
+  x.u.connected = (ep_relay_connected_t){.has_addr = true, .ttl = 300, .has_ttl = true,
+                                         .addr = {.family = EP_IPADDR_V4, .bytes = {127, 0, 0, 1}}};
+  send_msg(r, 1, &x);
+}
+
+/* The HTTPS destination: a fresh P-256 key and a self-signed certificate
+ * (CN dest.test); its DER goes to der for the test to hash. */
+static SSL_CTX *https_ctx_new(uint8_t **der, int *der_len) {
+  SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+  EVP_PKEY *key = EVP_EC_gen("P-256");
+  X509 *x = X509_new();
+  ck_assert(ctx != NULL && key != NULL && x != NULL);
+  ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+  X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+  X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+  X509_NAME *name = X509_get_subject_name(x);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"dest.test", -1, -1, 0);
+  X509_set_issuer_name(x, name);
+  X509_set_pubkey(x, key);
+  ck_assert_int_gt(X509_sign(x, key, EVP_sha256()), 0);
+  ck_assert_int_eq(SSL_CTX_use_certificate(ctx, x), 1);
+  ck_assert_int_eq(SSL_CTX_use_PrivateKey(ctx, key), 1);
+  *der = NULL;
+  *der_len = i2d_X509(x, der);
+  ck_assert_int_gt(*der_len, 0);
+  X509_free(x);
+  EVP_PKEY_free(key);
+  return ctx;
+}
+
+/* What the TLS server has to send, as DATA cells. */
+static void https_flush(relay_t *r) {
+  BIO *out = SSL_get_wbio(r->https);
+  uint8_t chunk[EP_RELAY_PAYLOAD_MAX - 11];
+  int n;
+  while ((n = BIO_read(out, chunk, (int)sizeof chunk)) > 0) {
+    send_bytes(r, r->https_sid, chunk, (size_t)n);
+  }
+}
+
+static void https_begin(relay_t *r, uint16_t sid) {
+  if (r->https_ctx == NULL) {
+    r->https_ctx = https_ctx_new(&r->https_der, &r->https_der_len);
+  }
+  r->https = SSL_new(r->https_ctx);
+  ck_assert_ptr_nonnull(r->https);
+  SSL_set_bio(r->https, BIO_new(BIO_s_mem()), BIO_new(BIO_s_mem()));
+  SSL_set_accept_state(r->https);
+  r->https_sid = sid;
+}
+
+/* Bytes from the client: the handshake, then the request; a status line back. */
+static void https_data(relay_t *r, const uint8_t *data, size_t n) {
+  ck_assert_int_eq(BIO_write(SSL_get_rbio(r->https), data, (int)n), (int)n);
+  if (!SSL_is_init_finished(r->https)) {
+    SSL_do_handshake(r->https);
+  }
+  int got;
+  while (SSL_is_init_finished(r->https) &&
+         (got = SSL_read(r->https, r->https_req + r->https_req_len,
+                         (int)(sizeof r->https_req - 1 - r->https_req_len))) > 0) {
+    r->https_req_len += (size_t)got;
+    r->https_req[r->https_req_len] = '\0';
+  }
+  if (strstr(r->https_req, "\r\n\r\n") != NULL) {
+    static const char resp[] = "HTTP/1.1 200 OK\r\nServer: tlsdest\r\n\r\n";
+    ck_assert_int_eq(SSL_write(r->https, resp, (int)sizeof resp - 1), (int)sizeof resp - 1);
+    r->https_req[0] = '\0';
+  }
+  https_flush(r);
+}
+
+/* M_DEST's destinations: 25 greets (server first); 80 answers a request
+ * (client first); 587 refuses on t1.test and greets on t2.test; 443 is
+ * HTTPS; 21 closes with nothing said; any other port connects and stays
+ * silent. */
+static void dest_begin(relay_t *r, const ep_relay_msg_t *m) {
+  uint16_t sid = m->stream_id;
+  const char *host = m->u.begin.host;
+  if (r->n_begun < MAX_BEGUN) {
+    snprintf(r->begun_host[r->n_begun], sizeof r->begun_host[0], "%.63s", host);
+    r->begun_port[r->n_begun++] = m->u.begin.port;
+  }
+  if (m->u.begin.port == 587 && strcmp(host, "t1.test") == 0) {
+    send_end(r, sid, EP_END_CONNECTREFUSED);
+    return;
+  }
+  send_connected(r, sid);
+  if (m->u.begin.port == 25) {
+    send_bytes(r, sid, "220 mx.test ESMTP\r\n", 19);
+  } else if (m->u.begin.port == 587) {
+    send_bytes(r, sid, "220 t2.test ESMTP\r\n", 19);
+  } else if (m->u.begin.port == 80) {
+    r->http_sid = sid;
+  } else if (m->u.begin.port == 443) {
+    https_begin(r, sid);
+  } else if (m->u.begin.port == 21) {
+    send_end(r, sid, EP_END_DONE); /* a server-first service that says nothing */
+  }
+}
+
+/* The HTTP destination: once the request is whole, a status line and END. */
+static void dest_data(relay_t *r, const ep_relay_msg_t *m) {
+  if (r->https != NULL && m->stream_id == r->https_sid) {
+    https_data(r, m->u.data.data, m->u.data.len);
+    return;
+  }
+  if (m->stream_id != r->http_sid || r->http_sid == 0) {
+    return;
+  }
+  size_t n = m->u.data.len;
+  ck_assert_uint_le(r->http_req_len + n, sizeof r->http_req - 1);
+  memcpy(r->http_req + r->http_req_len, m->u.data.data, n);
+  r->http_req_len += n;
+  r->http_req[r->http_req_len] = '\0';
+  if (strstr(r->http_req, "\r\n\r\n") != NULL) {
+    static const char resp[] = "HTTP/1.1 200 OK\r\nServer: fakedest\r\n\r\n";
+    send_bytes(r, r->http_sid, resp, sizeof resp - 1);
+    send_end(r, r->http_sid, EP_END_DONE);
+    r->http_sid = 0;
+  }
 }
 
 static void on_create2(relay_t *r, const ep_cell_t *cell) {
@@ -88,6 +254,7 @@ static void on_create2(relay_t *r, const ep_cell_t *cell) {
   if (r->have_circ) {
     lf_circ_free(&r->rc);
   }
+  r->n_create2++;
   lf_circ_init(&r->rc, cell->circ_id);
   r->have_circ = true;
   uint8_t reply[64], payload[EP_CELL_PAYLOAD_LEN] = {0};
@@ -119,6 +286,10 @@ static void on_extend2(relay_t *r, const ep_relay_msg_t *m) {
 /* Port 25: CONNECTED (127.0.0.1, TTL 300), 3 x 400 bytes, END DONE.
  * Any other port: END EXITPOLICY (127.0.0.1, TTL 600). */
 static void on_begin(relay_t *r, const ep_relay_msg_t *m) {
+  if (r->mode == M_DEST) {
+    dest_begin(r, m);
+    return;
+  }
   ep_relay_msg_t x;
   memset(&x, 0, sizeof x);
   x.stream_id = m->stream_id;
@@ -158,6 +329,8 @@ static void on_relay(relay_t *r, const ep_cell_t *cell) {
     on_extend2(r, &m);
   } else if (m.command == EP_RELAY_BEGIN) {
     on_begin(r, &m);
+  } else if (m.command == EP_RELAY_DATA && r->mode == M_DEST) {
+    dest_data(r, &m);
   }
 }
 
@@ -335,9 +508,8 @@ typedef struct fixture {
   client_t cl;
 } fixture_t;
 
-/* A relay in `mode`, a carrier to it and a circuit of 1 + n_ext hops through it. */
-static void run(fixture_t *fx, mode_t_ mode, int64_t build_timeout_ms, bool streams, size_t n_ext) {
-  static const ep_ncirc_cbs_t cbs = {.opened = on_opened, .failed = on_failed, .stream = on_stream};
+/* A relay in `mode` listening on 127.0.0.1 (its port returned), and the client's TLS context. */
+static uint16_t relay_start(fixture_t *fx, mode_t_ mode) {
   memset(fx, 0, sizeof *fx);
   ep_err_t err = {0};
   fx->guard = lf_identity_new(time(NULL));
@@ -356,6 +528,15 @@ static void run(fixture_t *fx, mode_t_ mode, int64_t build_timeout_ms, bool stre
   uint16_t port = lf_listen_loopback(r->loop, relay_accept, r, &r->lfd);
   fx->cctx = ep_tls_ctx_new_client(&err);
   ck_assert_ptr_nonnull(fx->cctx);
+  return port;
+}
+
+/* A relay in `mode`, a carrier to it and a circuit of 1 + n_ext hops through it. */
+static void run(fixture_t *fx, mode_t_ mode, int64_t build_timeout_ms, bool streams, size_t n_ext) {
+  static const ep_ncirc_cbs_t cbs = {.opened = on_opened, .failed = on_failed, .stream = on_stream};
+  uint16_t port = relay_start(fx, mode);
+  relay_t *r = fx->r;
+  ep_err_t err = {0};
   ep_target_t first = lf_target(fx->guard, 0x7f000001, port);
   ep_target_t exit = lf_target(fx->exitr, 0x7f000002, 5002);
   fx->car = ep_carrier_open(r->loop, fx->cctx, &first, NULL, NULL, NULL, &err);
@@ -382,6 +563,9 @@ static void teardown_fx(fixture_t *fx) {
   if (r->have_circ) {
     lf_circ_free(&r->rc);
   }
+  SSL_free(r->https);
+  SSL_CTX_free(r->https_ctx);
+  OPENSSL_free(r->https_der);
   ep_buf_free(&r->in);
   ep_buf_free(&r->out);
   ep_tls_ctx_free(r->ctx);
@@ -471,6 +655,177 @@ START_TEST(recorder_connected_data_capped_end_exitpolicy) {
 }
 END_TEST
 
+/* ---- the scan engine over the scripted relay (#11 service checks) ---- */
+
+/* The record for `port` among the JSON Lines in f (the caller frees it). */
+static ep_json_t *record_for(FILE *f, unsigned port) {
+  rewind(f);
+  char line[16384];
+  while (fgets(line, sizeof line, f) != NULL) {
+    ep_err_t e = {0};
+    ep_json_t *j = ep_json_parse(line, strlen(line), &e);
+    ck_assert_msg(j != NULL, "%s: %s", e.msg, line);
+    int64_t p;
+    if (ep_json_int(ep_json_get(j, "port"), &p) && p == port) {
+      return j;
+    }
+    ep_json_free(j);
+  }
+  ck_abort_msg("no record for port %u", port);
+  return NULL;
+}
+
+static void scan_fake_exit(fixture_t *fx, ep_scan_cfg_t *cfg) {
+  uint16_t port = relay_start(fx, M_DEST);
+  ep_scan_relay_t hop = {.target = lf_target(fx->guard, 0x7f000001, port)};
+  ep_scan_relay_t exit = {.target = lf_target(fx->exitr, 0x7f000002, 5002)};
+  snprintf(hop.ref.fingerprint, sizeof hop.ref.fingerprint, "%s", "HOP");
+  snprintf(exit.ref.fingerprint, sizeof exit.ref.fingerprint, "%s", "EXIT");
+  cfg->no_control = cfg->no_retry = cfg->allow_same_16 = true;
+  cfg->out = tmpfile();
+  ck_assert_ptr_nonnull(cfg->out);
+  ep_scan_summary_t sum;
+  ep_err_t err = {0};
+  ck_assert_msg(ep_scan_run(fx->r->loop, fx->cctx, &exit, 1, &hop, 1, cfg, &sum, &err) == EP_OK,
+                "%s", err.msg);
+  ck_assert_int_eq(fx->r->rc_status, 0);
+}
+
+/* cfg: the defaults, one port. */
+static void one_port(ep_scan_cfg_t *cfg, uint16_t port) {
+  ep_scan_cfg_defaults(cfg);
+  cfg->ports[0] = port;
+  cfg->n_ports = 1;
+}
+
+/* A server-first check reads the greeting; a client-first check's request
+ * goes out as RELAY_DATA and its answer comes back; a port refused on its
+ * first target is tried on the second on the same circuit. */
+START_TEST(scan_checks_services_and_confirms_on_the_same_circuit) {
+  fixture_t fx;
+  ep_scan_cfg_t cfg;
+  ep_scan_cfg_defaults(&cfg);
+  const uint16_t ports[] = {25, 80, 587};
+  memcpy(cfg.ports, ports, sizeof ports);
+  cfg.n_ports = 3;
+  cfg.port_targets[2] = "t1.test";
+  cfg.confirm_targets[2] = "t2.test";
+  cfg.stream_timeout_ms = 5000;
+  scan_fake_exit(&fx, &cfg);
+  relay_t *r = fx.r;
+
+  ep_json_t *j = record_for(cfg.out, 25);
+  ck_assert_str_eq(ep_json_get_str(j, "service"), "smtp");
+  ck_assert_str_eq(ep_json_get_str(j, "service_answer"), "220 mx.test ESMTP");
+  ck_assert_str_eq(ep_json_get_str(j, "class"), "reachable");
+  ck_assert_int_eq(ep_json_type(ep_json_get(j, "tls_version")), EP_JSON_NULL);
+  ck_assert_int_eq(ep_json_type(ep_json_get(j, "confirm_target")), EP_JSON_NULL);
+  ep_json_free(j);
+
+  /* The HEAD request went out as DATA on the stream; the status line came back. */
+  ck_assert_msg(strncmp(r->http_req, "HEAD / HTTP/1.", 14) == 0, "%s", r->http_req);
+  ck_assert_ptr_nonnull(strstr(r->http_req, "\r\nHost: 127.0.0.1"));
+  j = record_for(cfg.out, 80);
+  ck_assert_str_eq(ep_json_get_str(j, "service"), "http");
+  ck_assert_str_eq(ep_json_get_str(j, "service_answer"), "HTTP/1.1 200 OK");
+  ck_assert_str_eq(ep_json_get_str(j, "target"), "127.0.0.1");
+  ep_json_free(j);
+
+  /* 587: refused on t1.test, then t2.test on the same circuit (one CREATE2). */
+  j = record_for(cfg.out, 587);
+  ck_assert_str_eq(ep_json_get_str(j, "target"), "t1.test");
+  ck_assert_str_eq(ep_json_get_str(j, "service"), "smtp");
+  ck_assert_str_eq(ep_json_get_str(j, "confirm_target"), "t2.test");
+  ck_assert_str_eq(ep_json_get_str(j, "confirm_class"), "reachable");
+  ep_json_free(j);
+  ck_assert_uint_eq(r->n_create2, 1);
+  ck_assert_uint_eq(r->n_begun, 4);
+  ck_assert_str_eq(r->begun_host[3], "t2.test");
+  ck_assert_uint_eq(r->begun_port[3], 587);
+  fclose(cfg.out);
+  teardown_fx(&fx);
+}
+END_TEST
+
+/* With --target (no second target), a failure stays a failure: no confirm stream. */
+START_TEST(scan_without_second_target_confirms_nothing) {
+  fixture_t fx;
+  ep_scan_cfg_t cfg;
+  one_port(&cfg, 587);
+  cfg.target_host = "t1.test";
+  scan_fake_exit(&fx, &cfg);
+  ep_json_t *j = record_for(cfg.out, 587);
+  ck_assert_str_eq(ep_json_get_str(j, "target"), "t1.test");
+  ck_assert_str_eq(ep_json_get_str(j, "class"), "refused");
+  ck_assert_int_eq(ep_json_type(ep_json_get(j, "confirm_class")), EP_JSON_NULL);
+  ep_json_free(j);
+  ck_assert_uint_eq(fx.r->n_begun, 1);
+  fclose(cfg.out);
+  teardown_fx(&fx);
+}
+END_TEST
+
+/* Service "tcp": CONNECTED plus a short window, then the stream is
+ * answered; a server-first service closed with nothing said stays closed. */
+START_TEST(scan_tcp_window_and_silent_close) {
+  fixture_t fx;
+  ep_scan_cfg_t cfg;
+  ep_scan_cfg_defaults(&cfg);
+  const uint16_t ports[] = {9999, 21};
+  memcpy(cfg.ports, ports, sizeof ports);
+  cfg.n_ports = 2;
+  cfg.tcp_window_ms = 50;
+  cfg.stream_timeout_ms = 8000;
+  scan_fake_exit(&fx, &cfg);
+  ep_json_t *j = record_for(cfg.out, 9999);
+  ck_assert_str_eq(ep_json_get_str(j, "service"), "tcp");
+  ck_assert_str_eq(ep_json_get_str(j, "class"), "reachable");
+  ck_assert_int_eq(ep_json_type(ep_json_get(j, "service_answer")), EP_JSON_NULL);
+  int64_t total;
+  ck_assert(ep_json_int(ep_json_get(j, "total_ms"), &total));
+  ck_assert_int_lt(total, 8000); /* the window ended it, not the stream's deadline */
+  ep_json_free(j);
+  j = record_for(cfg.out, 21);
+  ck_assert_str_eq(ep_json_get_str(j, "service"), "ftp");
+  ck_assert_str_eq(ep_json_get_str(j, "class"), "closed");
+  ep_json_free(j);
+  fclose(cfg.out);
+  teardown_fx(&fx);
+}
+END_TEST
+
+/* TLS through the stream: the check's ClientHello goes out as DATA, a real
+ * OpenSSL server behind the exit answers; the record has the version, the
+ * leaf certificate's SHA-256, and the HTTP answer inside TLS. */
+START_TEST(scan_tls_through_the_stream) {
+  fixture_t fx;
+  ep_scan_cfg_t cfg;
+  one_port(&cfg, 443);
+  scan_fake_exit(&fx, &cfg);
+  ep_json_t *j = record_for(cfg.out, 443);
+  ck_assert_str_eq(ep_json_get_str(j, "service"), "https");
+  const char *v = ep_json_get_str(j, "tls_version");
+  ck_assert_msg(v != NULL && strncmp(v, "TLSv1.", 6) == 0, "tls_version %s", v ? v : "null");
+  uint8_t md[32];
+  char hex[65];
+  ck_assert_int_eq(EVP_Digest(fx.r->https_der, (size_t)fx.r->https_der_len, md, NULL, EVP_sha256(), NULL), 1);
+  for (size_t i = 0; i < 32; i++) {
+    snprintf(hex + 2 * i, 3, "%02x", md[i]);
+  }
+  ck_assert_str_eq(ep_json_get_str(j, "cert_sha256"), hex);
+  ck_assert_str_eq(ep_json_get_str(j, "identity"), hex);
+  ck_assert_str_eq(ep_json_get_str(j, "identity_kind"), "cert");
+  const char *subject = ep_json_get_str(j, "cert_subject");
+  ck_assert_msg(subject != NULL && strstr(subject, "CN=dest.test") != NULL, "%s", subject);
+  ck_assert_str_eq(ep_json_get_str(j, "service_answer"), "HTTP/1.1 200 OK");
+  ck_assert_str_eq(ep_json_get_str(j, "class"), "reachable");
+  ep_json_free(j);
+  ck_assert(SSL_is_init_finished(fx.r->https));
+  fclose(cfg.out);
+  teardown_fx(&fx);
+}
+END_TEST
+
 static Suite *circ_suite(void) {
   Suite *s = suite_create("circ");
   TCase *t = tcase_create("driver");
@@ -480,6 +835,10 @@ static Suite *circ_suite(void) {
   tcase_add_test(t, destroy_mid_extend_fails_with_reason_and_hop);
   tcase_add_test(t, silent_extend_fails_at_the_deadline);
   tcase_add_test(t, recorder_connected_data_capped_end_exitpolicy);
+  tcase_add_test(t, scan_checks_services_and_confirms_on_the_same_circuit);
+  tcase_add_test(t, scan_without_second_target_confirms_nothing);
+  tcase_add_test(t, scan_tls_through_the_stream);
+  tcase_add_test(t, scan_tcp_window_and_silent_close);
   suite_add_tcase(s, t);
   return s;
 }

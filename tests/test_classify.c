@@ -127,6 +127,44 @@ START_TEST(classify_end_reasons_and_connected) {
 }
 END_TEST
 
+/* The service check's path (#11): the flags the verdict reads, and relay
+ * text escaped into the one-line detail. */
+START_TEST(classify_service_results) {
+  ep_svc_result_t v = {.status = EP_SVC_ANSWERED, .refused = true, .code = 554,
+                       .answer = "554 no\x1b]0;pwned\x07"};
+  ep_stream_outcome_t o = {.connected = true, .service = {.proto = EP_SVC_SMTP}, .svc = &v};
+  ep_classification_t c = run(o);
+  ck_assert_int_eq(c.cls, EP_CLASS_REACHABLE_UNEXPECTED);
+  ck_assert(c.refused && !c.not_proto);
+  ck_assert_ptr_null(strchr(c.why, '\x1b')); /* escaped, never raw */
+  ck_assert_ptr_nonnull(strstr(c.why, "the destination refused: 554 no"));
+  v.refused = false;
+  ck_assert_int_eq(run(o).cls, EP_CLASS_REACHABLE);
+  /* Bytes, then the end, no answer: not the protocol. */
+  v = (ep_svc_result_t){.status = EP_SVC_FAILED, .bytes_in = 3};
+  o.ended = true;
+  c = run(o);
+  ck_assert_int_eq(c.cls, EP_CLASS_REACHABLE_UNEXPECTED);
+  ck_assert(c.not_proto && !c.refused);
+  /* Nothing said, then the end: the exit's if the server speaks first. */
+  v.bytes_in = 0;
+  c = run(o);
+  ck_assert_int_eq(c.cls, EP_CLASS_CLOSED);
+  ck_assert(!c.dest_may_close);
+  o.service = (ep_svc_spec_t){.proto = EP_SVC_SMTP, .tls = true}; /* submissions: client first */
+  ck_assert(run(o).dest_may_close);
+  o.service = (ep_svc_spec_t){.proto = EP_SVC_HTTP};
+  ck_assert(run(o).dest_may_close);
+  /* tcp: CONNECTED is the answer, whatever came. */
+  o.service = (ep_svc_spec_t){.proto = EP_SVC_TCP};
+  ck_assert_int_eq(run(o).cls, EP_CLASS_REACHABLE);
+  /* Silent before the deadline. */
+  ep_stream_outcome_t s = {.connected = true, .deadline_hit = true,
+                           .service = {.proto = EP_SVC_SSH}, .svc = &v};
+  ck_assert_int_eq(run(s).cls, EP_CLASS_SILENT);
+}
+END_TEST
+
 START_TEST(class_and_verdict_names_round_trip) {
   for (int i = 0; i < EP_CLASS_COUNT; i++) {
     ck_assert_int_eq(ep_class_parse(ep_class_name((ep_class_t)i)), i);
@@ -188,6 +226,7 @@ static Suite *classify_suite(void) {
   tcase_add_test(tc, greeting_partial_and_not_smtp);
   tcase_add_test(tc, greeting_is_capped);
   tcase_add_test(tc, classify_end_reasons_and_connected);
+  tcase_add_test(tc, classify_service_results);
   tcase_add_test(tc, class_and_verdict_names_round_trip);
   tcase_add_test(tc, verdict_needs_confirmation);
   suite_add_tcase(s, tc);

@@ -20,7 +20,8 @@ typedef struct t_opts {
   unsigned num;
   uint64_t big;
   int64_t dur, dur0;
-  ep_opt_ports_t ports, pnone;
+  ep_opt_ports_t ports, pnone, pnames;
+  ep_opt_services_t svcs;
   unsigned choice;
   const char *fn_value;
 } t_opts_t;
@@ -54,6 +55,9 @@ static const ep_opt_t t_table[] = {
    .flags = EP_OPTF_DISTINCT},
   {.name = "--pnone", .kind = EP_OPT_PORTS, EP_OPT_AT(t_opts_t, pnone), .max = 3,
    .flags = EP_OPTF_NONE},
+  {.name = "--pnames", .kind = EP_OPT_PORTS, EP_OPT_AT(t_opts_t, pnames), .max = 17,
+   .flags = EP_OPTF_DISTINCT | EP_OPTF_NAMES},
+  {.name = "--svc", .kind = EP_OPT_SERVICE, EP_OPT_AT(t_opts_t, svcs), .max = 2},
   {.name = "--choice", .kind = EP_OPT_CHOICE, EP_OPT_AT(t_opts_t, choice), .choices = t_choices},
   {.name = "--fn", .kind = EP_OPT_FUNC, .off = 0, .fn = t_fn, .want = "ok"},
   {.name = "--help", .short_name = 'h', .kind = EP_OPT_HELP, .help = "  -h, --help  this help\n"},
@@ -244,17 +248,22 @@ START_TEST(out_of_range) {
 }
 END_TEST
 
+/* Every value in bad is an error: "exitprobe t: OPT wants WANT (got 'VALUE')". */
+static void expect_bad_values(const char *opt, const char *want, const char *const *bad, size_t n) {
+  t_run_t r;
+  for (size_t i = 0; i < n; i++) {
+    parse(&r, opt, bad[i], NULL);
+    char msg[256];
+    snprintf(msg, sizeof msg, "exitprobe t: %s wants %s (got '%s')\n", opt, want, bad[i]);
+    expect_error(&r, msg);
+  }
+}
+
 START_TEST(port_lists) {
   t_run_t r;
   const char *bad[] = {"", "0", "65536", ",1", "1,,2", "1 ", "1,2,3,4,5", "25,25", "none"};
-  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    parse(&r, "--ports", bad[i], NULL);
-    char want[160];
-    snprintf(want, sizeof want,
-             "exitprobe t: --ports wants distinct ports 1..65535 separated by commas, at most 4 "
-             "(got '%s')\n", bad[i]);
-    expect_error(&r, want);
-  }
+  expect_bad_values("--ports", "distinct ports 1..65535 separated by commas, at most 4", bad,
+                    sizeof bad / sizeof bad[0]);
   parse(&r, "--ports", "1,2,", NULL);  /* a trailing comma was always fine */
   ck_assert_int_eq(r.rc, EP_OPTS_OK);
   ck_assert_uint_eq(r.o.ports.n, 2);
@@ -266,6 +275,61 @@ START_TEST(port_lists) {
   parse(&r, "--pnone", "1,2,3,4", NULL);
   expect_error(&r, "exitprobe t: --pnone wants ports 1..65535 separated by commas, at most 3, or "
                    "none (got '1,2,3,4')\n");
+}
+END_TEST
+
+/* --port smtp,submissions,https and --port common,8080 (issue #11). */
+START_TEST(port_names_and_common) {
+  t_run_t r;
+  parse(&r, "--pnames", "smtp,submissions,https", NULL);
+  ck_assert_int_eq(r.rc, EP_OPTS_OK);
+  ck_assert_uint_eq(r.o.pnames.n, 3);
+  ck_assert_uint_eq(r.o.pnames.v[0], 25);
+  ck_assert_uint_eq(r.o.pnames.v[1], 465);
+  ck_assert_uint_eq(r.o.pnames.v[2], 443);
+  parse(&r, "--pnames", "common,8080", NULL);
+  ck_assert_int_eq(r.rc, EP_OPTS_OK);
+  const uint16_t *common;
+  size_t n = ep_svc_common_ports(&common);
+  ck_assert_uint_eq(n, 15);
+  ck_assert_uint_eq(r.o.pnames.n, n + 1);
+  for (size_t i = 0; i < n; i++) {
+    ck_assert_uint_eq(r.o.pnames.v[i], common[i]);
+  }
+  ck_assert_uint_eq(r.o.pnames.v[n], 8080);
+  /* A name inside the preset is kept once; numbers still are numbers. */
+  parse(&r, "--pnames", "25,common,smtp", NULL);
+  ck_assert_int_eq(r.rc, EP_OPTS_OK);
+  ck_assert_uint_eq(r.o.pnames.n, n);
+  ck_assert_uint_eq(r.o.pnames.v[0], 25);
+  const char *bad[] = {"nosuchservice", "smtp,,https", "common,1,2,3", "", "0", "smtp x",
+                       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+  expect_bad_values("--pnames",
+                    "distinct ports 1..65535, service names or common separated by commas, at most 17",
+                    bad, sizeof bad / sizeof bad[0]);
+  /* Without EP_OPTF_NAMES a name is an error, as before. */
+  parse(&r, "--ports", "smtp", NULL);
+  ck_assert_int_eq(r.rc, EP_OPTS_USAGE);
+}
+END_TEST
+
+START_TEST(service_overrides) {
+  t_run_t r;
+  parse(&r, "--svc", "8443=https", "--svc=2525=smtp", "--svc", "8443=tcp", NULL);
+  ck_assert_int_eq(r.rc, EP_OPTS_OK);
+  ck_assert_uint_eq(r.o.svcs.n, 2);
+  ck_assert_uint_eq(r.o.svcs.port[0], 8443);
+  ck_assert_str_eq(ep_svc_name(r.o.svcs.spec[0]), "tcp"); /* the last for a port wins */
+  ck_assert_uint_eq(r.o.svcs.port[1], 2525);
+  ck_assert_str_eq(ep_svc_name(r.o.svcs.spec[1]), "smtp");
+  ck_assert(!r.o.svcs.spec[1].tls);
+  parse(&r, "--svc", "443=https", NULL);
+  ck_assert(r.o.svcs.spec[0].tls);
+  const char *bad[] = {"8443", "=https", "0=https", "70000=https", "8443=nosuch", "8443=", "x=smtp"};
+  expect_bad_values("--svc", "PORT=SERVICE (a port 1..65535, a service like smtp, https, tcp)", bad,
+                    sizeof bad / sizeof bad[0]);
+  parse(&r, "--svc", "1=smtp", "--svc", "2=smtp", "--svc", "3=smtp", NULL);
+  expect_error(&r, "exitprobe t: --svc wants PORT=SERVICE for at most 2 ports (got '3=smtp')\n");
 }
 END_TEST
 
@@ -343,6 +407,8 @@ static Suite *opts_suite(void) {
   tcase_add_test(tc, malformed_number);
   tcase_add_test(tc, out_of_range);
   tcase_add_test(tc, port_lists);
+  tcase_add_test(tc, port_names_and_common);
+  tcase_add_test(tc, service_overrides);
   tcase_add_test(tc, repeated_option);
   tcase_add_test(tc, operands);
   tcase_add_test(tc, help_from_the_table);

@@ -73,12 +73,12 @@ static const class_row_t class_rows[] = {
     {"CONNECTED, greeting 220", GREETED("220 mx.example ESMTP\r\n", .ended = false), false,
      EP_CLASS_REACHABLE, EP_VERDICT_HONOURS, "CONNECTED after 80 ms, greeting 220",
      "the exit reached the port"},
-    {"CONNECTED, greeting 554", GREETED("554 5.7.1 go away\r\n", CLOSED), false,
-     EP_CLASS_REACHABLE_UNEXPECTED, EP_VERDICT_VIOLATES, "greeting 554 instead of 220",
-     "reachable-unexpected, confirmed"},
+    {"CONNECTED, greeting 554: the destination's choice", GREETED("554 5.7.1 go away\r\n", CLOSED),
+     false, EP_CLASS_REACHABLE_UNEXPECTED, EP_VERDICT_HONOURS,
+     "the destination refused: greeting 554 instead of 220", "which refused: its choice"},
     {"CONNECTED, not SMTP", GREETED("HTTP/1.1 400 Bad Request\r\n", CLOSED), false,
-     EP_CLASS_REACHABLE_UNEXPECTED, EP_VERDICT_VIOLATES, "26 bytes that are not an SMTP greeting",
-     "confirmed"},
+     EP_CLASS_REACHABLE_UNEXPECTED, EP_VERDICT_INCONCLUSIVE,
+     "26 bytes that are not an SMTP greeting", "another exit reached the real service"},
     {"CONNECTED, then closed", GREETED("", CLOSED), false, EP_CLASS_CLOSED,
      EP_VERDICT_VIOLATES, "CONNECTED, then END DONE (6) with no greeting", "closed, confirmed"},
     {"CONNECTED, silent", GREETED("", .deadline_hit = true), false, EP_CLASS_SILENT,
@@ -239,6 +239,131 @@ static const confirm_row_t confirm_rows[] = {
     {CTL_FAILED, RT_NONE, false, POL_FULL_REJECTS, H, "its full exit policy rejects"},
 };
 
+/* The service check's rows (#11): what the destination said once reached,
+ * whose identity answered, and the second target on the same circuit. */
+#define SVC_TRY(proto_, ...)                                                                \
+  {DONE_TRY, .o = {.connected = true, .connected_ms = 80, .service = {.proto = (proto_)}, \
+                   __VA_ARGS__}}
+
+static const ep_svc_result_t svc_ok = {.status = EP_SVC_ANSWERED, .code = 220,
+                                       .answer = "220 mx.example ESMTP"};
+static const ep_svc_result_t svc_421 = {.status = EP_SVC_ANSWERED, .refused = true, .code = 421,
+                                        .answer = "421 too many connections from your net"};
+static const ep_svc_result_t svc_403 = {.status = EP_SVC_ANSWERED, .refused = true, .code = 403,
+                                        .answer = "HTTP/1.1 403 Forbidden"};
+static const ep_svc_result_t svc_bye = {.status = EP_SVC_ANSWERED, .refused = true,
+                                        .answer = "* BYE blocked"};
+static const ep_svc_result_t svc_other = {.status = EP_SVC_NOT_PROTO, .why = "not SMTP: HTTP/1.1",
+                                          .bytes_in = 20};
+static const ep_svc_result_t svc_tls_bad = {.status = EP_SVC_NOT_PROTO, .why = "TLS alert 40",
+                                            .bytes_in = 7};
+static const ep_svc_result_t svc_none = {.status = EP_SVC_FAILED};
+static const ep_svc_result_t svc_named = {.status = EP_SVC_ANSWERED, .code = 220,
+                                          .answer = "220 proxy.evil ESMTP",
+                                          .id_kind = EP_SVC_ID_HOSTNAME, .identity = "proxy.evil"};
+
+typedef struct svc_row {
+  const char *name;
+  ep_probe_try_t main;
+  unsigned seen;                /* target_ok_elsewhere */
+  ep_identity_tally_t ids;
+  ep_probe_try_t confirm;
+  ep_class_t cls;
+  ep_verdict_t verdict;
+  const char *detail, *why;
+  bool waits;
+} svc_row_t;
+
+#define TALLY(own_lead, lead, runner, with, fin)                                        \
+  {.kind = EP_SVC_ID_HOSTNAME, .own_is_leader = (own_lead), .leader = (lead),           \
+   .runner_up = (runner), .with_id = (with), .final = (fin),                            \
+   .expected_kind = EP_SVC_ID_HOSTNAME, .expected = "mx.example"}
+
+static const svc_row_t svc_rows[] = {
+    {"answered", SVC_TRY(EP_SVC_SMTP, .svc = &svc_ok), 3, {0}, {0}, EP_CLASS_REACHABLE,
+     H, "answered: 220 mx.example", "reached the port", false},
+    {"a 421 greeting honours", SVC_TRY(EP_SVC_SMTP, .svc = &svc_421, CLOSED), 0, {0}, {0},
+     EP_CLASS_REACHABLE_UNEXPECTED, H, "the destination refused: 421 too many", "its choice", false},
+    {"HTTP 403 honours", SVC_TRY(EP_SVC_HTTP, .svc = &svc_403), 3, {0}, {0},
+     EP_CLASS_REACHABLE_UNEXPECTED, H, "the destination refused: HTTP/1.1 403", "its choice", false},
+    {"IMAP BYE honours", SVC_TRY(EP_SVC_IMAP, .svc = &svc_bye), 3, {0}, {0},
+     EP_CLASS_REACHABLE_UNEXPECTED, H, "refused: * BYE blocked", "its choice", false},
+    {"not the protocol, nowhere seen: honours (for now)", SVC_TRY(EP_SVC_SMTP, .svc = &svc_other),
+     0, {0}, {0}, EP_CLASS_REACHABLE_UNEXPECTED, H, "not the port's protocol: not SMTP",
+     "no exit saw the protocol there", true},
+    {"not the protocol, seen elsewhere", SVC_TRY(EP_SVC_SMTP, .svc = &svc_other), 2, {0}, {0},
+     EP_CLASS_REACHABLE_UNEXPECTED, I, "not SMTP", "another exit reached the real service", false},
+    {"TLS failure after CONNECTED: not the protocol",
+     {DONE_TRY, .o = {.connected = true, .service = {EP_SVC_HTTP, true}, .svc = &svc_tls_bad}},
+     2, {0}, {0},
+     EP_CLASS_REACHABLE_UNEXPECTED, I, "TLS alert 40", "another exit reached", false},
+    {"server-first closed with nothing: blame as before",
+     SVC_TRY(EP_SVC_SMTP, .svc = &svc_none, CLOSED), 3, {0}, {0}, EP_CLASS_CLOSED, V,
+     "with nothing said", "closed, confirmed", false},
+    {"client-first closed with nothing: the destination may have",
+     SVC_TRY(EP_SVC_HTTP, .svc = &svc_none, CLOSED), 3, {0}, {0}, EP_CLASS_CLOSED, I,
+     "the destination may have closed", "the destination may have closed", false},
+    {"server-first silent", SVC_TRY(EP_SVC_SSH, .svc = &svc_none, .deadline_hit = true), 3, {0},
+     {0}, EP_CLASS_SILENT, V, "nothing said before our deadline", "silent, confirmed", false},
+    {"intercepted: 3 others agree on another identity",
+     SVC_TRY(EP_SVC_SMTP, .svc = &svc_named), 3, TALLY(false, 3, 1, 4, false), {0},
+     EP_CLASS_INTERCEPTED, V, "the one 3 of 4 exits saw", "a middlebox answers", false},
+    {"another identity, no majority yet: waits", SVC_TRY(EP_SVC_SMTP, .svc = &svc_named), 3,
+     TALLY(false, 2, 1, 3, false), {0}, EP_CLASS_REACHABLE, H, "answered", "reached", true},
+    {"another identity, round over, no majority: inconclusive",
+     SVC_TRY(EP_SVC_SMTP, .svc = &svc_named), 3, TALLY(false, 2, 2, 4, true), {0},
+     EP_CLASS_REACHABLE, I, "answered", "no clear majority", false},
+    {"target 1 failed, target 2 answered: target 1's problem", ENDED(EP_END_MISC, 90), 3, {0},
+     SVC_TRY(EP_SVC_SMTP, .svc = &svc_ok), EP_CLASS_CONNECT_FAILED, I, "END MISC",
+     "target 2 answered: target 1's problem", false},
+    {"both targets failed the same way: confirmed", ENDED(EP_END_MISC, 90), 0, {0},
+     ENDED(EP_END_MISC, 95), EP_CLASS_CONNECT_FAILED, V, "END MISC",
+     "the second target failing the same way", false},
+};
+
+START_TEST(every_service_rule) {
+  const svc_row_t *row = &svc_rows[_i];
+  ep_probe_in_t in = {.main = row->main, .retry = row->main, .target_ok_elsewhere = row->seen,
+                      .ids = row->ids,
+                      .confirm = row->confirm, .confirm_target = "mx2.example", .n_control = 1};
+  in.control[0] = dir_connected;
+  ep_result_t r;
+  ep_result_init(&r);
+  bool waits = ep_probe_judge(&in, &r);
+  ck_assert_msg(r.c.cls == row->cls, "%s: class %s", row->name, ep_class_name(r.c.cls));
+  ck_assert_msg(r.verdict == row->verdict, "%s: verdict %s (%s)", row->name,
+                ep_verdict_name(r.verdict), r.verdict_why);
+  ck_assert_msg(strstr(r.c.why, row->detail) != NULL, "%s: detail '%s'", row->name, r.c.why);
+  ck_assert_msg(strstr(r.verdict_why, row->why) != NULL, "%s: why '%s'", row->name,
+                r.verdict_why);
+  ck_assert_msg(waits == row->waits, "%s: waits %d", row->name, waits);
+  if (r.c.cls == EP_CLASS_INTERCEPTED) {
+    ck_assert_str_eq(r.c.expected_identity, "mx.example");
+  }
+}
+END_TEST
+
+/* The identity rule on its own (verdict.h): quorum, majority, ties. */
+START_TEST(identity_rule) {
+  ep_identity_tally_t t = TALLY(false, 3, 1, 4, false);
+  ck_assert_int_eq(ep_identity_decide(&t), EP_ID_INTERCEPTED);
+  t = (ep_identity_tally_t)TALLY(false, 2, 1, 3, false); /* only two others */
+  ck_assert_int_eq(ep_identity_decide(&t), EP_ID_WAIT);
+  t = (ep_identity_tally_t)TALLY(false, 4, 3, 7, true); /* not twice the runner-up */
+  ck_assert_int_eq(ep_identity_decide(&t), EP_ID_UNDECIDED);
+  t = (ep_identity_tally_t)TALLY(true, 3, 1, 4, false);
+  ck_assert_int_eq(ep_identity_decide(&t), EP_ID_OK);
+  t = (ep_identity_tally_t)TALLY(true, 2, 0, 2, false); /* all agree, too few yet */
+  ck_assert_int_eq(ep_identity_decide(&t), EP_ID_WAIT);
+  t.final = true;
+  ck_assert_int_eq(ep_identity_decide(&t), EP_ID_OK);
+  t = (ep_identity_tally_t)TALLY(true, 2, 2, 4, true);
+  ck_assert_int_eq(ep_identity_decide(&t), EP_ID_UNDECIDED);
+  t = (ep_identity_tally_t){0};
+  ck_assert_int_eq(ep_identity_decide(&t), EP_ID_OK);
+}
+END_TEST
+
 START_TEST(every_confirmation_case) {
   const confirm_row_t *row = &confirm_rows[_i];
   static const ep_probe_try_t misc = ENDED(EP_END_MISC, 104);
@@ -351,6 +476,8 @@ static Suite *verdict_suite(void) {
   tcase_add_loop_test(tc, every_class, 0, (int)(sizeof class_rows / sizeof class_rows[0]));
   tcase_add_loop_test(tc, every_confirmation_case, 0,
                       (int)(sizeof confirm_rows / sizeof confirm_rows[0]));
+  tcase_add_loop_test(tc, every_service_rule, 0, (int)(sizeof svc_rows / sizeof svc_rows[0]));
+  tcase_add_test(tc, identity_rule);
   tcase_add_test(tc, held_record_judged_again);
   tcase_add_test(tc, record_fields);
   tcase_add_test(tc, ports_that_greet);

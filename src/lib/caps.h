@@ -48,5 +48,6 @@
  * ports, in practice a few thousand exits. */
 #define EP_CAP_VIOLATORS        131072u          /* violators listed in a round's summary */
 #define EP_CAP_HELD_RECORDS     131072u          /* records waiting for the target to answer */
+#define EP_CAP_IDS_PER_PORT     64u              /* distinct destination identities tallied per port */
 
 #endif

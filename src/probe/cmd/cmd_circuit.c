@@ -25,7 +25,7 @@
 #include "proto/cell.h"
 #include "proto/relaymsg.h"
 
-#define CIRC_MAX_STREAMS 17 /* 16 ports + BEGIN_DIR */
+#define CIRC_MAX_STREAMS (EP_SCAN_MAX_PORTS + 1) /* the ports + BEGIN_DIR */
 
 typedef struct circ_run circ_run_t;
 
@@ -36,6 +36,8 @@ typedef struct stream_state {
   ep_stream_outcome_t o;
   ep_streamrec_t rec;       /* what the stream got; DATA lands in data[] */
   uint8_t data[EP_CAP_BANNER + 1];  /* one past the cap: the reader sees "capped" */
+  ep_svc_t *svc;            /* the service check (#11); NULL: none */
+  ep_svc_result_t svc_res;  /* what it found, once the stream is done */
 } stream_state_t;
 
 struct circ_run {
@@ -99,6 +101,31 @@ static void trace_cell(void *arg, const ep_cell_trace_t *t) {
          t->dropped ? " (dropped)" : "");
 }
 
+/* What the service check said: the service, its answer, TLS, identity. */
+static void say_service(circ_run_t *r, const stream_state_t *s) {
+  const ep_svc_result_t *v = s->o.svc;
+  static const char *const status[] = {"undecided", "answered", "not this protocol", "failed"};
+  char esc[4 * EP_SVC_IDENTITY + 4];
+  ep_escape_text(esc, sizeof esc, (const uint8_t *)v->answer, strlen(v->answer));
+  say(r, "service", "port %u: %s %s%s, answer \"%s\"", s->port, ep_svc_name(s->o.service),
+      v->status < 4 ? status[v->status] : "?", v->refused ? " (refused)" : "", esc);
+  if (v->why[0] != '\0') {
+    ep_escape_text(esc, sizeof esc, (const uint8_t *)v->why, strlen(v->why));
+    say(r, "service", "port %u: why: %s", s->port, esc);
+  }
+  if (v->tls_done) {
+    char subj[4 * EP_SVC_IDENTITY + 4];
+    ep_escape_text(subj, sizeof subj, (const uint8_t *)v->cert_subject, strlen(v->cert_subject));
+    ep_escape_text(esc, sizeof esc, (const uint8_t *)v->cert_issuer, strlen(v->cert_issuer));
+    say(r, "tls", "port %u: %s, certificate sha256 %s, subject \"%s\", issuer \"%s\"", s->port,
+        v->tls_version, v->cert_sha256, subj, esc);
+  }
+  if (v->id_kind != EP_SVC_ID_NONE) {
+    ep_escape_text(esc, sizeof esc, (const uint8_t *)v->identity, strlen(v->identity));
+    say(r, "identity", "port %u: %s %s", s->port, ep_svc_id_kind_name(v->id_kind), esc);
+  }
+}
+
 static void stream_done(stream_state_t *s) {
   circ_run_t *r = s->run;
   if (s->done) {
@@ -106,6 +133,13 @@ static void stream_done(stream_state_t *s) {
   }
   s->done = true;
   ep_scan_outcome_from_rec(&s->rec, &s->o);
+  if (s->svc != NULL) {
+    s->svc_res = *ep_svc_result(s->svc);
+    ep_svc_free(s->svc);
+    s->svc = NULL;
+    s->o.svc = &s->svc_res;
+    say_service(r, s);
+  }
   ep_classification_t c;
   ep_classify(&s->o, &c);
   if (s->o.data_len > 0) {
@@ -148,8 +182,13 @@ static void begin_streams(circ_run_t *r, ep_ncirc_t *c) {
     }
     if (s->port == 0) {
       say(r, "begin", "BEGIN_DIR on stream %u", s->rec.id);
-    } else {
-      say(r, "begin", "BEGIN %s:%u on stream %u", r->target, s->port, s->rec.id);
+      continue;
+    }
+    say(r, "begin", "BEGIN %s:%u on stream %u (service %s)", r->target, s->port, s->rec.id,
+        ep_svc_name(s->o.service));
+    s->svc = ep_svc_new(s->o.service, r->target, &err);
+    if (s->svc == NULL) {
+      say(r, "error", "port %u: no %s check: %s", s->port, ep_svc_name(s->o.service), err.msg);
     }
   }
 }
@@ -213,10 +252,28 @@ static void on_failed(void *arg, ep_ncirc_t *c, const ep_ncirc_failure_t *f) {
   fail_all(r, false, true);
 }
 
+/* The service check's turn: every byte in, what it has to say out.
+ * Returns true when it has decided (or, without a check, when the stream
+ * has its answer as before). */
+static bool svc_step(stream_state_t *s, ep_ncirc_t *c, ep_srec_what_t what, const ep_event_t *ev) {
+  if (s->svc == NULL) {
+    return ep_scan_stream_answered(&s->rec, s->o.expect_greeting);
+  }
+  ep_err_t err = {0};
+  if (what == EP_SREC_DATA && ev != NULL &&
+      ep_svc_input(s->svc, ev->data, ev->len, false) != EP_SVC_NEED_MORE) {
+    return true;
+  }
+  if (ep_scan_svc_send(c, &s->rec, s->svc, &err) != EP_OK) {
+    say(s->run, "error", "port %u: cannot send: %s", s->port, err.msg);
+  }
+  /* Service "tcp": CONNECTED is its answer here. */
+  return s->o.service.proto == EP_SVC_TCP && !s->o.service.tls && s->rec.connected;
+}
+
 static void on_stream(void *arg, ep_ncirc_t *c, ep_streamrec_t *rec, ep_srec_what_t what,
                       const ep_event_t *ev) {
   (void)arg;
-  (void)ev;
   stream_state_t *s = (stream_state_t *)((char *)rec - offsetof(stream_state_t, rec));
   circ_run_t *r = s->run;
   char ab[64], buf[96], rb[24];
@@ -238,6 +295,9 @@ static void on_stream(void *arg, ep_ncirc_t *c, ep_streamrec_t *rec, ep_srec_wha
       say(r, "end", "port %u: END %s (%u)%s after %lld ms%s", s->port,
           ep_end_reason_upper(rec->end_reason, rb, sizeof rb), rec->end_reason,
           rec->end_empty ? " (empty body)" : "", (long long)rec->end_ms, buf);
+      if (s->svc != NULL) {
+        ep_svc_input(s->svc, NULL, 0, true);
+      }
       stream_done(s);
       return;
     case EP_SREC_DEADLINE:
@@ -247,7 +307,7 @@ static void on_stream(void *arg, ep_ncirc_t *c, ep_streamrec_t *rec, ep_srec_wha
     default:
       break;
   }
-  if (ep_scan_stream_answered(rec, s->o.expect_greeting)) {
+  if (s->port == 0 ? ep_scan_stream_answered(rec, false) : svc_step(s, c, what, ev)) {
     ep_ncirc_end(c, rec, EP_END_DONE);
     stream_done(s);
   }
@@ -258,6 +318,7 @@ static bool run_finished(void *arg) { return ((circ_run_t *)arg)->finished; }
 typedef struct circuit_opts {
   const char *first, *exit, *target;
   ep_opt_ports_t ports;
+  ep_opt_services_t services;
   bool one_hop, begin_dir, trace;
   int64_t timeout_ms;
 } circuit_opts_t;
@@ -272,8 +333,13 @@ static const ep_opt_t circuit_table[] = {
   CIRCUIT_STRING("--exit", exit, "  --exit RELAY        the exit (the circuit is extended to it)\n"),
   CIRCUIT_FLAG("--one-hop", one_hop, "  --one-hop           no EXTEND2: streams go to the first hop itself\n"),
   {.name = "--port", .kind = EP_OPT_PORTS, EP_OPT_AT(circuit_opts_t, ports),
-   .max = CIRC_MAX_STREAMS - 1, .flags = EP_OPTF_NONE,
-   .help = "  --port P[,P...]     ports to open streams to (default 25; none: only --begin-dir)\n"},
+   .max = CIRC_MAX_STREAMS - 1, .flags = EP_OPTF_NONE | EP_OPTF_NAMES,
+   .help = "  --port P[,P...]     ports or service names (smtp, https, ...; common: the 15 ports\n"
+           "                      people use most) to open streams to (default 25; none: only\n"
+           "                      --begin-dir); each gets its service check\n"},
+  {.name = "--service", .kind = EP_OPT_SERVICE, EP_OPT_AT(circuit_opts_t, services),
+   .max = CIRC_MAX_STREAMS - 1,
+   .help = "  --service PORT=SVC  check PORT as service SVC (e.g. 8443=https; repeatable)\n"},
   CIRCUIT_STRING("--target", target, "  --target HOST       where the exit connects (default 127.0.0.1)\n"),
   CIRCUIT_FLAG("--begin-dir", begin_dir,
                "  --begin-dir         also open a BEGIN_DIR stream on the same circuit\n"),
@@ -327,7 +393,13 @@ static int circuit_parse(int argc, char **argv, circ_run_t *r, circuit_opts_t *o
     stream_state_t *s = &r->streams[r->n_streams++];
     s->run = r;
     s->port = o->ports.v[i];
-    s->o.expect_greeting = ep_port_expects_greeting(s->port);
+    s->o.service = ep_svc_for_port(s->port);
+    for (size_t k = 0; k < o->services.n; k++) {
+      if (o->services.port[k] == s->port) {
+        s->o.service = o->services.spec[k];
+      }
+    }
+    s->o.expect_greeting = ep_svc_server_first(s->o.service);
   }
   if (o->begin_dir || r->n_streams == 0) {
     stream_state_t *s = &r->streams[r->n_streams++];
@@ -386,6 +458,9 @@ int ep_cmd_circuit(int argc, char **argv) {
       built = built || r->streams[i].rec.state != EP_SREC_IDLE;
     }
     status = (built && r->status == 0) ? EP_EXIT_OK : EP_EXIT_FAILURE;
+  }
+  for (size_t i = 0; i < r->n_streams; i++) {
+    ep_svc_free(r->streams[i].svc); /* undecided when the run ended */
   }
   ep_ncirc_free(r->circ);
   ep_carrier_free(r->car);

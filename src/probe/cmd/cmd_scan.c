@@ -37,6 +37,7 @@ typedef struct scan_given {
 typedef struct scan_opts {
   ep_scan_cfg_t cfg;
   ep_opt_ports_t ports;
+  ep_opt_services_t services;
   const char *target;
   const char *output;
   bool json_stdout;
@@ -67,8 +68,13 @@ static const char *const dir_via_choices[] = {"dirport", "orport", NULL};
 
 static const ep_opt_t scan_table[] = {
   {.name = "--port", .kind = EP_OPT_PORTS, EP_OPT_AT(scan_opts_t, ports), .max = EP_SCAN_MAX_PORTS,
-   .flags = EP_OPTF_DISTINCT,
-   .help = "  --port P[,P...]       ports (default 25; at most " SCAN_STR(EP_SCAN_MAX_PORTS) ")\n"},
+   .flags = EP_OPTF_DISTINCT | EP_OPTF_NAMES,
+   .help = "  --port P[,P...]       ports, service names (smtp, https, ...) or common (the 15\n"
+           "                        ports people use most); default 25; at most " SCAN_STR(EP_SCAN_MAX_PORTS) "\n"},
+  {.name = "--service", .kind = EP_OPT_SERVICE, EP_OPT_AT(scan_opts_t, services),
+   .max = EP_SCAN_MAX_PORTS,
+   .help = "  --service PORT=SVC    check PORT as service SVC (e.g. 8443=https; repeatable;\n"
+           "                        default: by port, see the README)\n"},
   SCAN_STRING("--target", target,
               "  --target HOST         where exits connect (default: per port, see the README;\n"
               "                        25 -> gmail-smtp-in.l.google.com)\n"),
@@ -192,19 +198,41 @@ static void scan_opts_free(scan_opts_t *o) {
   free(o);
 }
 
-/* Without --target, the ports' one default target. */
-static int default_target(scan_opts_t *o) {
+/* Without --target, each port's default targets: the first, and the
+ * second to confirm a failure on the same circuit (#11). */
+static int default_targets(scan_opts_t *o) {
   if (o->target != NULL) {
+    o->cfg.target_host = o->target;
     return 0;
   }
   for (size_t i = 0; i < o->cfg.n_ports; i++) {
-    const char *t = ep_default_target(o->cfg.ports[i]);
-    if (t == NULL || (o->target != NULL && strcmp(t, o->target) != 0)) {
-      fprintf(stderr, "exitprobe scan: no single default target for port%s %u: give --target\n",
-              o->cfg.n_ports > 1 ? "s including" : "", o->cfg.ports[i]);
+    const char *t[2] = {NULL, NULL};
+    if (ep_default_targets(o->cfg.ports[i], t) == 0 || t[0] == NULL) {
+      fprintf(stderr, "exitprobe scan: no default target for port %u: give --target\n",
+              o->cfg.ports[i]);
       return -1;
     }
-    o->target = t;
+    o->cfg.port_targets[i] = t[0];
+    o->cfg.confirm_targets[i] = t[1];
+  }
+  o->cfg.target_host = o->cfg.port_targets[0]; /* the control stream's */
+  return 0;
+}
+
+/* --service PORT=SVC for the ports probed; one for a port not probed is an error. */
+static int apply_services(scan_opts_t *o) {
+  for (size_t k = 0; k < o->services.n; k++) {
+    size_t i = 0;
+    while (i < o->cfg.n_ports && o->cfg.ports[i] != o->services.port[k]) {
+      i++;
+    }
+    if (i == o->cfg.n_ports) {
+      fprintf(stderr, "exitprobe scan: --service %u=...: port %u is not in --port\n",
+              o->services.port[k], o->services.port[k]);
+      return -1;
+    }
+    o->cfg.services[i] = o->services.spec[k];
+    o->cfg.services_given |= UINT32_C(1) << i;
   }
   return 0;
 }
@@ -228,10 +256,9 @@ static int scan_parse(int argc, char **argv, scan_opts_t **out) {
   }
   o->cfg.n_ports = o->ports.n;
   memcpy(o->cfg.ports, o->ports.v, o->ports.n * sizeof o->ports.v[0]);
-  if (default_target(o) != 0) {
+  if (default_targets(o) != 0 || apply_services(o) != 0) {
     return EP_EXIT_USAGE;
   }
-  o->cfg.target_host = o->target;
   o->dir.dir_via_orport = o->dir_via == 1;
   o->dir.given_exits = o->given.exits.v;
   o->dir.n_given_exits = o->given.exits.n;
@@ -348,7 +375,7 @@ static int scan_round_run(ep_loop_t *loop, ep_tls_ctx_t *tls, scan_opts_t *o, un
     for (size_t i = 0; i < o->cfg.n_ports; i++) {
       fprintf(stderr, "%s%u", i ? "," : " ", o->cfg.ports[i]);
     }
-    fprintf(stderr, ", target %s\n", o->cfg.target_host);
+    fprintf(stderr, ", target %s\n", o->target != NULL ? o->target : "per port (the defaults)");
   }
   ep_scan_summary_t sum;
   ep_err_t err = {0};

@@ -106,11 +106,61 @@ static ep_opts_rc_t set_uint(const opts_run_t *r, const ep_opt_t *o, void *dst, 
   return EP_OPTS_OK;
 }
 
+/* Appends port unless the list is full (-1) or, with EP_OPTF_DISTINCT, has
+ * it: an error (-1), or with EP_OPTF_NAMES skipped (a preset may overlap a
+ * name). */
+static int add_port(const ep_opt_t *o, ep_opt_ports_t *ports, uint16_t port) {
+  for (size_t i = 0; (o->flags & (EP_OPTF_DISTINCT | EP_OPTF_NAMES)) && i < ports->n; i++) {
+    if (ports->v[i] == port) {
+      return (o->flags & EP_OPTF_DISTINCT) && !(o->flags & EP_OPTF_NAMES) ? -1 : 0;
+    }
+  }
+  if (ports->n >= o->max || ports->n >= EP_OPT_MAX_PORTS) {
+    return -1;
+  }
+  ports->v[ports->n++] = port;
+  return 0;
+}
+
+/* One item of the list, up to the next ',': a number, or with
+ * EP_OPTF_NAMES a service name ("smtp", "https") or the preset "common". */
+static int add_port_item(const ep_opt_t *o, ep_opt_ports_t *ports, const char *p,
+                         const char **end) {
+  uint64_t port;
+  if (parse_decimal(p, end, 65535, &port) == 0) {
+    return port == 0 || (**end != ',' && **end != '\0') ? -1 : add_port(o, ports, (uint16_t)port);
+  }
+  if (!(o->flags & EP_OPTF_NAMES)) {
+    return -1;
+  }
+  char name[24];
+  size_t len = strcspn(p, ",");
+  *end = p + len;
+  if (len == 0 || len >= sizeof name) {
+    return -1;
+  }
+  memcpy(name, p, len);
+  name[len] = '\0';
+  if (strcmp(name, "common") == 0) {
+    const uint16_t *common;
+    size_t n = ep_svc_common_ports(&common);
+    for (size_t i = 0; i < n; i++) {
+      if (add_port(o, ports, common[i]) != 0) {
+        return -1;
+      }
+    }
+    return 0;
+  }
+  uint16_t named = ep_svc_port_by_name(name);
+  return named == 0 ? -1 : add_port(o, ports, named);
+}
+
 static ep_opts_rc_t set_ports(const opts_run_t *r, const ep_opt_t *o, ep_opt_ports_t *ports,
                               const char *v) {
-  char want[96];
-  snprintf(want, sizeof want, "%s ports 1..65535 separated by commas, at most %llu%s",
+  char want[160];
+  snprintf(want, sizeof want, "%s ports 1..65535%s separated by commas, at most %llu%s",
            (o->flags & EP_OPTF_DISTINCT) ? "distinct" : "",
+           (o->flags & EP_OPTF_NAMES) ? ", service names or common" : "",
            (unsigned long long)o->max, (o->flags & EP_OPTF_NONE) ? ", or none" : "");
   const char *want_text = want[0] == ' ' ? want + 1 : want;
   ports->n = 0;
@@ -119,20 +169,41 @@ static ep_opts_rc_t set_ports(const opts_run_t *r, const ep_opt_t *o, ep_opt_por
   }
   const char *p = v;
   do {
-    uint64_t port;
     const char *end;
-    if (parse_decimal(p, &end, 65535, &port) != 0 || port == 0 || (*end != ',' && *end != '\0') ||
-        ports->n >= o->max || ports->n >= EP_OPT_MAX_PORTS) {
+    if (add_port_item(o, ports, p, &end) != 0) {
       return bad_value(r, o, want_text, v);
     }
-    for (size_t i = 0; (o->flags & EP_OPTF_DISTINCT) && i < ports->n; i++) {
-      if (ports->v[i] == port) {
-        return bad_value(r, o, want_text, v);
-      }
-    }
-    ports->v[ports->n++] = (uint16_t)port;
     p = *end == ',' ? end + 1 : end;
   } while (*p != '\0');
+  return EP_OPTS_OK;
+}
+
+/* --service PORT=PROTO: a port given again gets the later service. */
+static ep_opts_rc_t set_service(const opts_run_t *r, const ep_opt_t *o, ep_opt_services_t *sv,
+                                const char *v) {
+  uint64_t port;
+  const char *end;
+  ep_svc_spec_t spec;
+  ep_err_t err = {0};
+  if (parse_decimal(v, &end, 65535, &port) != 0 || port == 0 || *end != '=' ||
+      ep_svc_parse(end + 1, &spec, &err) != EP_OK) {
+    return bad_value(r, o, "PORT=SERVICE (a port 1..65535, a service like smtp, https, tcp)", v);
+  }
+  size_t i = 0;
+  while (i < sv->n && sv->port[i] != port) {
+    i++;
+  }
+  if (i == sv->n) {
+    if (sv->n >= EP_OPT_MAX_SERVICES || sv->n >= o->max) {
+      char want[64];
+      snprintf(want, sizeof want, "PORT=SERVICE for at most %llu ports",
+               (unsigned long long)(o->max < EP_OPT_MAX_SERVICES ? o->max : EP_OPT_MAX_SERVICES));
+      return bad_value(r, o, want, v);
+    }
+    sv->n++;
+  }
+  sv->port[i] = (uint16_t)port;
+  sv->spec[i] = spec;
   return EP_OPTS_OK;
 }
 
@@ -180,6 +251,8 @@ static ep_opts_rc_t set_value(const opts_run_t *r, const ep_opt_t *o, const char
     }
     case EP_OPT_PORTS:
       return set_ports(r, o, dst, v);
+    case EP_OPT_SERVICE:
+      return set_service(r, o, dst, v);
     case EP_OPT_CHOICE:
       return set_choice(r, o, dst, v);
     case EP_OPT_FUNC:

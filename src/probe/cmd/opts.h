@@ -23,6 +23,7 @@
 #include <stdio.h>
 
 #include "lib/err.h"
+#include "probe/engine/svc.h"
 
 typedef enum ep_opt_kind {
   EP_OPT_TEXT,      /* not an option: lines of the help (a heading) */
@@ -33,6 +34,7 @@ typedef enum ep_opt_kind {
   EP_OPT_UINT,      /* unsigned integer of `size` bytes: decimal digits, in [min, max] */
   EP_OPT_DURATION,  /* int64_t milliseconds ("250ms", "10s", "1h30m"): at least min */
   EP_OPT_PORTS,     /* ep_opt_ports_t: "P[,P...]" (a trailing comma is fine), 1..max ports */
+  EP_OPT_SERVICE,   /* ep_opt_services_t: "PORT=PROTO" (repeatable; the last for a port wins) */
   EP_OPT_CHOICE,    /* unsigned: the index of the value in choices */
   EP_OPT_FUNC,      /* fn(dst, value, err) does it */
 } ep_opt_kind_t;
@@ -40,6 +42,8 @@ typedef enum ep_opt_kind {
 /* EP_OPT_PORTS flags. */
 #define EP_OPTF_DISTINCT 1u   /* a port given twice is an error */
 #define EP_OPTF_NONE 2u       /* "none" (and "") is the empty list */
+#define EP_OPTF_NAMES 4u      /* service names ("smtp", "https") and the preset "common" too;
+                                 a port named twice is kept once */
 
 /* A growable list of strings (values of a repeatable option). */
 typedef struct ep_opt_list {
@@ -53,6 +57,14 @@ typedef struct ep_opt_ports {
   uint16_t v[EP_OPT_MAX_PORTS];
   size_t n;
 } ep_opt_ports_t;
+
+#define EP_OPT_MAX_SERVICES 64
+
+typedef struct ep_opt_services {
+  uint16_t port[EP_OPT_MAX_SERVICES];
+  ep_svc_spec_t spec[EP_OPT_MAX_SERVICES];
+  size_t n;
+} ep_opt_services_t;
 
 typedef struct ep_opt {
   const char *name;      /* "--port"; NULL for EP_OPT_TEXT */

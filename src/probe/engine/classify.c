@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lib/escape.h"
+
 static const char *const class_names[EP_CLASS_COUNT] = {
     [EP_CLASS_REACHABLE] = "reachable",
     [EP_CLASS_REACHABLE_UNEXPECTED] = "reachable-unexpected",
@@ -90,6 +92,88 @@ static ep_class_t class_of_end(int reason, int64_t ms) {
   }
 }
 
+/* Does the service speak first? (svc.h's ep_svc_server_first gives the same
+ * answer; kept here so the classification links without the checks.) */
+static bool speaks_first(ep_svc_spec_t sp) {
+  switch (sp.proto) {
+    case EP_SVC_SMTP: case EP_SVC_FTP: case EP_SVC_SSH: case EP_SVC_POP3:
+    case EP_SVC_IMAP: case EP_SVC_IRC: case EP_SVC_NNTP: return !sp.tls;
+    default: return false;
+  }
+}
+
+/* Connected, the service check ran: what the destination said (README "Classes"). */
+static void classify_svc(const ep_stream_outcome_t *o, ep_classification_t *out) {
+  const ep_svc_result_t *v = o->svc;
+  char said[4 * EP_SVC_ANSWER + 1];
+  const char *src = v->status == EP_SVC_ANSWERED ? v->answer : v->why;
+  ep_escape_text(said, sizeof said, src, strnlen(src, EP_SVC_ANSWER));
+  long long ms = (long long)o->connected_ms;
+  if (o->service.proto == EP_SVC_TCP && !o->service.tls) {
+    out->cls = EP_CLASS_REACHABLE; /* no protocol to check: CONNECTED is the answer */
+    snprintf(out->why, sizeof out->why, "CONNECTED after %lld ms%s%.100s", ms,
+             said[0] != '\0' ? ", said: " : "", said);
+  } else if (v->status == EP_SVC_ANSWERED && !v->refused) {
+    out->cls = EP_CLASS_REACHABLE;
+    snprintf(out->why, sizeof out->why, "CONNECTED after %lld ms, answered: %.110s", ms, said);
+  } else if (v->status == EP_SVC_ANSWERED) {
+    out->cls = EP_CLASS_REACHABLE_UNEXPECTED;
+    out->refused = true;
+    snprintf(out->why, sizeof out->why, "the destination refused: %.120s", said);
+  } else if (v->status == EP_SVC_NOT_PROTO || v->bytes_in > 0) {
+    out->cls = EP_CLASS_REACHABLE_UNEXPECTED;
+    out->not_proto = true;
+    snprintf(out->why, sizeof out->why, "CONNECTED, not the port's protocol: %.110s",
+             said[0] != '\0' ? said : "no complete answer");
+  } else if (o->ended) {
+    out->cls = EP_CLASS_CLOSED;
+    out->dest_may_close = !speaks_first(o->service);
+    snprintf(out->why, sizeof out->why, "CONNECTED, then END %s (%d) with nothing said%s",
+             end_name(o->end_reason), o->end_reason,
+             out->dest_may_close ? " (the client speaks first: the destination may have closed)"
+                                 : "");
+  } else {
+    out->cls = EP_CLASS_SILENT;
+    snprintf(out->why, sizeof out->why, "CONNECTED, nothing said before our deadline");
+  }
+}
+
+/* Connected, no service check: the SMTP greeting path (expect_greeting). */
+static void classify_greeting(const ep_stream_outcome_t *o, ep_classification_t *out) {
+  bool eof = o->ended || o->deadline_hit;
+  ep_greeting_parse(o->data, o->data_len, eof, &out->greeting);
+  const ep_greeting_t *g = &out->greeting;
+  if (!o->expect_greeting) {
+    out->cls = EP_CLASS_REACHABLE;
+    snprintf(out->why, sizeof out->why, "CONNECTED after %lld ms", (long long)o->connected_ms);
+    return;
+  }
+  if (ep_greeting_is_ready(g)) {
+    out->cls = EP_CLASS_REACHABLE;
+    snprintf(out->why, sizeof out->why, "CONNECTED after %lld ms, greeting %d",
+             (long long)o->connected_ms, g->code);
+  } else if (g->kind == EP_GREETING_NONE && o->data_len == 0) {
+    if (o->ended) {
+      out->cls = EP_CLASS_CLOSED;
+      snprintf(out->why, sizeof out->why, "CONNECTED, then END %s (%d) with no greeting",
+               end_name(o->end_reason), o->end_reason);
+    } else {
+      out->cls = EP_CLASS_SILENT;
+      snprintf(out->why, sizeof out->why, "CONNECTED, no greeting before our deadline");
+    }
+  } else if (g->kind == EP_GREETING_SMTP) {
+    out->cls = EP_CLASS_REACHABLE_UNEXPECTED;
+    out->refused = g->code >= 400;
+    snprintf(out->why, sizeof out->why, "%sgreeting %d instead of 220",
+             out->refused ? "the destination refused: " : "CONNECTED, ", g->code);
+  } else {
+    out->cls = EP_CLASS_REACHABLE_UNEXPECTED;
+    out->not_proto = true;
+    snprintf(out->why, sizeof out->why, "CONNECTED, %zu bytes that are not an SMTP greeting",
+             g->len);
+  }
+}
+
 void ep_classify(const ep_stream_outcome_t *o, ep_classification_t *out) {
   memset(out, 0, sizeof *out);
   if (o->first_hop_failed) {
@@ -118,36 +202,10 @@ void ep_classify(const ep_stream_outcome_t *o, ep_classification_t *out) {
     }
     return;
   }
-  /* Connected: what did the service say? */
-  bool eof = o->ended || o->deadline_hit;
-  ep_greeting_parse(o->data, o->data_len, eof, &out->greeting);
-  const ep_greeting_t *g = &out->greeting;
-  if (!o->expect_greeting) {
-    out->cls = EP_CLASS_REACHABLE;
-    snprintf(out->why, sizeof out->why, "CONNECTED after %lld ms", (long long)o->connected_ms);
-    return;
-  }
-  if (ep_greeting_is_ready(g)) {
-    out->cls = EP_CLASS_REACHABLE;
-    snprintf(out->why, sizeof out->why, "CONNECTED after %lld ms, greeting %d",
-             (long long)o->connected_ms, g->code);
-  } else if (g->kind == EP_GREETING_NONE && o->data_len == 0) {
-    if (o->ended) {
-      out->cls = EP_CLASS_CLOSED;
-      snprintf(out->why, sizeof out->why, "CONNECTED, then END %s (%d) with no greeting",
-               end_name(o->end_reason), o->end_reason);
-    } else {
-      out->cls = EP_CLASS_SILENT;
-      snprintf(out->why, sizeof out->why, "CONNECTED, no greeting before our deadline");
-    }
+  if (o->svc != NULL) {
+    classify_svc(o, out);
   } else {
-    out->cls = EP_CLASS_REACHABLE_UNEXPECTED;
-    if (g->kind == EP_GREETING_SMTP) {
-      snprintf(out->why, sizeof out->why, "CONNECTED, greeting %d instead of 220", g->code);
-    } else {
-      snprintf(out->why, sizeof out->why, "CONNECTED, %zu bytes that are not an SMTP greeting",
-               g->len);
-    }
+    classify_greeting(o, out);
   }
 }
 
@@ -166,7 +224,50 @@ int ep_verdict_parse(const char *name) {
   return -1;
 }
 
+/* The #11 rules that come before the confirmation: what the destination
+ * said once reached, and whose identity answered. Returns -1 when none applies. */
+static int decide_service(const ep_verdict_input_t *in, char *why, size_t whylen) {
+  if (in->cls == EP_CLASS_INTERCEPTED) {
+    snprintf(why, whylen, "another identity answered than through a clear majority of exits: "
+                          "a middlebox answers in the destination's name");
+    return EP_VERDICT_VIOLATES;
+  }
+  if (in->id_state == EP_ID_UNDECIDED) {
+    snprintf(why, whylen, "the exits saw different identities for this destination, "
+                          "with no clear majority");
+    return EP_VERDICT_INCONCLUSIVE;
+  }
+  if (in->cls == EP_CLASS_REACHABLE_UNEXPECTED && in->refused) {
+    snprintf(why, whylen, "the exit reached the destination, which refused: its choice");
+    return EP_VERDICT_HONOURS;
+  }
+  if (in->cls == EP_CLASS_REACHABLE_UNEXPECTED && in->not_proto) {
+    if (in->target_ok_elsewhere > 0) {
+      snprintf(why, whylen, "another exit reached the real service; this one got something else");
+      return EP_VERDICT_INCONCLUSIVE;
+    }
+    snprintf(why, whylen, "the exit reached the destination; no exit saw the protocol there");
+    return EP_VERDICT_HONOURS;
+  }
+  if (in->cls == EP_CLASS_CLOSED && in->dest_may_close) {
+    snprintf(why, whylen, "closed before the client spoke: the destination may have closed");
+    return EP_VERDICT_INCONCLUSIVE;
+  }
+  bool failure = ep_class_is_failure(in->cls) && in->cls != EP_CLASS_EXITPOLICY;
+  if (failure && in->confirm_tried &&
+      (in->confirm_cls == EP_CLASS_REACHABLE || in->confirm_cls == EP_CLASS_REACHABLE_UNEXPECTED)) {
+    snprintf(why, whylen, "target 1 failed through this exit, target 2 answered: "
+                          "target 1's problem");
+    return EP_VERDICT_INCONCLUSIVE;
+  }
+  return -1;
+}
+
 ep_verdict_t ep_verdict_decide(const ep_verdict_input_t *in, char *why, size_t whylen) {
+  int s = decide_service(in, why, whylen);
+  if (s >= 0) {
+    return (ep_verdict_t)s;
+  }
   if (in->cls == EP_CLASS_REACHABLE) {
     snprintf(why, whylen, "the exit reached the port");
     return EP_VERDICT_HONOURS;
@@ -192,7 +293,10 @@ ep_verdict_t ep_verdict_decide(const ep_verdict_input_t *in, char *why, size_t w
     snprintf(why, whylen, "the same circuit failed for other uses too");
     return EP_VERDICT_INCONCLUSIVE;
   }
-  if (in->target_ok_elsewhere == 0 && in->cls != EP_CLASS_EXITPOLICY) {
+  /* Target 2 failed the same way on the same circuit: two independent
+   * targets, so it counts like the retry and like the target answering elsewhere. */
+  bool by_confirm = in->confirm_tried && in->confirm_cls == in->cls;
+  if (in->target_ok_elsewhere == 0 && in->cls != EP_CLASS_EXITPOLICY && !by_confirm) {
     snprintf(why, whylen, "the target answered through no other exit");
     return EP_VERDICT_INCONCLUSIVE;
   }
@@ -200,16 +304,18 @@ ep_verdict_t ep_verdict_decide(const ep_verdict_input_t *in, char *why, size_t w
     snprintf(why, whylen, "a retry through another first hop reached the port");
     return EP_VERDICT_INCONCLUSIVE;
   }
-  if (in->retry_tried && ep_class_is_no_verdict(in->retry_cls)) {
+  if (in->retry_tried && ep_class_is_no_verdict(in->retry_cls) && !by_confirm) {
     snprintf(why, whylen, "the retry never reached the exit");
     return EP_VERDICT_INCONCLUSIVE;
   }
-  if (!in->retry_tried || !in->control_tried) {
+  if ((!in->retry_tried && !by_confirm) || !in->control_tried) {
     snprintf(why, whylen, "%s, not confirmed (%s)", ep_class_name(in->cls),
-             !in->retry_tried ? "no retry" : "no control stream");
+             (!in->retry_tried && !by_confirm) ? "no retry" : "no control stream");
     return EP_VERDICT_INCONCLUSIVE;
   }
-  snprintf(why, whylen, "%s, confirmed by a retry through another first hop%s",
-           ep_class_name(in->cls), in->control_ok ? "; the same circuit works for other uses" : "");
+  snprintf(why, whylen, "%s, confirmed by %s%s", ep_class_name(in->cls),
+           by_confirm ? "the second target failing the same way on the same circuit"
+                      : "a retry through another first hop",
+           in->control_ok ? "; the same circuit works for other uses" : "");
   return EP_VERDICT_VIOLATES;
 }

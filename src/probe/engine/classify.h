@@ -69,6 +69,14 @@ typedef struct ep_classification {
   ep_class_t cls;
   ep_greeting_t greeting;    /* parsed greeting (kind NONE if no data) */
   char why[160];             /* one line: "END MISC (1) after 104 ms" */
+  /* #11 verdict semantics (what the service check found; see README "Verdicts"): */
+  bool refused;              /* the destination answered and said no (421/554, HTTP 403,
+                                IMAP BYE, ...): its choice, the exit honoured the port */
+  bool not_proto;            /* something answered, but not the port's protocol (or TLS failed) */
+  bool dest_may_close;       /* a client-first service closed with nothing said: the
+                                destination may have closed it; never the exit's blame */
+  ep_svc_id_kind_t expected_kind; /* intercepted: what the majority of exits saw, */
+  char expected_identity[EP_SVC_IDENTITY]; /* else EP_SVC_ID_NONE and "" */
 } ep_classification_t;
 
 /* An END reason's tor-spec name in capitals ("MISC", "EXITPOLICY", "UNKNOWN"). */
@@ -85,6 +93,15 @@ typedef enum ep_verdict {
 const char *ep_verdict_name(ep_verdict_t v);
 int ep_verdict_parse(const char *name);
 
+/* Where a probe's destination identity stands among the identities the
+ * round's exits saw for the same (target, port) (ep_identity_decide). */
+typedef enum ep_id_state {
+  EP_ID_OK = 0,          /* no identity, or it agrees with an established majority / everyone */
+  EP_ID_WAIT,            /* no decision yet: hold the record */
+  EP_ID_INTERCEPTED,     /* another identity than a clear majority of other exits saw */
+  EP_ID_UNDECIDED        /* the round ended with identities that disagree, no clear majority */
+} ep_id_state_t;
+
 /* The evidence a verdict is made from. */
 typedef struct ep_verdict_input {
   ep_class_t cls;
@@ -96,6 +113,11 @@ typedef struct ep_verdict_input {
   bool retry_tried;               /* a retry through another first hop was made */
   ep_class_t retry_cls;           /* its class */
   unsigned target_ok_elsewhere;   /* exits this round through which the target answered */
+  /* #11: */
+  bool refused, not_proto, dest_may_close; /* from the classification */
+  ep_id_state_t id_state;         /* the identity's standing among the round's exits */
+  bool confirm_tried;             /* the same circuit tried the port's second target */
+  ep_class_t confirm_cls;         /* its class */
 } ep_verdict_input_t;
 
 ep_verdict_t ep_verdict_decide(const ep_verdict_input_t *in, char *why, size_t whylen);

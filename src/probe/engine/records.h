@@ -16,7 +16,7 @@
 #include "probe/engine/result.h"
 #include "probe/engine/verdict.h"
 
-#define EP_SCAN_MAX_PORTS 16
+#define EP_SCAN_MAX_PORTS 32               /* covers --port common (15); ports_mask is a uint32_t */
 
 typedef struct ep_scan_violator {
   ep_relay_ref_t exit;
@@ -40,20 +40,44 @@ typedef struct ep_scan_summary {
 
 typedef struct ep_held_record ep_held_record_t;
 
+/* One identity the round's exits saw for a port's target, and how many. */
+typedef struct ep_id_count {
+  ep_svc_id_kind_t kind;
+  char id[EP_SVC_IDENTITY];
+  unsigned n;
+} ep_id_count_t;
+
+/* The identities of one port's target this round: at most EP_CAP_IDS_PER_PORT
+ * distinct ones. When full, a new identity takes the slot of one that a
+ * single exit saw (that one then counts in with_id only); when every slot
+ * was seen twice or more, the new one counts in with_id only. */
+typedef struct ep_id_table {
+  ep_id_count_t *v;
+  size_t n, alloc;
+  unsigned with_id;
+} ep_id_table_t;
+
 typedef struct ep_records {
   FILE *out;                      /* where records are written; NULL: counted only */
   ep_scan_summary_t *sum;
   unsigned reachable[EP_SCAN_MAX_PORTS];  /* exits through which the target answered */
+  ep_id_table_t ids[EP_SCAN_MAX_PORTS];   /* identities seen per port (#11 interception) */
   ep_held_record_t *held;         /* at most EP_CAP_HELD_RECORDS */
   size_t n_held, held_alloc;
 } ep_records_t;
 
-/* One (exit, port) record, judged by ep_probe_judge from `in` (in->data is
- * copied if held); `waits`: its return value, false once the round ends.
- * A reachable record releases those held for its port. */
+/* One (exit, port) record, judged by ep_probe_judge from `in` (in->data and
+ * the service results are copied if held); `waits`: its return value, false
+ * once the round ends. A record whose service check named the destination
+ * (svc identity) is tallied and judged again against the port's tally: held
+ * while that waits (ep_identity_decide), written at once when it matches an
+ * established majority or was intercepted. The first record through which
+ * the target answered, and the tally's leader becoming established, release
+ * what then no longer waits. */
 void ep_records_put(ep_records_t *rs, const ep_probe_in_t *in, const ep_result_t *r,
                     size_t port_idx, bool waits);
-/* Writes every record still held (the round is over) and frees them. */
+/* Writes every record still held (the round is over, the tally final) and
+ * frees them and the tally. */
 void ep_records_flush(ep_records_t *rs);
 
 /* Counts one written record (and lists it if it violates). */

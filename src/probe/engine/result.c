@@ -19,6 +19,33 @@ void ep_result_init(ep_result_t *r) {
   r->policy_basis = "unknown";
   r->retry_cls = EP_CLASS_COUNT;
   r->verdict = EP_VERDICT_INCONCLUSIVE;
+  r->confirm_cls = EP_CLASS_COUNT;
+}
+
+const char *ep_svc_id_kind_name(ep_svc_id_kind_t k) {
+  switch (k) {
+    case EP_SVC_ID_CERT: return "cert";
+    case EP_SVC_ID_HOSTNAME: return "hostname";
+    case EP_SVC_ID_IRC_SERVER: return "irc-server";
+    case EP_SVC_ID_XMPP_FROM: return "xmpp-from";
+    default: return NULL;
+  }
+}
+
+void ep_result_set_service(ep_result_t *r, ep_svc_spec_t spec, const ep_svc_result_t *svc) {
+  snprintf(r->service, sizeof r->service, "%s", ep_svc_name(spec));
+  if (svc == NULL) {
+    return;
+  }
+  snprintf(r->service_answer, sizeof r->service_answer, "%s", svc->answer);
+  r->identity_kind = svc->id_kind;
+  snprintf(r->identity, sizeof r->identity, "%s", svc->identity);
+  if (spec.tls && svc->tls_done) {
+    snprintf(r->tls_version, sizeof r->tls_version, "%s", svc->tls_version);
+    snprintf(r->cert_sha256, sizeof r->cert_sha256, "%s", svc->cert_sha256);
+    snprintf(r->cert_subject, sizeof r->cert_subject, "%s", svc->cert_subject);
+    snprintf(r->cert_issuer, sizeof r->cert_issuer, "%s", svc->cert_issuer);
+  }
 }
 
 static int key(ep_buf_t *o, const char *k, ep_err_t *err) {
@@ -57,6 +84,37 @@ static int kv_bool(ep_buf_t *o, const char *k, bool v, bool comma, ep_err_t *err
   }
   if (rc == EP_OK && comma) {
     rc = ep_buf_append(o, ",", 1, err);
+  }
+  return rc;
+}
+
+/* A string, or null when empty (v NULL too). */
+static int kv_str_or_null(ep_buf_t *o, const char *k, const char *v, bool comma, ep_err_t *err) {
+  if (v != NULL && v[0] != '\0') {
+    return kv_str(o, k, v, comma, err);
+  }
+  int rc = key(o, k, err);
+  if (rc == EP_OK) {
+    rc = ep_buf_append_str(o, comma ? "null," : "null", err);
+  }
+  return rc;
+}
+
+/* The services block (#11), at the end of the record. */
+static int service_fields(const ep_result_t *r, ep_buf_t *o, ep_err_t *err) {
+  const char *strs[][2] = {
+      {"service", r->service},           {"service_answer", r->service_answer},
+      {"tls_version", r->tls_version},   {"cert_sha256", r->cert_sha256},
+      {"cert_subject", r->cert_subject}, {"cert_issuer", r->cert_issuer},
+      {"identity", r->identity},         {"identity_kind", ep_svc_id_kind_name(r->identity_kind)},
+      {"expected_identity", r->c.expected_identity},
+      {"confirm_target", r->confirm_target},
+      {"confirm_class", r->confirm_cls < EP_CLASS_COUNT ? ep_class_name(r->confirm_cls) : NULL},
+  };
+  size_t n = sizeof strs / sizeof strs[0];
+  int rc = EP_OK;
+  for (size_t i = 0; i < n && rc == EP_OK; i++) {
+    rc = kv_str_or_null(o, strs[i][0], strs[i][1], i + 1 < n, err);
   }
   return rc;
 }
@@ -134,7 +192,8 @@ int ep_result_to_json(const ep_result_t *r, ep_buf_t *o, ep_err_t *err) {
     rc = kv_str(o, "retry_first_hop", r->retry_first_hop, true, err);
   }
   if (rc == EP_OK) rc = kv_str(o, "verdict", ep_verdict_name(r->verdict), true, err);
-  if (rc == EP_OK) rc = kv_str(o, "why", r->verdict_why, false, err);
+  if (rc == EP_OK) rc = kv_str(o, "why", r->verdict_why, true, err);
+  if (rc == EP_OK) rc = service_fields(r, o, err);
   if (rc == EP_OK) rc = ep_buf_append(o, "}\n", 2, err);
   return rc;
 }

@@ -45,9 +45,26 @@ typedef struct ep_result {
   char retry_first_hop[41];
   ep_verdict_t verdict;
   char verdict_why[160];
+  /* Services (#11): what the service check said. "" is null in the record. */
+  char service[16];                    /* "smtp", "https", "tcp", ...; "" no check */
+  char service_answer[EP_SVC_ANSWER];  /* one line (raw bytes; escaped in JSON) */
+  char tls_version[16];
+  char cert_sha256[65];
+  char cert_subject[EP_SVC_IDENTITY];
+  char cert_issuer[EP_SVC_IDENTITY];
+  char identity[EP_SVC_IDENTITY];      /* what named the destination (the majority's, when
+                                          class is intercepted: c.expected_identity) */
+  ep_svc_id_kind_t identity_kind;      /* EP_SVC_ID_NONE: null */
+  char confirm_target[256];            /* the second default target re-test, "" none */
+  ep_class_t confirm_cls;              /* its class (EP_CLASS_COUNT: none) */
 } ep_result_t;
 
 void ep_result_init(ep_result_t *r);
+/* The service check's findings into r's service fields (svc NULL: only
+ * the service name). */
+void ep_result_set_service(ep_result_t *r, ep_svc_spec_t spec, const ep_svc_result_t *svc);
+/* "cert", "hostname", "irc-server", "xmpp-from"; NULL for none. */
+const char *ep_svc_id_kind_name(ep_svc_id_kind_t k);
 /* Appends one JSON object and a newline to out. */
 int ep_result_to_json(const ep_result_t *r, ep_buf_t *out, ep_err_t *err);
 /* Writes the record to f and flushes it. */

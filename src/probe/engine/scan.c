@@ -37,7 +37,9 @@ typedef struct hop {
   hop_state_t state;
 } hop_t;
 
-typedef enum stream_kind { SK_PROBE = 0, SK_CONTROL_DIR, SK_CONTROL_PORT } stream_kind_t;
+/* SK_CONFIRM: the port again, to its second default target, on the same
+ * circuit after SK_PROBE failed (#11). */
+typedef enum stream_kind { SK_PROBE = 0, SK_CONFIRM, SK_CONTROL_DIR, SK_CONTROL_PORT } stream_kind_t;
 
 /* A stream's state is kept as the two flags the record writer reads:
  * idle (neither), begun, done (answered), dropped (done, never begun). */
@@ -55,6 +57,12 @@ typedef struct pstream {
   ep_ipaddr_t end_addr;
   uint32_t end_ttl;
   uint8_t data[EP_CAP_BANNER + 1];  /* one past the cap: the reader sees "capped" */
+  /* The service check (SK_PROBE, SK_CONFIRM): live while the stream is,
+   * then its result is kept in svc_res (o.svc points at one or the other). */
+  const char *host;          /* where BEGIN goes; NULL: BEGIN_DIR */
+  ep_svc_t *svc;
+  ep_svc_result_t svc_res;
+  ep_timer_id_t window;      /* service "tcp": the window for bytes after CONNECTED */
 } pstream_t;
 
 typedef enum at_state { AT_IDLE = 0, AT_BUILDING, AT_STREAMS, AT_DONE } at_state_t;
@@ -223,12 +231,48 @@ bool ep_scan_stream_answered(const ep_streamrec_t *rec, bool expect_greeting) {
   return rec->data_len > 0 && ep_greeting_parse(rec->data, rec->data_len, false, &g) == 1;
 }
 
+static bool is_probe(const pstream_t *st) { return st->kind == SK_PROBE || st->kind == SK_CONFIRM; }
+
+/* The check is over: keep what it found, free its state (TLS and all). */
+static void stream_svc_close(pstream_t *st) {
+  if (st->window != 0) {
+    ep_loop_timer_cancel(st->att->job->s->loop, st->window);
+    st->window = 0;
+  }
+  if (st->svc != NULL) {
+    st->svc_res = *ep_svc_result(st->svc);
+    ep_svc_free(st->svc);
+    st->svc = NULL;
+    st->o.svc = &st->svc_res;
+  }
+}
+
+/* A stream starts over on another circuit: nothing of its outcome stays. */
+static void stream_rewind(pstream_t *st) {
+  stream_svc_close(st);
+  ep_svc_spec_t service = st->o.service;
+  bool expect = st->o.expect_greeting;
+  memset(&st->o, 0, sizeof st->o);
+  st->o.expect_greeting = expect;
+  st->o.service = service;
+  set_stream_state(st, ST_IDLE);
+}
+
+static void start_confirm(pstream_t *failed);
+
 static void stream_done(pstream_t *st) {
   if (st->done) {
     return;
   }
+  stream_svc_close(st);
   set_stream_state(st, st->begun ? ST_DONE : ST_DROPPED);
   attempt_t *a = st->att;
+  if (st->kind == SK_PROBE) {
+    start_confirm(st);
+    if (a->state == AT_DONE) {
+      return; /* the second target's stream could not begin, and that was the last */
+    }
+  }
   for (size_t i = 0; i < a->n_streams; i++) {
     if (!a->streams[i].done) {
       return;
@@ -250,40 +294,108 @@ static void stream_record(pstream_t *st) {
   st->end_ttl = st->rec.end_ttl;
 }
 
+/* Send what the check has to say, as far as the stream's windows allow
+ * (the rest goes on EP_SREC_WRITABLE). */
+static void stream_send(pstream_t *st) {
+  ep_err_t err = {0};
+  if (st->svc != NULL && ep_scan_svc_send(st->att->circ, &st->rec, st->svc, &err) != EP_OK) {
+    ep_debug("scan: exit %s port %u: cannot send: %s", st->att->job->exit->ref.fingerprint,
+             st->port, err.msg);
+  }
+}
+
+static void on_window(ep_loop_t *loop, void *arg) {
+  (void)loop;
+  pstream_t *st = arg;
+  st->window = 0;
+  stream_end_and_done(st);
+}
+
+/* Service "tcp" after CONNECTED: whatever arrives in a short window. */
+static void stream_open_window(pstream_t *st) {
+  const ep_scan_cfg_t *cfg = st->att->job->s->cfg;
+  int64_t ms = cfg->tcp_window_ms > 0 ? cfg->tcp_window_ms : 2000;
+  if (cfg->stream_timeout_ms > 0 && ms > cfg->stream_timeout_ms) {
+    ms = cfg->stream_timeout_ms;
+  }
+  st->window = ep_loop_timer_in(st->att->job->s->loop, ms, on_window, st);
+}
+
+/* Has the probe stream its answer? The check decided; without a check,
+ * CONNECTED (or a greeting where the service speaks first). */
+static bool probe_answered(pstream_t *st, ep_srec_what_t what, const ep_event_t *ev) {
+  if (st->svc == NULL) {
+    return ep_scan_stream_answered(&st->rec, st->o.expect_greeting);
+  }
+  ep_svc_status_t status = ep_svc_result(st->svc)->status;
+  if (what == EP_SREC_DATA && ev != NULL) {
+    status = ep_svc_input(st->svc, ev->data, ev->len, false);
+  }
+  if (status != EP_SVC_NEED_MORE) {
+    return true;
+  }
+  if (what == EP_SREC_CONNECTED && st->o.service.proto == EP_SVC_TCP && !st->o.service.tls) {
+    stream_open_window(st);
+  }
+  stream_send(st);
+  return false;
+}
+
 static void on_stream_event(void *arg, ep_ncirc_t *c, ep_streamrec_t *rec, ep_srec_what_t what,
                             const ep_event_t *ev) {
   (void)arg;
   (void)c;
-  (void)ev;
   pstream_t *st = (pstream_t *)((char *)rec - offsetof(pstream_t, rec));
   if (st->done) {
     return;
   }
   stream_record(st);
   if (what == EP_SREC_END || what == EP_SREC_DEADLINE) {
+    if (st->svc != NULL && what == EP_SREC_END) {
+      ep_svc_input(st->svc, NULL, 0, true);
+    }
     stream_done(st);
-  } else if (ep_scan_stream_answered(rec, st->o.expect_greeting)) {
+  } else if (!is_probe(st) ? ep_scan_stream_answered(rec, false) : probe_answered(st, what, ev)) {
     stream_end_and_done(st);
   }
 }
 
-static void begin_streams(attempt_t *a) {
+/* The check for a probe stream (none for control streams, or when it cannot start). */
+static void stream_svc_open(pstream_t *st) {
+  if (!is_probe(st)) {
+    return;
+  }
+  ep_err_t err = {0};
+  st->svc = ep_svc_new(st->o.service, st->host, &err);
+  if (st->svc == NULL) {
+    ep_warn("scan: port %u: no %s check: %s", st->port, ep_svc_name(st->o.service), err.msg);
+    return;
+  }
+  st->o.svc = ep_svc_result(st->svc);
+}
+
+static void begin_stream(attempt_t *a, pstream_t *st) {
   scan_t *s = a->job->s;
+  ep_err_t err = {0};
+  ep_streamrec_init(&st->rec, st->data, sizeof st->data);
+  if (ep_ncirc_begin(a->circ, &st->rec, st->host, st->port, s->cfg->stream_timeout_ms, &err) !=
+      EP_OK) {
+    ep_debug("scan: exit %s: cannot begin a stream: %s", a->job->exit->ref.fingerprint, err.msg);
+    st->o.circuit_failed = true;
+    stream_done(st);
+    return;
+  }
+  set_stream_state(st, ST_BEGUN);
+  stream_svc_open(st);
+}
+
+static void begin_streams(attempt_t *a) {
   for (size_t i = 0; i < a->n_streams && a->state == AT_STREAMS; i++) {
     pstream_t *st = &a->streams[i];
-    if (st->done) {
+    if (st->done || st->begun) {
       continue; /* answered on an earlier circuit of this attempt */
     }
-    ep_err_t err = {0};
-    ep_streamrec_init(&st->rec, st->data, sizeof st->data);
-    if (ep_ncirc_begin(a->circ, &st->rec, st->kind == SK_CONTROL_DIR ? NULL : s->cfg->target_host,
-                       st->port, s->cfg->stream_timeout_ms, &err) != EP_OK) {
-      ep_debug("scan: exit %s: cannot begin a stream: %s", a->job->exit->ref.fingerprint, err.msg);
-      st->o.circuit_failed = true;
-      stream_done(st);
-      continue;
-    }
-    set_stream_state(st, ST_BEGUN);
+    begin_stream(a, st);
   }
 }
 
@@ -314,6 +426,7 @@ static void attempt_fail(attempt_t *a, bool link, bool circ, bool proto, const c
   for (size_t i = 0; i < a->n_streams; i++) {
     pstream_t *st = &a->streams[i];
     if (!st->done) {
+      stream_svc_close(st);
       st->o.first_hop_failed = link;
       st->o.circuit_failed = circ;
       st->o.protocol_error = proto;
@@ -344,14 +457,9 @@ static void attempt_try_again(attempt_t *a, bool link, const char *msg) {
   if (!s->finalizing && a->n_tried < s->cfg->first_hop_tries && a->n_tried < MAX_HOP_TRIES) {
     ep_debug("scan: exit %s: %s; trying another first hop", a->job->exit->ref.fingerprint, msg);
     for (size_t i = 0; i < a->n_streams; i++) {
-      pstream_t *st = &a->streams[i];
-      if (st->done) {
-        continue;
+      if (!a->streams[i].done) {
+        stream_rewind(&a->streams[i]);
       }
-      bool expect = st->o.expect_greeting;
-      memset(&st->o, 0, sizeof st->o);
-      st->o.expect_greeting = expect;
-      set_stream_state(st, ST_IDLE);
     }
     set_attempt_state(a, AT_IDLE);
     attempt_start(a);
@@ -449,37 +557,76 @@ static void attempt_init(attempt_t *a, job_t *j, bool retry, size_t cap) {
   }
 }
 
-/* Streams of a main attempt: the probed ports, then the control streams. */
+/* Streams of a main attempt: the probed ports, the control streams, and a
+ * second-target stream for each port that has one. */
 static size_t main_streams_cap(const ep_scan_cfg_t *cfg) {
-  return cfg->n_ports + (cfg->no_control ? 0 : 2);
+  size_t n = cfg->n_ports + (cfg->no_control ? 0 : 2);
+  for (size_t p = 0; p < cfg->n_ports; p++) {
+    n += cfg->confirm_targets[p] != NULL;
+  }
+  return n;
 }
 
 static void attempt_free_streams(attempt_t *a) {
+  for (size_t i = 0; i < a->n_streams; i++) {
+    stream_svc_close(&a->streams[i]);
+  }
   free(a->streams);
   a->streams = NULL;
   a->n_streams = a->cap_streams = 0;
 }
 
-static void add_stream(attempt_t *a, stream_kind_t kind, uint16_t port, size_t port_idx) {
+static pstream_t *add_stream(attempt_t *a, stream_kind_t kind, uint16_t port, size_t port_idx) {
   if (a->n_streams >= a->cap_streams) {
-    return; /* out of memory at init: the port gets a not-probed record */
+    return NULL; /* out of memory at init: the port gets a not-probed record */
   }
+  const ep_scan_cfg_t *cfg = a->job->s->cfg;
   pstream_t *st = &a->streams[a->n_streams++];
   memset(st, 0, sizeof *st);
   st->att = a;
   st->kind = kind;
   st->port = port;
   st->port_idx = port_idx;
-  st->o.expect_greeting = kind == SK_PROBE && ep_port_expects_greeting(port);
+  if (is_probe(st)) {
+    st->host = kind == SK_CONFIRM ? cfg->confirm_targets[port_idx] : ep_scan_port_target(cfg, port_idx);
+    st->o.service = ep_scan_port_service(cfg, port_idx);
+    st->o.expect_greeting = ep_svc_server_first(st->o.service);
+  } else {
+    st->host = kind == SK_CONTROL_DIR ? NULL : cfg->target_host;
+  }
+  return st;
 }
 
-static pstream_t *probe_stream(attempt_t *a, size_t port_idx) {
+static pstream_t *find_stream(attempt_t *a, stream_kind_t kind, size_t port_idx) {
   for (size_t i = 0; i < a->n_streams; i++) {
-    if (a->streams[i].kind == SK_PROBE && a->streams[i].port_idx == port_idx) {
+    if (a->streams[i].kind == kind && a->streams[i].port_idx == port_idx) {
       return &a->streams[i];
     }
   }
   return NULL;
+}
+
+static pstream_t *probe_stream(attempt_t *a, size_t port_idx) {
+  return find_stream(a, SK_PROBE, port_idx);
+}
+
+static bool stream_failed(pstream_t *st);
+
+/* The port's stream failed against its first target on the main circuit:
+ * the same circuit tries the port's second default target before anything
+ * is blamed (#11; none with --target). */
+static void start_confirm(pstream_t *failed) {
+  attempt_t *a = failed->att;
+  const ep_scan_cfg_t *cfg = a->job->s->cfg;
+  if (a->is_retry || a->state != AT_STREAMS || a->circ == NULL || !failed->begun ||
+      cfg->confirm_targets[failed->port_idx] == NULL ||
+      find_stream(a, SK_CONFIRM, failed->port_idx) != NULL || !stream_failed(failed)) {
+    return;
+  }
+  pstream_t *st = add_stream(a, SK_CONFIRM, failed->port, failed->port_idx);
+  if (st != NULL) {
+    begin_stream(a, st);
+  }
 }
 
 /* The one place a job's state changes. MAIN: it starts (counted in flight);
@@ -527,6 +674,17 @@ static void probe_controls(const attempt_t *m, ep_probe_in_t *in) {
   }
 }
 
+/* The record's service fields (#11): what the check said on the port's
+ * stream, and the second target's try (its class is the judge's). */
+static void job_write_service(ep_result_t *r, const ep_scan_cfg_t *cfg, size_t p,
+                              const pstream_t *st, const ep_probe_in_t *in) {
+  ep_result_set_service(r, ep_scan_port_service(cfg, p), st != NULL ? st->o.svc : NULL);
+  r->confirm_cls = ep_probe_confirm_class(in);
+  if (r->confirm_cls != EP_CLASS_COUNT && in->confirm_target != NULL) {
+    snprintf(r->confirm_target, sizeof r->confirm_target, "%s", in->confirm_target);
+  }
+}
+
 /* One record per wanted port not yet written: what it means is
  * ep_probe_judge's; here only who, when, and the relays used. */
 static void job_write(job_t *j, bool interrupted) {
@@ -545,6 +703,9 @@ static void job_write(job_t *j, bool interrupted) {
                         .target_ok_elsewhere = s->records.reachable[p]};
     probe_try(m, st, &in.main);
     probe_try(&j->retry, j->retried ? probe_stream(&j->retry, p) : NULL, &in.retry);
+    pstream_t *cf = find_stream(m, SK_CONFIRM, p);
+    probe_try(m, cf, &in.confirm);
+    in.confirm_target = cf != NULL ? cf->host : NULL;
     probe_controls(m, &in);
     ep_result_t r;
     ep_result_init(&r);
@@ -554,8 +715,9 @@ static void job_write(job_t *j, bool interrupted) {
     if (m->n_tried > 0) {
       r.first_hop = m->tried[m->n_tried - 1]->relay->ref;
     }
-    snprintf(r.target_host, sizeof r.target_host, "%s", cfg->target_host);
+    snprintf(r.target_host, sizeof r.target_host, "%s", ep_scan_port_target(cfg, p));
     r.port = cfg->ports[p];
+    job_write_service(&r, cfg, p, st, &in);
     if (st != NULL && st->o.ended && st->end_has_addr) {
       ep_ipaddr_format(r.exitpolicy_addr, sizeof r.exitpolicy_addr, &st->end_addr);
       r.exitpolicy_ttl = st->end_ttl == EP_TTL_ABSENT ? -1 : (int64_t)st->end_ttl;
@@ -706,6 +868,36 @@ void ep_scan_cfg_defaults(ep_scan_cfg_t *cfg) {
   cfg->circuit_timeout_ms = 20000;
   cfg->stream_timeout_ms = 10000;
   cfg->first_hop_tries = 3;
+  cfg->tcp_window_ms = 2000;
+}
+
+int ep_scan_svc_send(ep_ncirc_t *c, ep_streamrec_t *rec, ep_svc_t *sv, ep_err_t *err) {
+  const uint8_t *p;
+  size_t n;
+  while (c != NULL && rec->circ == c && rec->connected && (n = ep_svc_output(sv, &p)) > 0) {
+    size_t written = 0;
+    int rc = ep_ncirc_write(c, rec, p, n, &written, err);
+    if (rc != EP_OK) {
+      return rc;
+    }
+    if (written == 0) {
+      break; /* the windows are full: EP_SREC_WRITABLE comes */
+    }
+    ep_svc_output_done(sv, written);
+  }
+  return EP_OK;
+}
+
+ep_svc_spec_t ep_scan_port_service(const ep_scan_cfg_t *cfg, size_t i) {
+  if (i < EP_SCAN_MAX_PORTS && (cfg->services_given & (UINT32_C(1) << i)) != 0) {
+    return cfg->services[i];
+  }
+  return ep_svc_for_port(i < cfg->n_ports ? cfg->ports[i] : 0);
+}
+
+const char *ep_scan_port_target(const ep_scan_cfg_t *cfg, size_t i) {
+  return i < EP_SCAN_MAX_PORTS && cfg->port_targets[i] != NULL ? cfg->port_targets[i]
+                                                                : cfg->target_host;
 }
 
 int ep_scan_run(ep_loop_t *loop, ep_tls_ctx_t *tls, const ep_scan_relay_t *exits, size_t n_exits,

@@ -64,14 +64,31 @@ typedef struct ep_scan_cfg {
   void *full_policy_arg;
   ep_cell_trace_fn trace;        /* optional per-cell trace for every link */
   void *trace_arg;
+  /* Services (#11). The check on ports[i] is services[i] when bit i of
+   * services_given is set, else ep_svc_for_port(ports[i]). */
+  ep_svc_spec_t services[EP_SCAN_MAX_PORTS];
+  uint32_t services_given;
+  /* Where ports[i]'s stream goes: port_targets[i], or target_host when NULL
+   * (--target). confirm_targets[i] (NULL: none): the second default target,
+   * tried on the same circuit when the first one's stream failed. */
+  const char *port_targets[EP_SCAN_MAX_PORTS];
+  const char *confirm_targets[EP_SCAN_MAX_PORTS];
+  int64_t tcp_window_ms;         /* service "tcp": bytes after CONNECTED (default 2 s) */
 } ep_scan_cfg_t;
 
 void ep_scan_cfg_defaults(ep_scan_cfg_t *cfg);
+/* The service checked on cfg->ports[i] (see services_given). */
+ep_svc_spec_t ep_scan_port_service(const ep_scan_cfg_t *cfg, size_t i);
+/* Where cfg->ports[i]'s stream goes first. */
+const char *ep_scan_port_target(const ep_scan_cfg_t *cfg, size_t i);
 /* Run one round. Returns EP_OK (also when interrupted: see sum->interrupted)
  * or an error that prevented the scan (no first hops, ...). */
 int ep_scan_run(ep_loop_t *loop, ep_tls_ctx_t *tls, const ep_scan_relay_t *exits, size_t n_exits,
                 const ep_scan_relay_t *first_hops, size_t n_first_hops, const ep_scan_cfg_t *cfg,
                 ep_scan_summary_t *sum, ep_err_t *err);
+/* Sends what the check has to say on an open stream, as far as the
+ * windows allow (call again on EP_SREC_WRITABLE and after each input). */
+int ep_scan_svc_send(ep_ncirc_t *c, ep_streamrec_t *rec, ep_svc_t *sv, ep_err_t *err);
 /* A stream recorder's findings as the classifier reads them (data in place);
  * the failure flags and expect_greeting are left as they are. */
 void ep_scan_outcome_from_rec(const ep_streamrec_t *rec, ep_stream_outcome_t *o);

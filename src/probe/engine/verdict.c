@@ -65,9 +65,51 @@ static void control_fields(const ep_probe_in_t *in, ep_result_t *r) {
   }
 }
 
+ep_id_state_t ep_identity_decide(const ep_identity_tally_t *t) {
+  if (t->kind == EP_SVC_ID_NONE || t->with_id == 0) {
+    return EP_ID_OK;
+  }
+  bool clear = 2 * t->leader > t->with_id && t->leader >= 2 * t->runner_up;
+  bool established = clear && t->leader >= EP_ID_QUORUM;
+  if (t->own_is_leader) {
+    if (established || (t->final && t->leader == t->with_id)) {
+      return EP_ID_OK;
+    }
+  } else if (established) {
+    return EP_ID_INTERCEPTED;
+  }
+  return t->final ? EP_ID_UNDECIDED : EP_ID_WAIT;
+}
+
+/* Interception overrides what the stream's class said (it was connected). */
+static void judge_identity(const ep_probe_in_t *in, ep_id_state_t st, ep_result_t *r) {
+  if (st != EP_ID_INTERCEPTED) {
+    return;
+  }
+  const ep_identity_tally_t *t = &in->ids;
+  r->c.cls = EP_CLASS_INTERCEPTED;
+  r->c.expected_kind = t->expected_kind;
+  snprintf(r->c.expected_identity, sizeof r->c.expected_identity, "%s", t->expected);
+  snprintf(r->c.why, sizeof r->c.why,
+           "another identity answered than the one %u of %u exits saw", t->leader, t->with_id);
+}
+
+ep_class_t ep_probe_confirm_class(const ep_probe_in_t *in) {
+  if (!in->confirm.has_stream || !(in->confirm.begun || in->confirm.done)) {
+    return EP_CLASS_COUNT;
+  }
+  ep_classification_t cc;
+  try_class(&in->confirm, in->interrupted, &cc);
+  return cc.cls;
+}
+
 bool ep_probe_judge(const ep_probe_in_t *in, ep_result_t *r) {
   const ep_probe_try_t *m = &in->main;
   try_class(m, in->interrupted, &r->c);
+  ep_id_state_t ids = r->c.cls == EP_CLASS_REACHABLE || r->c.cls == EP_CLASS_REACHABLE_UNEXPECTED
+                          ? ep_identity_decide(&in->ids)
+                          : EP_ID_OK;
+  judge_identity(in, ids, r);
   r->end_reason = (m->has_stream && m->o.ended) ? m->o.end_reason : -1;
   r->answer_ms = !m->has_stream  ? -1
                  : m->o.connected ? m->o.connected_ms
@@ -92,7 +134,13 @@ bool ep_probe_judge(const ep_probe_in_t *in, ep_result_t *r) {
                             .control_tried = r->control_tried,
                             .retry_tried = r->retry_tried,
                             .retry_cls = r->retry_cls,
-                            .target_ok_elsewhere = in->target_ok_elsewhere};
+                            .target_ok_elsewhere = in->target_ok_elsewhere,
+                            .refused = r->c.refused,
+                            .not_proto = r->c.not_proto,
+                            .dest_may_close = r->c.dest_may_close,
+                            .id_state = ids,
+                            .confirm_cls = ep_probe_confirm_class(in)};
+  vin.confirm_tried = vin.confirm_cls != EP_CLASS_COUNT && !ep_class_is_no_verdict(vin.confirm_cls);
   r->verdict = ep_verdict_decide(&vin, r->verdict_why, sizeof r->verdict_why);
   if (in->interrupted) {
     snprintf(r->verdict_why, sizeof r->verdict_why,
@@ -100,6 +148,10 @@ bool ep_probe_judge(const ep_probe_in_t *in, ep_result_t *r) {
     r->verdict = r->c.cls == EP_CLASS_REACHABLE ? EP_VERDICT_HONOURS : EP_VERDICT_INCONCLUSIVE;
     return false;
   }
-  return ep_class_is_failure(r->c.cls) && !exitpolicy && in->target_ok_elsewhere == 0 &&
-         r->verdict == EP_VERDICT_INCONCLUSIVE;
+  if (ids == EP_ID_WAIT) {
+    return true; /* the identity waits for more exits (records.c holds it) */
+  }
+  bool waits_target = ep_class_is_failure(r->c.cls) || r->c.not_proto;
+  return waits_target && !r->c.refused && !exitpolicy && in->target_ok_elsewhere == 0 &&
+         r->verdict != EP_VERDICT_VIOLATES && !(r->c.cls == EP_CLASS_CLOSED && r->c.dest_may_close);
 }

@@ -39,6 +39,31 @@ typedef struct ep_probe_control {
   int end_reason;                   /* valid if ended */
 } ep_probe_control_t;
 
+/* The identities the round's exits saw for one (target, port), as this
+ * probe's record stands among them (records.c keeps the counts). The rule
+ * (README "Verdicts", interception): the leader is the identity most exits
+ * saw; it is a clear majority when more than half of the exits with an
+ * identity saw it (2 * leader > with_id) and at least twice as many as the
+ * runner-up (leader >= 2 * runner_up), and established when also at least
+ * EP_ID_QUORUM exits saw it. A probe that saw another identity than an
+ * established leader was intercepted (the leader counts only other exits
+ * then: at least three). One that saw the leader is OK once it is
+ * established, or at the end of the round when every exit agreed. Any other
+ * case waits during the round and is undecided at its end. */
+#define EP_ID_QUORUM 3
+
+typedef struct ep_identity_tally {
+  ep_svc_id_kind_t kind;            /* this probe's identity kind; NONE: no identity */
+  bool own_is_leader;               /* this probe saw the leading identity */
+  unsigned leader, runner_up;       /* exits that saw the leader / the next most seen */
+  unsigned with_id;                 /* exits that saw an identity (this one included) */
+  bool final;                       /* the round is over: no more exits will come */
+  ep_svc_id_kind_t expected_kind;   /* the leader's kind and value */
+  char expected[EP_SVC_IDENTITY];
+} ep_identity_tally_t;
+
+ep_id_state_t ep_identity_decide(const ep_identity_tally_t *t);
+
 typedef struct ep_probe_in {
   bool interrupted;                 /* the scan stopped before the job finished */
   ep_probe_try_t main;
@@ -53,6 +78,7 @@ typedef struct ep_probe_in {
   int full_policy_accepts;          /* the full policy on the address END EXITPOLICY
                                        named: 1 accepts, -1 rejects, 0 unknown/not asked */
   unsigned target_ok_elsewhere;     /* exits this round through which the target answered */
+  ep_identity_tally_t ids;          /* kind NONE (zeroed): no identity to compare (#11) */
 } ep_probe_in_t;
 
 /* Writes r->c (class, greeting, detail), end_reason, answer_ms, control_*,
@@ -63,5 +89,7 @@ typedef struct ep_probe_in {
  * the scan not interrupted. Its verdict may change once the target answers
  * elsewhere: the caller can hold the record and call again then. */
 bool ep_probe_judge(const ep_probe_in_t *in, ep_result_t *r);
+/* What the judge said about the confirm stream: EP_CLASS_COUNT if none. */
+ep_class_t ep_probe_confirm_class(const ep_probe_in_t *in);
 
 #endif
