@@ -124,6 +124,14 @@ START_TEST(real_line_greetings) {
   ck_assert_int_eq(r.status, EP_SVC_ANSWERED);
   ck_assert_str_eq(r.answer, "NOTICE * :*** Looking up your hostname and checking ident");
   ck_assert_int_eq(r.id_kind, EP_SVC_ID_NONE); /* ngircd's notice has no prefix */
+  { /* ngircd says nothing before registration: the check registers first */
+    uint8_t out[128];
+    ep_svc_t *sv = new_check("irc", "x");
+    size_t n = drain(sv, out, sizeof out);
+    ck_assert_uint_eq(n, strlen("NICK exitprobe\r\nUSER exitprobe 0 * :exitprobe\r\n"));
+    ck_assert(memcmp(out, "NICK exitprobe\r\nUSER ", 21) == 0);
+    ep_svc_free(sv);
+  }
   /* The same captures are not the other protocols. */
   ck_assert_int_eq(run_file("smtp", "x", "svc/ssh-openssh.bin").status, EP_SVC_NOT_PROTO);
   ck_assert_int_eq(run_file("pop3", "x", "svc/imap-dovecot.bin").status, EP_SVC_NOT_PROTO);

@@ -131,6 +131,7 @@ int ep_svc_build_query(ep_svc_t *sv, ep_err_t *err) {
   case EP_SVC_HTTP: return ep_svc_http_query(sv, err);
   case EP_SVC_XMPP: return ep_svc_xmpp_query(sv, err);
   case EP_SVC_DNS: return ep_svc_dns_query(sv, err);
+  case EP_SVC_IRC: return ep_svc_irc_query(sv, err);
   default: return EP_OK;
   }
 }

@@ -43,6 +43,9 @@ ep_svc_status_t ep_svc_http_decide(ep_svc_t *sv, bool eof);
 int ep_svc_http_query(ep_svc_t *sv, ep_err_t *err);
 ep_svc_status_t ep_svc_xmpp_decide(ep_svc_t *sv, bool eof);
 int ep_svc_xmpp_query(ep_svc_t *sv, ep_err_t *err);
+/* IRC: NICK and USER, so that servers which wait for registration before
+ * their first line (ngircd) answer too. */
+int ep_svc_irc_query(ep_svc_t *sv, ep_err_t *err);
 ep_svc_status_t ep_svc_dns_decide(ep_svc_t *sv, bool eof);
 int ep_svc_dns_query(ep_svc_t *sv, ep_err_t *err);
 

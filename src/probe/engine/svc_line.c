@@ -1,7 +1,8 @@
 /* exitprobe — service checks: the server-first line protocols (SMTP, FTP,
  * SSH, POP3, IMAP, IRC, NNTP) and plain tcp. Each complete line is looked
  * at once; a line longer than EP_SVC_LINE_MAX or with a NUL is not the
- * protocol. */
+ * protocol. IRC sends NICK/USER first (ngircd says nothing before them);
+ * the first IRC line back answers. */
 #include "probe/engine/svc_int.h"
 
 #include <string.h>
@@ -114,6 +115,14 @@ static ep_svc_status_t irc_line(ep_svc_t *sv, const uint8_t *p, size_t n) {
     sv->res.id_kind = EP_SVC_ID_IRC_SERVER;
   }
   return answered(sv, letters && i - c0 == 5 && starts(p + c0, n - c0, "ERROR"), digits ? (p[c0] - '0') * 100 + (p[c0 + 1] - '0') * 10 + (p[c0 + 2] - '0') : 0);
+}
+
+int ep_svc_irc_query(ep_svc_t *sv, ep_err_t *err) {
+  static const char reg[] = "NICK exitprobe\r\nUSER exitprobe 0 * :exitprobe\r\n";
+  (void)err;
+  memcpy(sv->query, reg, sizeof reg - 1);
+  sv->query_len = sizeof reg - 1;
+  return EP_OK;
 }
 
 static ep_svc_status_t one_line(ep_svc_t *sv, const uint8_t *p, size_t n) {
