@@ -229,7 +229,7 @@ def run(tor, t0):
         ok = {
             "reachable": got == "data" and data.startswith(b"220 "),
             "banner-554": got == "data" and data.startswith(b"554 "),
-            "http": got == "data" and data.startswith(b"HTTP/1.0 200"),
+            "http": got == "data" and data[:7] == b"HTTP/1." and data[8:13] == b" 200 ",
             "close": got == "eof",
             "silent": got == "silent",
             "drop": not succeeded and not ended and got == "no-answer",

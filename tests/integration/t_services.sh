@@ -1,0 +1,106 @@
+#!/bin/bash
+# Issue #11 acceptance on the local network: `exitprobe scan --port common`, three rounds in a row.
+# - every (round, exit, port) record has the class and verdict of the manifest's expect[port] (real daemons
+#   behind most ports; per-(exit, port) failures: reset, ICMP, DROP, a 554 greeting, two interceptions,
+#   hostile destinations), and exactly the (exit, port) pairs whose policy accepts the port are probed;
+# - the destination that greets 554 through one exit only is honoured (reachable-unexpected, honours);
+# - both interceptions are found with both identities: the TLS middlebox's certificate against the real
+#   certificate (SHA-256), and the SMTP proxy's greeting host against the real one;
+# - the three rounds agree.
+# SKIP (77) while exitprobe has no service checks (`scan --help` does not list --service).
+set -u
+EP=${EXITPROBE:?}
+: "${EXITPROBE_TESTNET_MANIFEST:?run me through tests/integration/run (needs the testnet env)}"
+if ! "$EP" scan --help 2>/dev/null | grep -q -- '--service'; then
+	echo "SKIP: this exitprobe has no service checks (scan --help lists no --service)"
+	exit 77
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+"$EP" scan --port common --target 127.0.0.1 --dir-authorities "$EXITPROBE_TESTNET_DIRAUTH" \
+	--cache-dir "$tmp/cache" --timeout 4s --rounds 3 --output "$tmp/results.jsonl" --quiet \
+	>"$tmp/summary" 2>"$tmp/log"
+rc=$?
+cat "$tmp/summary"
+[ $rc -eq 1 ] || { echo "FAIL: exit status $rc (want 1: violators found)"; tail -n 30 "$tmp/log"; exit 1; }
+/usr/bin/python3 - "$EXITPROBE_TESTNET_MANIFEST" "$tmp/results.jsonl" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+ids = m["identities"]
+common = [str(p) for p in m["ports"]["common"]]
+fails = 0
+
+
+def check(ok, what):
+    global fails
+    print(("ok   " if ok else "FAIL ") + what)
+    fails += not ok
+
+
+def norm(x):
+    return x.replace(":", "").lower() if isinstance(x, str) else x
+
+
+want = {}          # (fingerprint, port) -> (nickname, expect)
+for r in m["relays"]:
+    for port in common:
+        e = r.get("expect", {}).get(port)
+        if e and e["class"] != "exitpolicy":
+            want[(r["fingerprint"].upper(), port)] = (r["nickname"], e)
+by_round = {}
+for line in open(sys.argv[2]):
+    rec = json.loads(line)
+    assert rec["schema"] == "exitprobe/result/1"
+    by_round.setdefault(rec["round"], {})[(rec["exit"]["fingerprint"].upper(), str(rec["port"]))] = rec
+check(sorted(by_round) == [1, 2, 3], f"three rounds (got {sorted(by_round)})")
+seen = []
+for rnd, recs in sorted(by_round.items()):
+    missing = sorted(want[k][0] + ":" + k[1] for k in set(want) - set(recs))
+    extra = sorted(f"{k[0][:8]}:{k[1]}" for k in set(recs) - set(want))
+    check(not missing and not extra, f"round {rnd}: {len(recs)} records, {len(want)} (exit, port) pairs expected"
+          + (f"; missing {missing[:8]}" if missing else "") + (f"; extra {extra[:8]}" if extra else ""))
+    bad = 0
+    for k, (nick, e) in sorted(want.items(), key=lambda kv: (kv[1][0], int(kv[0][1]))):
+        rec = recs.get(k)
+        if rec is None:
+            continue
+        if (rec["class"], rec["verdict"]) != (e["class"], e["verdict"]):
+            bad += 1
+            print(f"FAIL round {rnd} {nick}:{k[1]} ({e['behaviour']}): {rec['class']}/{rec['verdict']}, want "
+                  f"{e['class']}/{e['verdict']} ({e['why']}) — {rec.get('detail')}; {rec.get('why')}; "
+                  f"service {rec.get('service')!r} answer {rec.get('service_answer')!r}")
+    check(bad == 0, f"round {rnd}: every (exit, port) has the manifest's class and verdict ({bad} differ)")
+    seen.append({k: (r["class"], r["verdict"]) for k, r in recs.items()})
+check(len(seen) == 3 and seen[0] == seen[1] == seen[2], "the three rounds agree")
+
+# The refusing destination (554 through exit8 only) is honoured; the interceptions carry both identities.
+def find(nick, port):
+    fp = next(r["fingerprint"].upper() for r in m["relays"] if r["nickname"] == nick)
+    return [recs.get((fp, port)) for recs in by_round.values()]
+
+
+def holder(behaviour, port):
+    return next(r["nickname"] for r in m["relays"] if r.get("port_behaviours", {}).get(port) == behaviour)
+
+
+n554 = holder("banner-554", "25")
+for rec in find(n554, "25"):
+    check(rec is not None and rec["class"] == "reachable-unexpected" and rec["verdict"] == "honours"
+          and (rec.get("service_answer") or rec.get("banner") or "").startswith("554"),
+          f"{n554}:25 greets 554: honoured ({rec and (rec['class'], rec['verdict'], rec.get('why'))})")
+cases = [(holder("tls-other-cert", "443"), "443", ids["other_cert_sha256"], ids["cert_sha256"], "cert"),
+         (holder("smtp-intercept", "587"), "587", ids["intercept_host"], ids["smtp_host"], "hostname")]
+for nick, port, ident, expected, kind in cases:
+    for rec in find(nick, port):
+        got = rec and (norm(rec.get("identity")), norm(rec.get("expected_identity")), rec.get("identity_kind"))
+        check(rec is not None and rec["class"] == "intercepted" and rec["verdict"] == "violates"
+              and got == (norm(ident), norm(expected), kind),
+              f"{nick}:{port} intercepted, identity {ident[:16]} instead of {expected[:16]} ({kind}): got {got}")
+# Every working exit shows the real identity on the TLS ports (the majority interception is judged by).
+for rnd, recs in sorted(by_round.items()):
+    wrong = [f"{want[k][0]}:{k[1]}" for k, rec in recs.items() if k in want and rec.get("tls_version")
+             and want[k][1]["behaviour"] == "reachable" and norm(rec.get("cert_sha256")) != norm(ids["cert_sha256"])]
+    check(not wrong, f"round {rnd}: the real certificate through every working exit on the TLS ports {wrong[:6]}")
+print(f"t_services: {fails} failure(s)")
+sys.exit(1 if fails else 0)
+PY
