@@ -8,6 +8,7 @@
 #   certificate (SHA-256), and the SMTP proxy's greeting host against the real one;
 # - the three rounds agree.
 # SKIP (77) while exitprobe has no service checks (`scan --help` does not list --service).
+# test-timeout: 240
 set -u
 EP=${EXITPROBE:?}
 : "${EXITPROBE_TESTNET_MANIFEST:?run me through tests/integration/run (needs the testnet env)}"

@@ -10,6 +10,7 @@
 # 4. An interrupted scan (SIGINT or SIGTERM) still writes its records and its summary.
 # 5. An exit stopped (SIGSTOP) after the consensus: circuit-failed, no blame.
 # 6. An authority down during the directory fetch: the fetch goes to the others.
+# test-timeout: 240
 set -u
 EP=${EXITPROBE:?}
 TN=${EXITPROBE_TESTNET_TOOL:?}
