@@ -2,7 +2,8 @@
 # exitprobe scan on the local network, three rounds in a row:
 # - every candidate exit (by policy: the 10 exits and the accept-25-only
 #   relay) gets the class its manifest behaviour implies, every round;
-# - verdicts: the working exits honour, every blocked one violates;
+# - verdicts: as the manifest's expect["25"] says (issue #11: the exit whose destination greets 554 honours;
+#   an exitprobe without the service checks, `scan --help` without --service, still blames it);
 # - the three rounds agree; `exitprobe report` over them names exactly the
 #   blocked exits as consistent violators;
 # - every record is valid JSON, one per (round, exit, port).
@@ -15,18 +16,20 @@ trap 'rm -rf "$tmp"' EXIT
 rc=$?
 cat "$tmp/summary"
 [ $rc -eq 1 ] || { echo "FAIL: exit status $rc (want 1: violators found)"; cat "$tmp/log"; exit 1; }
+old=0
+"$EP" scan --help 2>/dev/null | grep -q -- '--service' || old=1
+export OLD_VERDICTS=$old
 python3 - "$EXITPROBE_TESTNET_MANIFEST" "$tmp/results.jsonl" <<'PY' || exit 1
-import json, sys
+import json, os, sys
 manifest = json.load(open(sys.argv[1]))
-want_class = {"reachable": "reachable", "reject-tcp-reset": "connect-failed",
-              "reject-icmp-host-unreachable": "connect-failed",
-              "reject-icmp-port-unreachable": "connect-failed", "drop": "timeout",
-              "close": "closed", "silent": "silent", "banner-554": "reachable-unexpected"}
+old = os.environ.get("OLD_VERDICTS") == "1"
 expect = {}
 for r in manifest["relays"]:
     b = r.get("port25_behaviour")
     if b:
-        expect[r["fingerprint"].upper()] = (r["nickname"], b)
+        e = r["expect"]["25"]
+        v = "violates" if old and b == "banner-554" else e["verdict"]
+        expect[r["fingerprint"].upper()] = (r["nickname"], b, e["class"], v)
 records = [json.loads(line) for line in open(sys.argv[2])]
 fails = 0
 by_round = {}
@@ -42,10 +45,8 @@ for rnd, recs in sorted(by_round.items()):
         print("  missing:", [expect[f][0] for f in set(expect) - set(recs)], "extra:", list(set(recs) - set(expect)))
         fails += 1
         continue
-    for fp, (nick, b) in sorted(expect.items()):
+    for fp, (nick, b, wc, wv) in sorted(expect.items()):
         rec = recs[fp]
-        wc = want_class[b]
-        wv = "honours" if b == "reachable" else "violates"
         if rec["class"] != wc or rec["verdict"] != wv:
             print("FAIL: round %d %s (%s): %s/%s, want %s/%s — %s; %s" % (rnd, nick, b, rec["class"], rec["verdict"], wc, wv, rec["detail"], rec["why"]))
             fails += 1
@@ -60,10 +61,11 @@ PY
 "$EP" report --json "$tmp/results.jsonl" >"$tmp/report.jsonl" || { echo "FAIL: report"; exit 1; }
 "$EP" report "$tmp/results.jsonl"
 python3 - "$EXITPROBE_TESTNET_MANIFEST" "$tmp/report.jsonl" <<'PY'
-import json, sys
+import json, os, sys
 manifest = json.load(open(sys.argv[1]))
-blocked = {r["fingerprint"].upper() for r in manifest["relays"]
-           if r.get("port25_behaviour") not in (None, "reachable")}
+old = os.environ.get("OLD_VERDICTS") == "1"
+blocked = {r["fingerprint"].upper() for r in manifest["relays"] if r.get("port25_behaviour") and
+           (r["expect"]["25"]["verdict"] == "violates" or (old and r["port25_behaviour"] == "banner-554"))}
 rows = [json.loads(l) for l in open(sys.argv[2])]
 consistent = {r["fingerprint"] for r in rows if r["consistent_violator"]}
 ok = consistent == blocked and all(r["records"] == 3 for r in rows)

@@ -144,6 +144,12 @@ def run(tor, t0):
     probes.append(("relay1 (non-exit)", relays["relay1"], 25, "exitpolicy"))
     probes.append(("only25 port 80", relays["only25"], 80, "exitpolicy"))
     probes.append(("exit3 port 80", relays["exit3"], 80, "http"))
+    # Other ports' failures (issue #11 behaviours), measured the same way: what a tor 0.4.9 exit answers.
+    # (DROP is left out: tor only gives up after ~130 s of SYN retries; port 25's drop exit shows that.)
+    for r in M["relays"]:
+        for port, beh in sorted(r.get("port_behaviours", {}).items(), key=lambda kv: int(kv[0])):
+            if port != "25" and (beh.startswith("reject-") or beh in ("smtp-intercept", "endless-banner")):
+                probes.append((f"{r['nickname']} port {port}", r, int(port), beh + "/" + port))
 
     # One circuit per probe: a failed stream marks its circuit unusable for new streams.
     circs = {}      # probe label -> circuit id
@@ -226,10 +232,17 @@ def run(tor, t0):
         ended = [(t, r) for t, st, r in p["events"] if st in ("DETACHED", "FAILED", "CLOSED") and r]
         refused = not succeeded and bool(ended) and ended[0][0] < 1.5
         exp = p["exp"]
+        if "/" in exp:       # another port: the reason byte is measured too
+            beh = exp.split("/")[0]
+            ok = {"smtp-intercept": got == "data" and data.startswith(b"220 mx.intercept.test"),
+                  "endless-banner": got == "data" and data.startswith(b"220-xxxx")}.get(
+                beh, refused and ended[0][1] == "MISC")
+            check(ok, f"{p['label']:<18} expect {exp:<29} got {got:<9} {data[:40]!r} stream events {p['events']}")
+            continue
         ok = {
             "reachable": got == "data" and data.startswith(b"220 "),
             "banner-554": got == "data" and data.startswith(b"554 "),
-            "http": got == "data" and data.startswith(b"HTTP/1.0 200"),
+            "http": got == "data" and data[:7] == b"HTTP/1." and data[8:13] == b" 200 ",
             "close": got == "eof",
             "silent": got == "silent",
             "drop": not succeeded and not ended and got == "no-answer",
