@@ -155,6 +155,9 @@ START_TEST(smtp_ftp_nntp_irc_replies) {
   ck_assert_int_eq(RUNS("smtp", "220-mx\r\n220-more\r\n", 1, true).status, EP_SVC_FAILED);
   ep_svc_result_t r = RUNS("smtp", "554 5.7.1 mx.example no thanks\r\n", 1, false);
   ck_assert(r.status == EP_SVC_ANSWERED && r.refused && r.code == 554);
+  /* a refusal's text is the destination's choice: no identity to judge interception by */
+  ck_assert_int_eq(r.id_kind, EP_SVC_ID_NONE);
+  ck_assert_str_eq(r.identity, "");
   ck_assert_int_eq(RUNS("smtp", "220-a\r\n250 b\r\n", 1, false).status, EP_SVC_NOT_PROTO);
   ck_assert_int_eq(RUNS("smtp", "HTTP/1.1 400 Bad Request\r\n", 1, false).status, EP_SVC_NOT_PROTO);
   /* FTP: free text inside a multi-line reply, 120 then 220. */

@@ -105,7 +105,7 @@ for rnd, recs in sorted(by_round.items()):
 # Every record carries the service fields (README "Record"), each port checked as its service.
 want_service = {21: "ftp", 22: "ssh", 25: "smtp", 53: "dns", 80: "http", 110: "pop3", 143: "imap",
                 443: "https", 465: "submissions", 587: "smtp", 993: "imaps", 995: "pop3s",
-                5222: "xmpp", 6667: "irc", 6697: "ircs"}
+                5222: "xmpp-client", 6667: "irc", 6697: "ircs"}
 bad = []
 for recs in by_round.values():
     for rec in recs.values():

@@ -24,7 +24,14 @@ static void set_host(ep_svc_t *sv, const uint8_t *p, size_t n) {
   sv->res.id_kind = k ? EP_SVC_ID_HOSTNAME : EP_SVC_ID_NONE;
 }
 
+/* A refusal carries no identity to judge interception by: its text is the
+ * destination's free choice ("554 5.7.1 blocked", "421 4.7.0 [addr] ..."),
+ * and blaming an exit for it would break the one rule of verdicts. */
 static ep_svc_status_t answered(ep_svc_t *sv, bool refused, int code) {
+  if (refused) {
+    sv->res.identity[0] = 0;
+    sv->res.id_kind = EP_SVC_ID_NONE;
+  }
   sv->res.status = EP_SVC_ANSWERED;
   sv->res.refused = refused;
   sv->res.code = code;
