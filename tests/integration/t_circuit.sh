@@ -40,12 +40,12 @@ check "wrong fingerprint: identity mismatch" "$out" "identity mismatch: wanted .
 first=$(spec relay0)
 while read -r nick behaviour; do
   case "$behaviour" in
-    reachable) want="class reachable \(CONNECTED.*greeting 220" ;;
+    reachable) want="class reachable \(CONNECTED after [0-9]+ ms, (answered|greeting): 220" ;;
     reject-*) want="class connect-failed \(END MISC \(1\) after [0-9]+ ms" ;;
     drop) want="class timeout" ;;
     close) want="class closed \(CONNECTED, then END DONE" ;;
     silent) want="class silent" ;;
-    banner-554) want="class reachable-unexpected \(CONNECTED, greeting 554" ;;
+    banner-554) want="class reachable-unexpected \(the destination refused: 554" ;;
     *) echo "unknown behaviour $behaviour"; fails=$((fails + 1)); continue ;;
   esac
   out=$("$EP" circuit --first-hop "$first" --exit "$(spec "$nick")" --port 25 --timeout 4s 2>&1)
