@@ -88,7 +88,7 @@ static void csv_is(const char *in, size_t n, const char *want) {
   ep_buf_init(&b, 1024, "csv", 0);
   ck_assert_int_eq(ep_escape_csv_buf(&b, in, n, NULL), EP_OK);
   ck_assert_uint_eq(b.len, strlen(want));
-  ck_assert_int_eq(memcmp(b.data, want, b.len), 0);
+  ck_assert(b.len == 0 || memcmp(b.data, want, b.len) == 0);
   ep_buf_free(&b);
 }
 
@@ -177,7 +177,7 @@ START_TEST(html_report_counts_escapes_and_clusters) {
   free(html);
   char *csv = render(m, 1);
   ck_assert_uint_eq(count(csv, "\r\n"), 5);  /* header and four rows */
-  ck_assert_ptr_nonnull(strstr(csv, ",\"<b>evil</b> \\x1b[2J <ops@example.org>\","));
+  ck_assert_ptr_nonnull(strstr(csv, ",<b>evil</b> \\x1b[2J <ops@example.org>,"));
   ck_assert_ptr_nonnull(strstr(csv, ",$AA $BB\r\n"));
   free(csv);
   ep_rmodel_free(m);
