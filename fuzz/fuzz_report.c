@@ -30,7 +30,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
     }                                                                         \
   } while (0)
 
-static bool nul_terminated(const char *s, size_t cap) { return memchr(s, '\0', cap) != NULL; }
 
 static bool printable_ascii(const char *s) {
   for (; *s != '\0'; s++) {
@@ -42,7 +41,7 @@ static bool printable_ascii(const char *s) {
 }
 
 /* The JSON Lines output: every line one object of the report schema. */
-static void check_json_output(const char *text, size_t len, const ep_report_row_t *row) {
+static void check_json_output(const char *text, size_t len, const ep_rm_pair_t *row) {
   size_t lines = 0;
   size_t pos = 0;
   while (pos < len) {
@@ -59,8 +58,8 @@ static void check_json_output(const char *text, size_t len, const ep_report_row_
     FUZZ_CHECK(schema != NULL && strcmp(schema, "exitprobe/report/1") == 0);
     const char *fp = ep_json_get_str(j, "fingerprint");
     FUZZ_CHECK(fp != NULL);
-    if (printable_ascii(row->fingerprint)) {
-      FUZZ_CHECK(strcmp(fp, row->fingerprint) == 0);
+    if (printable_ascii(row->exit.fingerprint)) {
+      FUZZ_CHECK(strcmp(fp, row->exit.fingerprint) == 0);
     }
     int64_t port = -1;
     FUZZ_CHECK(ep_json_int(ep_json_get(j, "port"), &port) && port == (int64_t)row->port);
@@ -74,14 +73,18 @@ static void check_json_output(const char *text, size_t len, const ep_report_row_
   FUZZ_CHECK(lines == 1);
 }
 
-static void print_report(const ep_report_t *r, bool json, const ep_report_row_t *row) {
+static void print_report(const ep_rmodel_t *r, bool json, const ep_rm_pair_t *row) {
   char *text = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&text, &len);
   if (f == NULL) {
     return;
   }
-  ep_report_print(r, f, json);
+  if (ep_report_print(r, f, json, NULL) != EP_OK) {
+    fclose(f);
+    free(text);
+    return;
+  }
   if (fclose(f) != 0) {
     free(text);
     return;
@@ -104,28 +107,28 @@ static void print_report(const ep_report_t *r, bool json, const ep_report_row_t 
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  ep_report_t *r = ep_report_new();
+  ep_rmodel_t *r = ep_rmodel_new();
   if (r == NULL) {
     return 0;
   }
   ep_err_t err = {0};
-  int rc = ep_report_add_record(r, (const char *)data, size, "fuzz", 1, &err);
+  int rc = ep_rmodel_add_record(r, (const char *)data, size, "fuzz", 1, &err);
   if (rc != EP_OK) {
     FUZZ_CHECK(rc < 0 && err.code == rc && err.msg[0] != '\0');
-    FUZZ_CHECK(ep_report_rows(r) == 0);   /* refused as a whole */
-    FUZZ_CHECK(ep_report_add_record(r, (const char *)data, size, "fuzz", 2, NULL) == rc);
-    ep_report_free(r);
+    FUZZ_CHECK(ep_rmodel_pairs(r) == 0);   /* refused as a whole */
+    FUZZ_CHECK(ep_rmodel_add_record(r, (const char *)data, size, "fuzz", 2, NULL) == rc);
+    ep_rmodel_free(r);
     return 0;
   }
-  FUZZ_CHECK(ep_report_rows(r) == 1);
-  FUZZ_CHECK(ep_report_add_record(r, (const char *)data, size, "fuzz", 2, &err) == EP_OK);
-  FUZZ_CHECK(ep_report_rows(r) == 1);    /* the same (exit, port): the same row */
-  const ep_report_row_t *row = ep_report_row(r, 0);
-  FUZZ_CHECK(row != NULL && ep_report_row(r, 1) == NULL);
-  FUZZ_CHECK(strlen(row->fingerprint) == 40);
-  FUZZ_CHECK(nul_terminated(row->nickname, sizeof row->nickname));
-  FUZZ_CHECK(nul_terminated(row->address, sizeof row->address));
-  FUZZ_CHECK(nul_terminated(row->last_why, sizeof row->last_why));
+  FUZZ_CHECK(ep_rmodel_pairs(r) == 1);
+  FUZZ_CHECK(ep_rmodel_add_record(r, (const char *)data, size, "fuzz", 2, &err) == EP_OK);
+  FUZZ_CHECK(ep_rmodel_pairs(r) == 1);    /* the same (exit, port): the same row */
+  const ep_rm_pair_t *row = ep_rmodel_pair(r, 0);
+  FUZZ_CHECK(row != NULL && ep_rmodel_pair(r, 1) == NULL);
+  FUZZ_CHECK(strlen(row->exit.fingerprint) == 40);
+  FUZZ_CHECK(strlen(row->exit.nickname) <= 1024);
+  FUZZ_CHECK(strlen(row->exit.address) <= 1024);
+  FUZZ_CHECK(strlen(row->last_why) <= 1024);
   FUZZ_CHECK(row->port <= 65535);
   FUZZ_CHECK(row->records == 2);
   FUZZ_CHECK(row->violates + row->honours + row->inconclusive == row->records);
@@ -134,11 +137,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     classes += row->classes[c];
   }
   FUZZ_CHECK(classes == row->records);
-  FUZZ_CHECK(ep_report_row_consistent(row) == (row->violates == 2));
-  FUZZ_CHECK(ep_report_bad_lines(r) == 0);
+  FUZZ_CHECK(ep_rm_pair_consistent(row) == (row->violates == 2));
+  FUZZ_CHECK(ep_rmodel_bad_lines(r) == 0);
 
   print_report(r, false, row);
   print_report(r, true, row);
-  ep_report_free(r);
+  ep_rmodel_free(r);
   return 0;
 }

@@ -91,21 +91,21 @@ START_TEST(report_finds_consistent_violators) {
         "\"class\":\"reachable\",\"verdict\":\"honours\"}\n", f);
   fclose(f);
 
-  ep_report_t *rep = ep_report_new();
+  ep_rmodel_t *rep = ep_rmodel_new();
   ep_err_t err = {0};
-  ck_assert_int_eq(ep_report_add_file(rep, path, &err), EP_OK);
-  ck_assert_uint_eq(ep_report_rows(rep), 3);
-  ck_assert_uint_eq(ep_report_bad_lines(rep), 3);
+  ck_assert_int_eq(ep_rmodel_add_file(rep, path, &err), EP_OK);
+  ck_assert_uint_eq(ep_rmodel_pairs(rep), 3);
+  ck_assert_uint_eq(ep_rmodel_bad_lines(rep), 3);
   unsigned consistent = 0;
-  for (size_t i = 0; i < ep_report_rows(rep); i++) {
-    const ep_report_row_t *row = ep_report_row(rep, i);
+  for (size_t i = 0; i < ep_rmodel_pairs(rep); i++) {
+    const ep_rm_pair_t *row = ep_rmodel_pair(rep, i);
     ck_assert_uint_eq(row->records, 3);
-    if (ep_report_row_consistent(row)) {
+    if (ep_rm_pair_consistent(row)) {
       consistent++;
-      ck_assert_str_eq(row->fingerprint, blocked);
+      ck_assert_str_eq(row->exit.fingerprint, blocked);
       ck_assert_uint_eq(row->classes[EP_CLASS_CONNECT_FAILED], 3);
     }
-    if (strcmp(row->fingerprint, flaky) == 0) {
+    if (strcmp(row->exit.fingerprint, flaky) == 0) {
       ck_assert_uint_eq(row->violates, 1);
       ck_assert_uint_eq(row->honours, 2);
     }
@@ -116,14 +116,14 @@ START_TEST(report_finds_consistent_violators) {
   char *text = NULL;
   size_t tlen = 0;
   FILE *mem = open_memstream(&text, &tlen);
-  ep_report_print(rep, mem, false);
+  ck_assert_int_eq(ep_report_print(rep, mem, false, NULL), EP_OK);
   fclose(mem);
   ck_assert_ptr_null(strchr(text, 0x1b));
   ck_assert_ptr_nonnull(strstr(text, "flaky\\x1b[1m"));
   ck_assert_ptr_nonnull(strstr(text, "consistent violators: 1   intermittent: 1"));
   free(text);
   mem = open_memstream(&text, &tlen);
-  ep_report_print(rep, mem, true);
+  ck_assert_int_eq(ep_report_print(rep, mem, true, NULL), EP_OK);
   fclose(mem);
   unsigned lines = 0;
   for (char *line = strtok(text, "\n"); line != NULL; line = strtok(NULL, "\n")) {
@@ -134,11 +134,11 @@ START_TEST(report_finds_consistent_violators) {
   }
   ck_assert_uint_eq(lines, 3);
   free(text);
-  ep_report_free(rep);
+  ep_rmodel_free(rep);
   unlink(path);
-  rep = ep_report_new();
-  ck_assert_int_eq(ep_report_add_file(rep, "/nonexistent/file", &err), EP_ERR_IO);
-  ep_report_free(rep);
+  rep = ep_rmodel_new();
+  ck_assert_int_eq(ep_rmodel_add_file(rep, "/nonexistent/file", &err), EP_ERR_IO);
+  ep_rmodel_free(rep);
 }
 END_TEST
 

@@ -50,4 +50,13 @@
 #define EP_CAP_HELD_RECORDS     131072u          /* records waiting for the target to answer */
 #define EP_CAP_IDS_PER_PORT     64u              /* distinct destination identities tallied per port */
 
+/* exitprobe report (#12): result records read into one model. */
+#define EP_CAP_REPORT_LINE      (64u * EP_KiB)   /* one JSON Lines record */
+#define EP_CAP_REPORT_PAIRS     4000000u         /* (exit, port, vantage) aggregates */
+#define EP_CAP_REPORT_ROUNDS    1000000u         /* (round, port) chart bars */
+#define EP_CAP_REPORT_STRINGS   8000000u         /* distinct text fields kept */
+#define EP_CAP_REPORT_STR_BYTES (512u * EP_MiB)  /* their bytes */
+#define EP_CAP_REPORT_FIELD     1024u            /* bytes of one text field kept */
+#define EP_CAP_REPORT_HTML_ROWS 200u             /* violators shown inline per port */
+
 #endif

@@ -13,17 +13,25 @@
 
 typedef struct report_opts {
   bool json;
+  bool csv;
+  const char *html;
 } report_opts_t;
 
 static const ep_opt_t report_table[] = {
   {.name = "--json", .kind = EP_OPT_FLAG, EP_OPT_AT(report_opts_t, json),
    .help = "  --json     one JSON object per row (schema exitprobe/report/1) instead of a table\n"},
+  {.name = "--csv", .kind = EP_OPT_FLAG, EP_OPT_AT(report_opts_t, csv),
+   .help = "  --csv      CSV (RFC 4180, a header row) instead of the table\n"},
+  {.name = "--html", .kind = EP_OPT_STRING, EP_OPT_AT(report_opts_t, html),
+   .help = "  --html FILE\n"
+           "             also write one self-contained HTML page (charts per port and round,\n"
+           "             violators with their evidence, clusters by operator and network)\n"},
   {.name = "--help", .short_name = 'h', .kind = EP_OPT_HELP, .help = "  -h, --help this help\n"},
 };
 
 static const ep_optspec_t report_spec = {
   .cmd = "report",
-  .head = "Usage: exitprobe report [--json] FILE...\n"
+  .head = "Usage: exitprobe report [--json | --csv] [--html FILE] FILE...\n"
           "\n"
           "Reads result files written by `exitprobe scan --output` (JSON Lines, one record per\n"
           "round, exit and port; '-' is standard input) and prints one row per (exit, port):\n"
@@ -37,6 +45,18 @@ static const ep_optspec_t report_spec = {
   .max_operands = SIZE_MAX,
 };
 
+static int write_html(const ep_rmodel_t *m, const char *path, ep_err_t *err) {
+  FILE *f = fopen(path, "w");
+  if (f == NULL) {
+    return ep_err_set(err, EP_ERR_IO, "cannot create %s", path);
+  }
+  int rc = ep_report_html(m, f, NULL, err);
+  if (fclose(f) != 0 && rc == EP_OK) {
+    rc = ep_err_set(err, EP_ERR_IO, "cannot write %s", path);
+  }
+  return rc;
+}
+
 int ep_cmd_report(int argc, char **argv) {
   report_opts_t o = {.json = false};
   size_t n_files = 0;
@@ -44,23 +64,38 @@ int ep_cmd_report(int argc, char **argv) {
   if (orc != EP_OPTS_OK) {
     return ep_opts_exit_status(orc);
   }
+  if (o.json && o.csv) {
+    fprintf(stderr, "exitprobe report: --json and --csv exclude each other\n");
+    return EP_EXIT_USAGE;
+  }
   if (n_files == 0) {
     ep_opts_usage(&report_spec, stderr);
     return EP_EXIT_USAGE;
   }
-  ep_report_t *r = ep_report_new();
-  if (r == NULL) {
+  ep_rmodel_t *m = ep_rmodel_new();
+  if (m == NULL) {
     return EP_EXIT_FAILURE;
   }
   int status = EP_EXIT_OK;
-  for (size_t i = 1; i <= n_files; i++) {
+  for (size_t i = 1; i <= n_files && status == EP_EXIT_OK; i++) {
     ep_err_t err = {0};
-    if (ep_report_add_file(r, argv[i], &err) != EP_OK) {
+    if (ep_rmodel_add_file(m, argv[i], &err) != EP_OK) {
       fprintf(stderr, "exitprobe report: %s\n", err.msg);
       status = EP_EXIT_FAILURE;
     }
   }
-  ep_report_print(r, stdout, o.json);
-  ep_report_free(r);
+  ep_rmodel_finish(m);
+  ep_err_t err = {0};
+  int rc = status != EP_EXIT_OK ? EP_OK
+           : o.csv             ? ep_report_csv(m, stdout, &err)
+                               : ep_report_print(m, stdout, o.json, &err);
+  if (rc == EP_OK && status == EP_EXIT_OK && o.html != NULL) {
+    rc = write_html(m, o.html, &err);
+  }
+  if (rc != EP_OK) {
+    fprintf(stderr, "exitprobe report: %s\n", err.msg);
+    status = EP_EXIT_FAILURE;
+  }
+  ep_rmodel_free(m);
   return status;
 }
