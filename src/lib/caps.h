@@ -49,4 +49,11 @@
 #define EP_CAP_VIOLATORS        131072u          /* violators listed in a round's summary */
 #define EP_CAP_HELD_RECORDS     131072u          /* records waiting for the target to answer */
 
+/* Relay contact information kept in records (issue #12). */
+#define EP_CAP_CONTACT          1024u            /* bytes of a "contact" line kept */
+#define EP_CAP_CIISS_FIELD      255u             /* one ContactInfo field (email:, url:, ...) */
+#define EP_CAP_PLATFORM         256u             /* bytes of a "platform" line kept */
+#define EP_CAP_FAMILY_MEMBERS   256u             /* "family" entries kept per relay */
+#define EP_CAP_FAMILY_ENTRY     64u              /* bytes of one "family" entry ($FP~nick is 61) */
+
 #endif

@@ -19,6 +19,7 @@ struct ep_scandir {
   ep_scan_relay_t *hops;
   size_t n_hops;
   bool test_network;
+  ep_relay_contact_t *contacts;  /* one per exit (issue #12) */
 };
 
 void ep_scandir_opts_defaults(ep_scandir_opts_t *o) { memset(o, 0, sizeof *o); }
@@ -111,6 +112,28 @@ static int select_exits(ep_scandir_t *sd, const ep_scandir_opts_t *o, ep_err_t *
   return rc;
 }
 
+/* Each exit's contact information: its server descriptor's contact,
+ * platform and family lines, else the microdescriptor's family. */
+static int attach_contacts(ep_scandir_t *sd, ep_err_t *err) {
+  sd->contacts = calloc(sd->n_exits ? sd->n_exits : 1, sizeof *sd->contacts);
+  if (sd->contacts == NULL) {
+    return ep_err_set(err, EP_ERR_NOMEM, "out of memory");
+  }
+  int rc = EP_OK;
+  for (size_t i = 0; rc == EP_OK && i < sd->n_exits; i++) {
+    const ep_relay_t *r = sd->exits[i].handle;
+    const ep_routerdesc_t *d = r->desc;
+    if (d != NULL) {
+      rc = ep_relay_contact_set(&sd->contacts[i], d->contact, d->contact_len, d->platform,
+                                d->platform_len, d->family, d->family_len, err);
+    } else {
+      rc = ep_relay_contact_set(&sd->contacts[i], NULL, 0, NULL, 0, r->family, r->family_len, err);
+    }
+    sd->exits[i].contact = &sd->contacts[i];
+  }
+  return rc;
+}
+
 /* A control port: one its policy accepts that is not being probed. */
 static void pick_control_ports(ep_scandir_t *sd, const ep_scandir_opts_t *o) {
   for (size_t i = 0; i < sd->n_exits; i++) {
@@ -197,7 +220,8 @@ ep_scandir_t *ep_scandir_from_netdir(ep_netdir_t *nd, const ep_scandir_opts_t *o
     return NULL;
   }
   sd->nd = nd;
-  if (check_given(nd, o, err) != EP_OK || select_exits(sd, o, err) != EP_OK) {
+  if (check_given(nd, o, err) != EP_OK || select_exits(sd, o, err) != EP_OK ||
+      attach_contacts(sd, err) != EP_OK) {
     ep_scandir_free(sd);
     return NULL;
   }
@@ -215,6 +239,10 @@ void ep_scandir_free(ep_scandir_t *sd) {
     return;
   }
   ep_netdir_free(sd->nd);
+  for (size_t i = 0; sd->contacts != NULL && i < sd->n_exits; i++) {
+    ep_relay_contact_clear(&sd->contacts[i]);
+  }
+  free(sd->contacts);
   free(sd->exits);
   free(sd->hops);
   free(sd);

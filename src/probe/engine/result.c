@@ -134,7 +134,8 @@ int ep_result_to_json(const ep_result_t *r, ep_buf_t *o, ep_err_t *err) {
     rc = kv_str(o, "retry_first_hop", r->retry_first_hop, true, err);
   }
   if (rc == EP_OK) rc = kv_str(o, "verdict", ep_verdict_name(r->verdict), true, err);
-  if (rc == EP_OK) rc = kv_str(o, "why", r->verdict_why, false, err);
+  if (rc == EP_OK) rc = kv_str(o, "why", r->verdict_why, true, err);
+  if (rc == EP_OK) rc = ep_relay_contact_json(r->contact, o, false, err);
   if (rc == EP_OK) rc = ep_buf_append(o, "}\n", 2, err);
   return rc;
 }

@@ -12,6 +12,7 @@
 #include "lib/buf.h"
 #include "lib/err.h"
 #include "probe/engine/classify.h"
+#include "probe/engine/contact.h"
 
 #define EP_RESULT_SCHEMA "exitprobe/result/1"
 
@@ -45,6 +46,9 @@ typedef struct ep_result {
   char retry_first_hop[41];
   ep_verdict_t verdict;
   char verdict_why[160];
+  /* Issue #12: the exit's contact information (borrowed from the caller:
+   * ep_scan_relay_t.contact; NULL: unknown, written as nulls). */
+  const ep_relay_contact_t *contact;
 } ep_result_t;
 
 void ep_result_init(ep_result_t *r);
