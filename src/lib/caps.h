@@ -55,5 +55,6 @@
 #define EP_CAP_PLATFORM         256u             /* bytes of a "platform" line kept */
 #define EP_CAP_FAMILY_MEMBERS   256u             /* "family" entries kept per relay */
 #define EP_CAP_FAMILY_ENTRY     64u              /* bytes of one "family" entry ($FP~nick is 61) */
+#define EP_CAP_NOTICE_PAIRS     1000u            /* (exit, port) pairs listed in one operator notice */
 
 #endif
