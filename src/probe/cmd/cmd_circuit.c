@@ -405,6 +405,24 @@ static int resolve_relays(circ_run_t *r, circuit_opts_t *o, ep_err_t *err) {
   return st;
 }
 
+/* Run the loop until every stream is done (or the overall deadline); the
+ * exit status. */
+static int run_to_end(circ_run_t *r, int64_t timeout_ms) {
+  ep_err_t err = {0};
+  int64_t overall = ep_now_ms() + 4 * timeout_ms + 5000;
+  int rc = ep_loop_run_until(r->loop, run_finished, r, overall, &err);
+  if (rc == EP_LOOP_STOPPED) {
+    fprintf(stderr, "exitprobe circuit: interrupted\n");
+  } else if (rc == EP_LOOP_DEADLINE) {
+    fprintf(stderr, "exitprobe circuit: gave up after %lld ms\n", (long long)(ep_now_ms() - r->t0));
+  }
+  bool built = false;
+  for (size_t i = 0; i < r->n_streams; i++) {
+    built = built || r->streams[i].rec.state != EP_SREC_IDLE;
+  }
+  return (built && r->status == 0) ? EP_EXIT_OK : EP_EXIT_FAILURE;
+}
+
 int ep_cmd_circuit(int argc, char **argv) {
   circ_run_t *r = calloc(1, sizeof *r);
   if (r == NULL) {
@@ -451,18 +469,7 @@ int ep_cmd_circuit(int argc, char **argv) {
     char fp[41];
     ep_fingerprint_format(fp, r->first.rsa_id);
     say(r, "connect", "to the first hop %s (%s)", ep_link_peer_name(ep_carrier_link(r->car)), fp);
-    int64_t overall = ep_now_ms() + 4 * timeout_ms + 5000;
-    int rc = ep_loop_run_until(r->loop, run_finished, r, overall, &err);
-    if (rc == EP_LOOP_STOPPED) {
-      fprintf(stderr, "exitprobe circuit: interrupted\n");
-    } else if (rc == EP_LOOP_DEADLINE) {
-      fprintf(stderr, "exitprobe circuit: gave up after %lld ms\n", (long long)(ep_now_ms() - r->t0));
-    }
-    bool built = false;
-    for (size_t i = 0; i < r->n_streams; i++) {
-      built = built || r->streams[i].rec.state != EP_SREC_IDLE;
-    }
-    status = (built && r->status == 0) ? EP_EXIT_OK : EP_EXIT_FAILURE;
+    status = run_to_end(r, timeout_ms);
   }
   ep_ncirc_free(r->circ);
   ep_carrier_free(r->car);
