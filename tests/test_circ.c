@@ -727,7 +727,7 @@ START_TEST(scan_checks_services_and_confirms_on_the_same_circuit) {
   ck_assert_ptr_nonnull(strstr(r->http_req, "\r\nHost: 127.0.0.1"));
   j = record_for(cfg.out, 80);
   ck_assert_str_eq(ep_json_get_str(j, "service"), "http");
-  ck_assert_str_eq(ep_json_get_str(j, "service_answer"), "HTTP/1.1 200 OK");
+  ck_assert_str_eq(ep_json_get_str(j, "service_answer"), "HTTP/1.1 200 OK; Server: fakedest");
   ck_assert_str_eq(ep_json_get_str(j, "target"), "127.0.0.1");
   ep_json_free(j);
 
@@ -817,7 +817,7 @@ START_TEST(scan_tls_through_the_stream) {
   ck_assert_str_eq(ep_json_get_str(j, "identity_kind"), "cert");
   const char *subject = ep_json_get_str(j, "cert_subject");
   ck_assert_msg(subject != NULL && strstr(subject, "CN=dest.test") != NULL, "%s", subject);
-  ck_assert_str_eq(ep_json_get_str(j, "service_answer"), "HTTP/1.1 200 OK");
+  ck_assert_str_eq(ep_json_get_str(j, "service_answer"), "HTTP/1.1 200 OK; Server: tlsdest");
   ck_assert_str_eq(ep_json_get_str(j, "class"), "reachable");
   ep_json_free(j);
   ck_assert(SSL_is_init_finished(fx.r->https));

@@ -158,7 +158,11 @@ START_TEST(smtp_ftp_nntp_irc_replies) {
   /* a refusal's text is the destination's choice: no identity to judge interception by */
   ck_assert_int_eq(r.id_kind, EP_SVC_ID_NONE);
   ck_assert_str_eq(r.identity, "");
-  ck_assert_int_eq(RUNS("smtp", "220-a\r\n250 b\r\n", 1, false).status, EP_SVC_NOT_PROTO);
+  r = RUNS("smtp", "220-a\r\n250 b\r\n", 1, false);
+  ck_assert_int_eq(r.status, EP_SVC_NOT_PROTO);
+  /* what is not the protocol names nobody: it must not vote on interception */
+  ck_assert_int_eq(r.id_kind, EP_SVC_ID_NONE);
+  ck_assert_str_eq(r.identity, "");
   ck_assert_int_eq(RUNS("smtp", "HTTP/1.1 400 Bad Request\r\n", 1, false).status, EP_SVC_NOT_PROTO);
   /* FTP: free text inside a multi-line reply, 120 then 220. */
   r = RUNS("ftp", "220-ftp.example.org FTP\r\nwelcome, free text\r\n220 ready\r\n", 1, false);

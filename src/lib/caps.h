@@ -59,4 +59,12 @@
 #define EP_CAP_REPORT_FIELD     1024u            /* bytes of one text field kept */
 #define EP_CAP_REPORT_HTML_ROWS 200u             /* violators shown inline per port */
 
+/* Relay contact information kept in records (issue #12). */
+#define EP_CAP_CONTACT          1024u            /* bytes of a "contact" line kept */
+#define EP_CAP_CIISS_FIELD      255u             /* one ContactInfo field (email:, url:, ...) */
+#define EP_CAP_PLATFORM         256u             /* bytes of a "platform" line kept */
+#define EP_CAP_FAMILY_MEMBERS   256u             /* "family" entries kept per relay */
+#define EP_CAP_FAMILY_ENTRY     64u              /* bytes of one "family" entry ($FP~nick is 61) */
+#define EP_CAP_NOTICE_PAIRS     1000u            /* (exit, port) pairs listed in one operator notice */
+
 #endif

@@ -8,12 +8,16 @@
 #   refused/unreachable, nothing for DROP, CONNECTED then DONE, silence, 554);
 # - a port outside the exit's policy gives END EXITPOLICY;
 # - a stream on a one-hop circuit to an exit is refused, and the trace shows
-#   the reason byte the exit sent.
+#   the reason byte the exit sent;
+# - relays named by nickname or fingerprint are looked up in the verified
+#   directory (--dir-authorities), and a first hop is picked when none is
+#   given; an unknown name exits 3 saying so.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 EP=${EXITPROBE:?}
 specs=$(mktemp)
-trap 'rm -f "$specs"' EXIT
+cache=$(mktemp -d)
+trap 'rm -rf "$specs" "$cache"' EXIT
 python3 "$HERE/relayspecs.py" "$EXITPROBE_TESTNET_MANIFEST" >"$specs" || { echo "cannot read relay specs"; exit 1; }
 spec() { awk -v n="$1" '$1 == n { print $2 }' "$specs"; }
 fails=0
@@ -62,4 +66,19 @@ out=$("$EP" circuit --first-hop "$(spec exit0)" --one-hop --port 25 --trace --ti
 check "one-hop stream refused" "$out" "class protocol-error \(END TORPROTOCOL \(13\)"
 check "trace shows the reason byte" "$out" "trace +in +circ 0x[0-9a-f]+ relay .* end stream [0-9]+ len 1 reason torprotocol"
 check "trace shows outbound VERSIONS" "$out" "trace +out circ 0x00000000 versions"
+
+dir=(--dir-authorities "$EXITPROBE_TESTNET_DIRAUTH" --cache-dir "$cache")
+out=$("$EP" circuit --exit exit3 "${dir[@]}" --port 25 --timeout 4s 2>&1)
+check "by nickname: the exit looked up" "$out" "relay +exit exit3 \($(spec exit3 | cut -d~ -f2)\)"
+check "by nickname: a first hop picked" "$out" "relay +first-hop [A-Za-z0-9]+ \([0-9A-F]{40}\), picked from the directory"
+check "by nickname: exit3 refuses port 25" "$out" "class connect-failed \(END MISC"
+fp0=$(spec exit0 | cut -d~ -f2)
+out=$("$EP" circuit --exit "$fp0" --first-hop relay1 "${dir[@]}" --port 25 --timeout 4s 2>&1)
+check "by fingerprint, first hop by nickname" "$out" "relay +first-hop relay1 \([0-9A-F]{40}\)$"
+check "by fingerprint: exit0 reachable" "$out" "class reachable \(CONNECTED after [0-9]+ ms, answered: 220"
+out=$("$EP" circuit --exit "\$$(tr A-F a-f <<<"$fp0")" "${dir[@]}" --port 23 --timeout 4s 2>&1)
+check "lower-case \$fingerprint: END EXITPOLICY on port 23 (the policy rejects it)" "$out" "END EXITPOLICY \(4\)"
+out=$("$EP" circuit --exit nosuchrelay "${dir[@]}" --timeout 4s 2>&1); rc=$?
+check "unknown nickname named" "$out" "relay nosuchrelay: no relay has this nickname"
+[ $rc -eq 3 ] && echo "ok: unknown relay: exit status 3" || { echo "FAIL: unknown relay: status $rc"; fails=$((fails + 1)); }
 [ $fails -eq 0 ]

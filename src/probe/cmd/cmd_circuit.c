@@ -17,6 +17,7 @@
 #include "probe/cmd/cmd.h"
 #include "probe/cmd/commands.h"
 #include "probe/cmd/opts.h"
+#include "probe/cmd/scandir.h"
 #include "probe/net/circ.h"
 #include "probe/net/link.h"
 #include "probe/net/loop.h"
@@ -321,6 +322,8 @@ typedef struct circuit_opts {
   ep_opt_services_t services;
   bool one_hop, begin_dir, trace;
   int64_t timeout_ms;
+  ep_scandir_opts_t dir;     /* looking relays up by fingerprint or nickname */
+  unsigned dir_via;          /* 0 dirport, 1 orport */
 } circuit_opts_t;
 
 #define CIRCUIT_STRING(name_, member, help_) \
@@ -329,8 +332,10 @@ typedef struct circuit_opts {
   {.name = name_, .kind = EP_OPT_FLAG, EP_OPT_AT(circuit_opts_t, member), .help = help_}
 
 static const ep_opt_t circuit_table[] = {
-  CIRCUIT_STRING("--first-hop", first, "  --first-hop RELAY   the first hop (the TLS link goes to it)\n"),
   CIRCUIT_STRING("--exit", exit, "  --exit RELAY        the exit (the circuit is extended to it)\n"),
+  CIRCUIT_STRING("--first-hop", first,
+                 "  --first-hop RELAY   the first hop (the TLS link goes to it); default: one\n"
+                 "                      picked from the directory as a scan does\n"),
   CIRCUIT_FLAG("--one-hop", one_hop, "  --one-hop           no EXTEND2: streams go to the first hop itself\n"),
   {.name = "--port", .kind = EP_OPT_PORTS, EP_OPT_AT(circuit_opts_t, ports),
    .max = CIRC_MAX_STREAMS - 1, .flags = EP_OPTF_NONE | EP_OPTF_NAMES,
@@ -346,25 +351,40 @@ static const ep_opt_t circuit_table[] = {
   {.name = "--timeout", .kind = EP_OPT_DURATION, EP_OPT_AT(circuit_opts_t, timeout_ms), .min = 1,
    .help = "  --timeout DURATION  per stream (default 10s) and per link stage\n"},
   CIRCUIT_FLAG("--trace", trace, "  --trace             print every cell in and out, one line each\n"),
+  {.kind = EP_OPT_TEXT, .help = "Directory (for relays given by fingerprint or nickname):\n"},
+  CIRCUIT_STRING("--dir-authorities", dir.dir_authorities,
+                 "  --dir-authorities FILE\n"
+                 "                      torrc DirAuthority lines (test networks); default: the\n"
+                 "                      public network's authorities, built in\n"),
+  {.name = "--dir-via", .kind = EP_OPT_CHOICE, EP_OPT_AT(circuit_opts_t, dir_via),
+   .choices = ep_scandir_dir_via_choices,
+   .help = "  --dir-via dirport|orport\n"
+           "                      plain HTTP to the authorities' DirPorts (default), or\n"
+           "                      BEGIN_DIR over a one-hop circuit to their ORPorts\n"},
+  CIRCUIT_STRING("--cache-dir", dir.cache_dir,
+                 "  --cache-dir DIR     directory cache (default $XDG_CACHE_HOME/exitprobe)\n"),
+  CIRCUIT_FLAG("--no-cache", dir.no_cache, "  --no-cache          neither read nor write the cache\n"),
   {.name = "--help", .short_name = 'h', .kind = EP_OPT_HELP, .help = "  -h, --help          this help\n"},
 };
 
 static const ep_optspec_t circuit_spec = {
   .cmd = "circuit",
-  .head = "Usage: exitprobe circuit --first-hop RELAY --exit RELAY [--port P[,P...]] [OPTIONS]\n"
+  .head = "Usage: exitprobe circuit --exit RELAY [--first-hop RELAY] [--port P[,P...]] [OPTIONS]\n"
           "\n"
           "Builds one circuit (CREATE2 ntor to the first hop, EXTEND2 to the exit), opens one\n"
           "stream per port to the target, and prints what came back: CONNECTED, the service's\n"
           "greeting, RELAY_END with its raw reason byte, DESTROY. For protocol debugging.\n"
           "\n"
-          "A RELAY is IP:ORPORT~FINGERPRINT~NTOR_KEY[~ED25519_ID] (keys in base64, as in a\n"
-          "microdescriptor). Its identity is always verified from its CERTS cell.\n"
+          "A RELAY is a fingerprint or a nickname, looked up in the verified directory (as\n"
+          "scan does; a nickname must name one relay), or IP:ORPORT~FINGERPRINT~NTOR_KEY\n"
+          "[~ED25519_ID] (keys in base64, as in a microdescriptor: no directory needed).\n"
+          "Its identity is always verified from its CERTS cell.\n"
           "\n",
   .opts = circuit_table,
   .n_opts = sizeof circuit_table / sizeof circuit_table[0],
   .tail = "\n"
           "Exit status: 0 the circuit was built (whatever the streams got), 2 usage error,\n"
-          "4 the link or circuit failed.\n",
+          "3 no verified directory or a relay not found in it, 4 the link or circuit failed.\n",
 };
 
 #define CIRCUIT_RUN (-1) /* circuit_parse: options fine, run */
@@ -376,16 +396,12 @@ static int circuit_parse(int argc, char **argv, circ_run_t *r, circuit_opts_t *o
   if (orc != EP_OPTS_OK) {
     return ep_opts_exit_status(orc);
   }
-  if (o->first == NULL || (o->exit == NULL && !o->one_hop)) {
+  if (o->one_hop ? o->first == NULL : o->exit == NULL) {
     ep_opts_usage(&circuit_spec, stderr);
     return EP_EXIT_USAGE;
   }
-  ep_err_t err = {0};
-  if (ep_relayspec_parse(o->first, &r->first, &err) != EP_OK ||
-      (o->exit != NULL && ep_relayspec_parse(o->exit, &r->exit, &err) != EP_OK)) {
-    fprintf(stderr, "exitprobe circuit: %s\n", err.msg);
-    return EP_EXIT_USAGE;
-  }
+  o->dir.dir_via_orport = o->dir_via == 1;
+  o->dir.summary_only = true;   /* lookups need no server descriptors */
   r->one_hop = o->one_hop;
   r->target = o->target;
   r->stream_timeout_ms = o->timeout_ms;
@@ -407,6 +423,76 @@ static int circuit_parse(int argc, char **argv, circ_run_t *r, circuit_opts_t *o
     s->port = 0;
   }
   return CIRCUIT_RUN;
+}
+
+/* One relay: an explicit spec (then also found in nd by its identity, if
+ * there), or a fingerprint or nickname looked up in nd. */
+static int resolve_one(const ep_netdir_t *nd, const char *name, ep_target_t *t,
+                       const ep_relay_t **rel, ep_err_t *err) {
+  *rel = NULL;
+  if (ep_relayspec_is_explicit(name)) {
+    if (ep_relayspec_parse(name, t, err) != EP_OK) {
+      return EP_EXIT_USAGE;
+    }
+    *rel = nd != NULL ? ep_netdir_find_id(nd, t->rsa_id) : NULL;
+    return CIRCUIT_RUN;
+  }
+  *rel = ep_scandir_lookup(nd, name, err);
+  return *rel != NULL && ep_netdir_target(nd, *rel, t, err) == EP_OK ? CIRCUIT_RUN
+                                                                      : EP_EXIT_DIRECTORY;
+}
+
+static void say_relay(circ_run_t *r, const char *role, const ep_relay_t *rel, bool picked) {
+  char fp[41];
+  ep_fingerprint_format(fp, rel->rsa_id);
+  say(r, "relay", "%s %s (%s)%s", role, rel->nickname, fp, picked ? ", picked from the directory" : "");
+}
+
+/* r->first and r->exit from the options, through the verified directory
+ * when a relay is named or the first hop is to be picked; CIRCUIT_RUN or
+ * the exit status. */
+static int resolve_relays(circ_run_t *r, circuit_opts_t *o, ep_err_t *err) {
+  ep_netdir_t *nd = NULL;
+  bool need_dir = o->first == NULL || !ep_relayspec_is_explicit(o->first) ||
+                  (o->exit != NULL && !ep_relayspec_is_explicit(o->exit));
+  if (need_dir && (nd = ep_scandir_fetch(r->loop, &o->dir, err)) == NULL) {
+    return ep_loop_stopping(r->loop) ? 130 : EP_EXIT_DIRECTORY;
+  }
+  const ep_relay_t *exit = NULL, *first = NULL;
+  int st = o->exit != NULL ? resolve_one(nd, o->exit, &r->exit, &exit, err) : CIRCUIT_RUN;
+  if (st == CIRCUIT_RUN && o->first != NULL) {
+    st = resolve_one(nd, o->first, &r->first, &first, err);
+  } else if (st == CIRCUIT_RUN) {
+    first = ep_scandir_pick_first_hop(nd, exit, err);
+    st = first != NULL && ep_netdir_target(nd, first, &r->first, err) == EP_OK ? CIRCUIT_RUN
+                                                                                : EP_EXIT_DIRECTORY;
+  }
+  if (st == CIRCUIT_RUN && exit != NULL) {
+    say_relay(r, "exit", exit, false);
+  }
+  if (st == CIRCUIT_RUN && first != NULL) {
+    say_relay(r, "first-hop", first, o->first == NULL);
+  }
+  ep_netdir_free(nd);
+  return st;
+}
+
+/* Run the loop until every stream is done (or the overall deadline); the
+ * exit status. */
+static int run_to_end(circ_run_t *r, int64_t timeout_ms) {
+  ep_err_t err = {0};
+  int64_t overall = ep_now_ms() + 4 * timeout_ms + 5000;
+  int rc = ep_loop_run_until(r->loop, run_finished, r, overall, &err);
+  if (rc == EP_LOOP_STOPPED) {
+    fprintf(stderr, "exitprobe circuit: interrupted\n");
+  } else if (rc == EP_LOOP_DEADLINE) {
+    fprintf(stderr, "exitprobe circuit: gave up after %lld ms\n", (long long)(ep_now_ms() - r->t0));
+  }
+  bool built = false;
+  for (size_t i = 0; i < r->n_streams; i++) {
+    built = built || r->streams[i].rec.state != EP_SREC_IDLE;
+  }
+  return (built && r->status == 0) ? EP_EXIT_OK : EP_EXIT_FAILURE;
 }
 
 int ep_cmd_circuit(int argc, char **argv) {
@@ -432,6 +518,15 @@ int ep_cmd_circuit(int argc, char **argv) {
   }
   ep_loop_catch_signals(r->loop, NULL);
   r->t0 = ep_now_ms();
+  opts.dir.tls = tls;
+  status = resolve_relays(r, &opts, &err);
+  if (status != CIRCUIT_RUN) {
+    fprintf(stderr, "exitprobe circuit: %s\n", err.msg);
+    ep_tls_ctx_free(tls);
+    ep_loop_free(r->loop);
+    goto out;
+  }
+  status = EP_EXIT_FAILURE;
   ep_link_cfg_t cfg = {.connect_timeout_ms = timeout_ms, .handshake_timeout_ms = timeout_ms,
                        .trace = opts.trace ? trace_cell : NULL, .trace_arg = r};
   static const ep_carrier_cbs_t lcbs = {.open = on_link_open, .closed = on_link_closed};
@@ -446,18 +541,7 @@ int ep_cmd_circuit(int argc, char **argv) {
     char fp[41];
     ep_fingerprint_format(fp, r->first.rsa_id);
     say(r, "connect", "to the first hop %s (%s)", ep_link_peer_name(ep_carrier_link(r->car)), fp);
-    int64_t overall = ep_now_ms() + 4 * timeout_ms + 5000;
-    int rc = ep_loop_run_until(r->loop, run_finished, r, overall, &err);
-    if (rc == EP_LOOP_STOPPED) {
-      fprintf(stderr, "exitprobe circuit: interrupted\n");
-    } else if (rc == EP_LOOP_DEADLINE) {
-      fprintf(stderr, "exitprobe circuit: gave up after %lld ms\n", (long long)(ep_now_ms() - r->t0));
-    }
-    bool built = false;
-    for (size_t i = 0; i < r->n_streams; i++) {
-      built = built || r->streams[i].rec.state != EP_SREC_IDLE;
-    }
-    status = (built && r->status == 0) ? EP_EXIT_OK : EP_EXIT_FAILURE;
+    status = run_to_end(r, timeout_ms);
   }
   for (size_t i = 0; i < r->n_streams; i++) {
     ep_svc_free(r->streams[i].svc); /* undecided when the run ended */

@@ -54,7 +54,6 @@ typedef struct scan_opts {
 
 static int read_list_file(void *dst, const char *path, ep_err_t *err);
 
-static const char *const dir_via_choices[] = {"dirport", "orport", NULL};
 
 #define SCAN_FLAG(name_, member, help_) \
   {.name = name_, .kind = EP_OPT_FLAG, EP_OPT_AT(scan_opts_t, member), .help = help_}
@@ -93,7 +92,7 @@ static const ep_opt_t scan_table[] = {
               "  --dir-authorities F   torrc DirAuthority lines (test networks); default: the\n"
               "                        public network's authorities, built in\n"),
   {.name = "--dir-via", .kind = EP_OPT_CHOICE, EP_OPT_AT(scan_opts_t, dir_via),
-   .choices = dir_via_choices,
+   .choices = ep_scandir_dir_via_choices,
    .help = "  --dir-via dirport|orport\n"
            "                        plain HTTP to the authorities' DirPorts (default), or\n"
            "                        BEGIN_DIR over a one-hop circuit to their ORPorts\n"},

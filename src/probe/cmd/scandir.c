@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "dir/authority.h"
 #include "lib/log.h"
@@ -19,9 +20,12 @@ struct ep_scandir {
   ep_scan_relay_t *hops;
   size_t n_hops;
   bool test_network;
+  ep_relay_contact_t *contacts;  /* one per exit (issue #12) */
 };
 
 void ep_scandir_opts_defaults(ep_scandir_opts_t *o) { memset(o, 0, sizeof *o); }
+
+const char *const ep_scandir_dir_via_choices[] = {"dirport", "orport", NULL};
 
 static const uint16_t control_candidates[] = {80, 443, 8080, 53, 22, 993, 995, 110, 143, 6667};
 
@@ -111,6 +115,28 @@ static int select_exits(ep_scandir_t *sd, const ep_scandir_opts_t *o, ep_err_t *
   return rc;
 }
 
+/* Each exit's contact information: its server descriptor's contact,
+ * platform and family lines, else the microdescriptor's family. */
+static int attach_contacts(ep_scandir_t *sd, ep_err_t *err) {
+  sd->contacts = calloc(sd->n_exits ? sd->n_exits : 1, sizeof *sd->contacts);
+  if (sd->contacts == NULL) {
+    return ep_err_set(err, EP_ERR_NOMEM, "out of memory");
+  }
+  int rc = EP_OK;
+  for (size_t i = 0; rc == EP_OK && i < sd->n_exits; i++) {
+    const ep_relay_t *r = sd->exits[i].handle;
+    const ep_routerdesc_t *d = r->desc;
+    if (d != NULL) {
+      rc = ep_relay_contact_set(&sd->contacts[i], d->contact, d->contact_len, d->platform,
+                                d->platform_len, d->family, d->family_len, err);
+    } else {
+      rc = ep_relay_contact_set(&sd->contacts[i], NULL, 0, NULL, 0, r->family, r->family_len, err);
+    }
+    sd->exits[i].contact = &sd->contacts[i];
+  }
+  return rc;
+}
+
 /* A control port: one its policy accepts that is not being probed. */
 static void pick_control_ports(ep_scandir_t *sd, const ep_scandir_opts_t *o) {
   for (size_t i = 0; i < sd->n_exits; i++) {
@@ -197,7 +223,8 @@ ep_scandir_t *ep_scandir_from_netdir(ep_netdir_t *nd, const ep_scandir_opts_t *o
     return NULL;
   }
   sd->nd = nd;
-  if (check_given(nd, o, err) != EP_OK || select_exits(sd, o, err) != EP_OK) {
+  if (check_given(nd, o, err) != EP_OK || select_exits(sd, o, err) != EP_OK ||
+      attach_contacts(sd, err) != EP_OK) {
     ep_scandir_free(sd);
     return NULL;
   }
@@ -215,6 +242,10 @@ void ep_scandir_free(ep_scandir_t *sd) {
     return;
   }
   ep_netdir_free(sd->nd);
+  for (size_t i = 0; sd->contacts != NULL && i < sd->n_exits; i++) {
+    ep_relay_contact_clear(&sd->contacts[i]);
+  }
+  free(sd->contacts);
   free(sd->exits);
   free(sd->hops);
   free(sd);
@@ -249,8 +280,8 @@ bool ep_scandir_related(const ep_scan_relay_t *exit, const ep_scan_relay_t *hop,
   return ep_netdir_same_family(a, b);
 }
 
-/* Fetch and verify through the directory client, then select. */
-ep_scandir_t *ep_scandir_load(ep_loop_t *loop, const ep_scandir_opts_t *o, ep_err_t *err) {
+/* Fetch and verify through the directory client. */
+ep_netdir_t *ep_scandir_fetch(ep_loop_t *loop, const ep_scandir_opts_t *o, ep_err_t *err) {
   ep_dirclient_opts_t dco;
   ep_dirclient_opts_default(&dco);
   ep_dir_authset_t *auths = NULL;
@@ -294,7 +325,68 @@ ep_scandir_t *ep_scandir_load(ep_loop_t *loop, const ep_scandir_opts_t *o, ep_er
             "(%zu cached, %zu fetched, %zu missing) in %lld ms",
             st.consensus_from, st.sigs_good, st.auths_known, st.md_from_cache + st.md_fetched,
             st.md_from_cache, st.md_fetched, st.md_missing, (long long)st.ms_total);
-  return ep_scandir_from_netdir(nd, o, err);
+  return nd;
+}
+
+ep_scandir_t *ep_scandir_load(ep_loop_t *loop, const ep_scandir_opts_t *o, ep_err_t *err) {
+  ep_netdir_t *nd = ep_scandir_fetch(loop, o, err);
+  return nd != NULL ? ep_scandir_from_netdir(nd, o, err) : NULL;
+}
+
+static bool nickname_ok(const char *s) {
+  size_t n = strlen(s);
+  bool ok = n >= 1 && n <= 19;
+  for (size_t i = 0; ok && i < n; i++) {
+    ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9');
+  }
+  return ok;
+}
+
+const ep_relay_t *ep_scandir_lookup(const ep_netdir_t *nd, const char *name, ep_err_t *err) {
+  ep_err_t ferr = {0};
+  const ep_relay_t *r = ep_netdir_find(nd, name, &ferr);
+  if (r != NULL || ferr.code == 0) {
+    if (r == NULL) {
+      ep_err_set(err, EP_ERR_MALFORMED, "relay %s: not in the consensus", name);
+    }
+    return r;
+  }
+  if (!nickname_ok(name)) {
+    ep_err_set(err, EP_ERR_MALFORMED, "relay '%.64s': neither a fingerprint nor a nickname", name);
+    return NULL;
+  }
+  size_t matches = 0;
+  for (size_t i = 0; i < ep_netdir_count(nd); i++) {
+    const ep_relay_t *c = ep_netdir_relay(nd, i);
+    if (strcasecmp(c->nickname, name) == 0) {
+      r = c;
+      matches++;
+    }
+  }
+  if (matches != 1) {
+    ep_err_set(err, EP_ERR_MALFORMED, "relay %s: %s", name,
+               matches == 0 ? "no relay has this nickname"
+                            : "several relays have this nickname: give a fingerprint");
+    return NULL;
+  }
+  return r;
+}
+
+const ep_relay_t *ep_scandir_pick_first_hop(const ep_netdir_t *nd, const ep_relay_t *exit,
+                                            ep_err_t *err) {
+  ep_hop_query_t q = {.exit = exit, .allow_same_16 = is_test_network(nd)};
+  const ep_relay_t **hops = NULL;
+  size_t n = 0;
+  if (ep_netdir_first_hops(nd, &q, &hops, &n, err) != EP_OK) {
+    return NULL;
+  }
+  const ep_relay_t *r = n > 0 ? hops[0] : NULL;
+  free(hops);
+  if (r == NULL) {
+    ep_err_set(err, EP_ERR_STATE, "no relay fit to be the first hop (Guard, Fast, Stable, Running, "
+               "Valid, with an ntor key, outside the exit's family and /16)");
+  }
+  return r;
 }
 
 int ep_scandir_full_policy(const ep_scan_relay_t *exit, const ep_ipaddr_t *addr, uint16_t port,

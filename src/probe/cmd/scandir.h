@@ -34,6 +34,18 @@ typedef struct ep_scandir_opts {
 typedef struct ep_scandir ep_scandir_t;
 
 void ep_scandir_opts_defaults(ep_scandir_opts_t *o);
+/* --dir-via's choices: index 0 "dirport", 1 "orport" (dir_via_orport). */
+extern const char *const ep_scandir_dir_via_choices[];
+/* Fetch and verify the directory (dirclient); no selection. */
+ep_netdir_t *ep_scandir_fetch(ep_loop_t *loop, const ep_scandir_opts_t *o, ep_err_t *err);
+/* A relay by fingerprint (as ep_netdir_find) or by nickname (any case; it
+ * must name exactly one relay of the consensus). NULL with err otherwise. */
+const ep_relay_t *ep_scandir_lookup(const ep_netdir_t *nd, const char *name, ep_err_t *err);
+/* The first hop a scan would use for exit (NULL: any exit): the highest-
+ * bandwidth Guard/Fast/Stable relay outside its family and /16 (the /16 is
+ * allowed on a test network). NULL with err if there is none. */
+const ep_relay_t *ep_scandir_pick_first_hop(const ep_netdir_t *nd, const ep_relay_t *exit,
+                                            ep_err_t *err);
 /* Fetch and verify the directory (dirclient), then select. */
 ep_scandir_t *ep_scandir_load(ep_loop_t *loop, const ep_scandir_opts_t *o, ep_err_t *err);
 /* Select from a netdir (taken over: freed with the scandir). */

@@ -204,6 +204,10 @@ void ep_classify(const ep_stream_outcome_t *o, ep_classification_t *out) {
   }
   if (o->svc != NULL) {
     classify_svc(o, out);
+    if (o->service.proto == EP_SVC_SMTP && !o->service.tls) {
+      /* The raw greeting, byte for byte, for the record's banner (cell-level debugging). */
+      ep_greeting_parse(o->data, o->data_len, o->ended || o->deadline_hit, &out->greeting);
+    }
   } else {
     classify_greeting(o, out);
   }

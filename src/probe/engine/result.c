@@ -100,7 +100,7 @@ static int kv_str_or_null(ep_buf_t *o, const char *k, const char *v, bool comma,
   return rc;
 }
 
-/* The services block (#11), at the end of the record. */
+/* The services block (#11), before the contact block (#12). */
 static int service_fields(const ep_result_t *r, ep_buf_t *o, ep_err_t *err) {
   const char *strs[][2] = {
       {"service", r->service},           {"service_answer", r->service_answer},
@@ -114,7 +114,7 @@ static int service_fields(const ep_result_t *r, ep_buf_t *o, ep_err_t *err) {
   size_t n = sizeof strs / sizeof strs[0];
   int rc = EP_OK;
   for (size_t i = 0; i < n && rc == EP_OK; i++) {
-    rc = kv_str_or_null(o, strs[i][0], strs[i][1], i + 1 < n, err);
+    rc = kv_str_or_null(o, strs[i][0], strs[i][1], true, err); /* the contact block follows */
   }
   return rc;
 }
@@ -194,6 +194,7 @@ int ep_result_to_json(const ep_result_t *r, ep_buf_t *o, ep_err_t *err) {
   if (rc == EP_OK) rc = kv_str(o, "verdict", ep_verdict_name(r->verdict), true, err);
   if (rc == EP_OK) rc = kv_str(o, "why", r->verdict_why, true, err);
   if (rc == EP_OK) rc = service_fields(r, o, err);
+  if (rc == EP_OK) rc = ep_relay_contact_json(r->contact, o, false, err);
   if (rc == EP_OK) rc = ep_buf_append(o, "}\n", 2, err);
   return rc;
 }

@@ -12,6 +12,7 @@
 #include "lib/buf.h"
 #include "lib/err.h"
 #include "probe/engine/classify.h"
+#include "probe/engine/contact.h"
 
 #define EP_RESULT_SCHEMA "exitprobe/result/1"
 
@@ -57,6 +58,9 @@ typedef struct ep_result {
   ep_svc_id_kind_t identity_kind;      /* EP_SVC_ID_NONE: null */
   char confirm_target[256];            /* the second default target re-test, "" none */
   ep_class_t confirm_cls;              /* its class (EP_CLASS_COUNT: none) */
+  /* Issue #12: the exit's contact information (borrowed from the caller:
+   * ep_scan_relay_t.contact; NULL: unknown, written as nulls). */
+  const ep_relay_contact_t *contact;
 } ep_result_t;
 
 void ep_result_init(ep_result_t *r);

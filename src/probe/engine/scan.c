@@ -712,6 +712,7 @@ static void job_write(job_t *j, bool interrupted) {
     r.round = cfg->round;
     r.started = j->started_wall;
     r.exit = j->exit->ref;
+    r.contact = j->exit->contact;
     if (m->n_tried > 0) {
       r.first_hop = m->tried[m->n_tried - 1]->relay->ref;
     }

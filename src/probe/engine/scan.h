@@ -33,6 +33,7 @@ typedef struct ep_scan_relay {
   uint16_t control_port;         /* a port its policy accepts that is not probed; 0: none */
   uint32_t ports_mask;           /* bit i: probe cfg->ports[i]; 0: every port */
   const void *handle;            /* the caller's own relay object (for cfg->related) */
+  const ep_relay_contact_t *contact;  /* its contact info (caller-owned, outlives the scan); NULL: unknown */
 } ep_scan_relay_t;
 
 typedef struct ep_scan_cfg {

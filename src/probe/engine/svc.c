@@ -107,6 +107,13 @@ ep_svc_status_t ep_svc_fail(ep_svc_t *sv, ep_svc_status_t st, const char *fmt, .
   vsnprintf(sv->res.why, sizeof sv->res.why, fmt, ap);
   va_end(ap);
   sv->res.status = st;
+  if (sv->res.id_kind != EP_SVC_ID_CERT) {
+    /* Words that are not the protocol name nothing: only a certificate, or a
+     * greeting that is the protocol, says who answered (a flood's first line
+     * must not outvote the real destination). */
+    sv->res.id_kind = EP_SVC_ID_NONE;
+    sv->res.identity[0] = 0;
+  }
   return st;
 }
 
