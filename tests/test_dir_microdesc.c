@@ -540,6 +540,23 @@ START_TEST(oversize_costs_only_itself) {
 }
 END_TEST
 
+/* A CollecTor microdescriptor file: "@type microdescriptor 1.0" first. */
+START_TEST(collector_type_annotation) {
+  size_t n;
+  char *t = (char *)tu_read_data("dir/microdescs-2022-11-19", &n);
+  const char *ann = "@type microdescriptor 1.0\n";
+  size_t m = n;
+  char *u = splice(t, &m, 0, ann, strlen(ann));
+  ep_err_t err = {0};
+  ep_microdescs_t *l = ep_microdescs_parse(u, m, 0, &err);
+  ck_assert_msg(l != NULL, "%s", err.msg);
+  ck_assert_uint_eq(ep_microdescs_count(l), 1788);
+  ep_microdescs_free(l);
+  free(u);
+  free(t);
+}
+END_TEST
+
 static Suite *dir_microdesc_suite(void) {
   Suite *s = suite_create("dir_microdesc");
   TCase *tc = tcase_create("core");
@@ -553,6 +570,7 @@ static Suite *dir_microdesc_suite(void) {
   tcase_add_test(tc, oversized_onion_key);
   tcase_add_test(tc, skip_invalid_keeps_the_rest);
   tcase_add_test(tc, oversize_costs_only_itself);
+  tcase_add_test(tc, collector_type_annotation);
   suite_add_tcase(s, tc);
   return s;
 }
