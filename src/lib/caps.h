@@ -49,4 +49,8 @@
 #define EP_CAP_VIOLATORS        131072u          /* violators listed in a round's summary */
 #define EP_CAP_HELD_RECORDS     131072u          /* records waiting for the target to answer */
 
+/* Public network (#13, engineer ipv6). */
+#define EP_CAP_PATH             4096u            /* a file path built from a directory and a name */
+#define EP_CAP_VANTAGE          64u              /* bytes of a --vantage name */
+
 #endif
