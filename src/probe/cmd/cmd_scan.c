@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/caps.h"
 #include "lib/log.h"
 #include "lib/timeutil.h"
 #include "lib/vec.h"
@@ -50,6 +51,19 @@ typedef struct scan_opts {
   ep_opt_list_t hops;
   uint16_t control_port;
 } scan_opts_t;
+
+/* --vantage NAME: 1..EP_CAP_VANTAGE bytes of [A-Za-z0-9._:@-]. */
+_Static_assert(EP_CAP_VANTAGE == 64, "--vantage's help says 64");
+static int parse_vantage(void *dst, const char *v, ep_err_t *err) {
+  size_t n = strlen(v);
+  if (n == 0 || n > EP_CAP_VANTAGE || strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                 "0123456789._:@-") != n) {
+    (void)err;
+    return EP_ERR_MALFORMED;
+  }
+  *(const char **)dst = v;
+  return EP_OK;
+}
 
 static int read_list_file(void *dst, const char *path, ep_err_t *err);
 
@@ -124,6 +138,10 @@ static const ep_opt_t scan_table[] = {
   SCAN_FLAG("--json", json_stdout,
             "  --json                JSON Lines records on stdout; the summary goes to stderr\n"),
   SCAN_FLAG("--quiet", quiet, "  --quiet               no progress on stderr\n"),
+  {.name = "--vantage", .kind = EP_OPT_FUNC, EP_OPT_AT(scan_opts_t, cfg.vantage), .fn = parse_vantage,
+   .want = "1 to 64 characters of A-Z a-z 0-9 . _ : @ -",
+   .help = "  --vantage NAME        stamp every record with where it was measured from (a host\n"
+           "                        name, e.g. \"fra1\"): see the README's vantage points\n"},
   {.name = "--help", .short_name = 'h', .kind = EP_OPT_HELP,
    .help = "  -h, --help            this help\n"},
 };

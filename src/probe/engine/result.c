@@ -19,6 +19,7 @@ void ep_result_init(ep_result_t *r) {
   r->policy_basis = "unknown";
   r->retry_cls = EP_CLASS_COUNT;
   r->verdict = EP_VERDICT_INCONCLUSIVE;
+  r->ip_version = 4;
 }
 
 static int key(ep_buf_t *o, const char *k, ep_err_t *err) {
@@ -33,6 +34,18 @@ static int kv_str(ep_buf_t *o, const char *k, const char *v, bool comma, ep_err_
   }
   if (rc == EP_OK && comma) {
     rc = ep_buf_append(o, ",", 1, err);
+  }
+  return rc;
+}
+
+/* A string, or null when empty. */
+static int kv_str_or_null(ep_buf_t *o, const char *k, const char *v, bool comma, ep_err_t *err) {
+  if (v[0] != '\0') {
+    return kv_str(o, k, v, comma, err);
+  }
+  int rc = key(o, k, err);
+  if (rc == EP_OK) {
+    rc = ep_buf_append_str(o, comma ? "null," : "null", err);
   }
   return rc;
 }
@@ -134,7 +147,11 @@ int ep_result_to_json(const ep_result_t *r, ep_buf_t *o, ep_err_t *err) {
     rc = kv_str(o, "retry_first_hop", r->retry_first_hop, true, err);
   }
   if (rc == EP_OK) rc = kv_str(o, "verdict", ep_verdict_name(r->verdict), true, err);
-  if (rc == EP_OK) rc = kv_str(o, "why", r->verdict_why, false, err);
+  if (rc == EP_OK) rc = kv_str(o, "why", r->verdict_why, true, err);
+  /* public network (#13) */
+  if (rc == EP_OK) rc = kv_str_or_null(o, "vantage", r->vantage, true, err);
+  if (rc == EP_OK) rc = kv_int(o, "ip_version", r->ip_version, false, true, err);
+  if (rc == EP_OK) rc = kv_str_or_null(o, "connected_addr", r->connected_addr, false, err);
   if (rc == EP_OK) rc = ep_buf_append(o, "}\n", 2, err);
   return rc;
 }

@@ -556,6 +556,7 @@ static void job_write(job_t *j, bool interrupted) {
     }
     snprintf(r.target_host, sizeof r.target_host, "%s", cfg->target_host);
     r.port = cfg->ports[p];
+    snprintf(r.vantage, sizeof r.vantage, "%s", cfg->vantage != NULL ? cfg->vantage : "");
     if (st != NULL && st->o.ended && st->end_has_addr) {
       ep_ipaddr_format(r.exitpolicy_addr, sizeof r.exitpolicy_addr, &st->end_addr);
       r.exitpolicy_ttl = st->end_ttl == EP_TTL_ABSENT ? -1 : (int64_t)st->end_ttl;

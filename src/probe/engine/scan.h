@@ -64,6 +64,8 @@ typedef struct ep_scan_cfg {
   void *full_policy_arg;
   ep_cell_trace_fn trace;        /* optional per-cell trace for every link */
   void *trace_arg;
+  /* public network (#13) */
+  const char *vantage;           /* stamped in every record (NULL: null) */
 } ep_scan_cfg_t;
 
 void ep_scan_cfg_defaults(ep_scan_cfg_t *cfg);
