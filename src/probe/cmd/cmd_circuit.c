@@ -280,6 +280,7 @@ static const ep_opt_t circuit_table[] = {
   {.name = "--timeout", .kind = EP_OPT_DURATION, EP_OPT_AT(circuit_opts_t, timeout_ms), .min = 1,
    .help = "  --timeout DURATION  per stream (default 10s) and per link stage\n"},
   CIRCUIT_FLAG("--trace", trace, "  --trace             print every cell in and out, one line each\n"),
+  EP_OPT_OUTBOUND_ADDRESS("  --outbound-address A  connect from local address A (once per family)\n"),
   {.name = "--help", .short_name = 'h', .kind = EP_OPT_HELP, .help = "  -h, --help          this help\n"},
 };
 

@@ -103,6 +103,8 @@ static const ep_opt_t exits_table[] = {
              "  --include-badexit       also list relays flagged BadExit\n"),
   EXITS_FLAG("--json", json,
              "  --json                  JSON Lines (schema exitprobe/exit/1), one relay per line\n"),
+  EP_OPT_OUTBOUND_ADDRESS("  --outbound-address A    connect from local address A (IPv4 and/or IPv6: once\n"
+                          "                          per family), like tor's OutboundBindAddress\n"),
   {.name = "--help", .short_name = 'h', .kind = EP_OPT_HELP,
    .help = "  -h, --help              this help\n"},
 };

@@ -142,6 +142,8 @@ static const ep_opt_t scan_table[] = {
    .want = "1 to 64 characters of A-Z a-z 0-9 . _ : @ -",
    .help = "  --vantage NAME        stamp every record with where it was measured from (a host\n"
            "                        name, e.g. \"fra1\"): see the README's vantage points\n"},
+  EP_OPT_OUTBOUND_ADDRESS("  --outbound-address A  connect from local address A (IPv4 and/or IPv6: once\n"
+                          "                        per family), like tor's OutboundBindAddress\n"),
   {.name = "--help", .short_name = 'h', .kind = EP_OPT_HELP,
    .help = "  -h, --help            this help\n"},
 };
