@@ -143,7 +143,8 @@ check "from an address on no interface: no directory (exit 3), says why" \
 	'[ "$(cat "$tmp/nobind.rc")" = 3 ] && grep -q "cannot bind to the outbound address 192.0.2.1" "$tmp/nobind.err"'
 
 # 8. --tor-data-dir (#13): a tor of the network's own DataDirectory (cached-microdesc-consensus,
-#    cached-certs, cached-microdescs(.new)), read as files: the same list, no request.
+#    cached-certs, cached-microdescs(.new), and an authority's cached-descriptors: full policies), read
+#    as files: the same list, answered by the full policies, no request.
 netdir=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["dir"])' "$EXITPROBE_TESTNET_MANIFEST")
 datadir=""
 for d in "$netdir"/*/data; do
@@ -158,7 +159,7 @@ if [ -n "$datadir" ]; then
 	cp -r "$datadir" "$tmp/datadir"   # a snapshot: the tor keeps writing its own
 	run datadir --dir-authorities "$EXITPROBE_TESTNET_DIRAUTH" --no-cache --tor-data-dir "$tmp/datadir"
 	check "--tor-data-dir: exit status 0" '[ "$(cat "$tmp/datadir.rc")" = 0 ]'
-	check "--tor-data-dir: same list" 'compare datadir'
+	check "--tor-data-dir: same list (full policies from cached-descriptors)" 'compare datadir full'
 	check "--tor-data-dir: read from files" 'grep -q "consensus from file" "$tmp/datadir.err"'
 fi
 
