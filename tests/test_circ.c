@@ -80,6 +80,10 @@ typedef struct relay {
   size_t https_req_len;
 } relay_t;
 
+/* RELAY_BEGIN flags the client asks with on port 25 (#13: IPv6), and the
+ * flags the relay saw there. */
+static uint32_t begin_flags_sent, begin_flags_seen;
+
 static void put_cell(relay_t *r, int proto, uint32_t circ_id, uint8_t cmd, const uint8_t *p, size_t n) {
   uint8_t cell[EP_CELL_VAR_HEADER_MAX + 4096];
   ep_err_t e = {0};
@@ -295,6 +299,11 @@ static void on_begin(relay_t *r, const ep_relay_msg_t *m) {
   x.stream_id = m->stream_id;
   ep_ipaddr_t lo = {.family = EP_IPADDR_V4, .bytes = {127, 0, 0, 1}};
   if (m->u.begin.port == 25) {
+    /* an exit asked for IPv6 connects over IPv6 and says so */
+    begin_flags_seen = m->u.begin.flags;
+    if (m->u.begin.flags & EP_BEGIN_FLAG_IPV6_OK) {
+      lo = (ep_ipaddr_t){.family = EP_IPADDR_V6, .bytes = {[15] = 1}};
+    }
     x.command = EP_RELAY_CONNECTED;
     x.u.connected = (ep_relay_connected_t){.has_addr = true, .addr = lo, .has_ttl = true, .ttl = 300};
     send_msg(r, 1, &x);
@@ -469,7 +478,8 @@ static void on_opened(void *arg, ep_ncirc_t *c) {
   ep_err_t e = {0};
   ep_streamrec_init(&cl->a, cl->a_data, sizeof cl->a_data);
   ep_streamrec_init(&cl->b, NULL, 0);
-  ck_assert_msg(ep_ncirc_begin(c, &cl->a, "127.0.0.1", 25, 5000, &e) == EP_OK, "%s", e.msg);
+  ck_assert_msg(ep_ncirc_begin_flags(c, &cl->a, begin_flags_sent ? "[::1]" : "127.0.0.1", 25,
+                                     begin_flags_sent, 5000, &e) == EP_OK, "%s", e.msg);
   ck_assert_msg(ep_ncirc_begin(c, &cl->b, "127.0.0.1", 80, 5000, &e) == EP_OK, "%s", e.msg);
   ck_assert_uint_eq(cl->a.state, EP_SREC_BEGUN);
 }
@@ -826,11 +836,34 @@ START_TEST(scan_tls_through_the_stream) {
 }
 END_TEST
 
+/* #13: BEGIN flags asking for IPv6 reach the exit as sent, to an IPv6
+ * literal in brackets; CONNECTED's IPv6 address is recorded. */
+START_TEST(begin_flags_ask_for_ipv6) {
+  fixture_t fx;
+  begin_flags_sent = EP_BEGIN_FLAG_IPV6_OK | EP_BEGIN_FLAG_IPV4_NOT_OK | EP_BEGIN_FLAG_IPV6_PREFERRED;
+  begin_flags_seen = 0;
+  run(&fx, M_GOOD, 5000, true, 1);
+  ck_assert_uint_eq(begin_flags_seen, 7);
+  ck_assert(fx.cl.a.connected && fx.cl.a.conn_has_addr);
+  ck_assert_uint_eq(fx.cl.a.conn_addr.family, EP_IPADDR_V6);
+  ck_assert_uint_eq(fx.cl.a.conn_addr.bytes[15], 1);
+  begin_flags_sent = 0;
+  teardown_fx(&fx);
+  /* without flags: none on the wire */
+  begin_flags_seen = 99;
+  run(&fx, M_GOOD, 5000, true, 1);
+  ck_assert_uint_eq(begin_flags_seen, 0);
+  ck_assert_uint_eq(fx.cl.a.conn_addr.family, EP_IPADDR_V4);
+  teardown_fx(&fx);
+}
+END_TEST
+
 static Suite *circ_suite(void) {
   Suite *s = suite_create("circ");
   TCase *t = tcase_create("driver");
   tcase_set_timeout(t, 60);
   tcase_add_test(t, opens_after_created2_and_extended2);
+  tcase_add_test(t, begin_flags_ask_for_ipv6);
   tcase_add_test(t, one_hop_opens_after_created2);
   tcase_add_test(t, destroy_mid_extend_fails_with_reason_and_hop);
   tcase_add_test(t, silent_extend_fails_at_the_deadline);

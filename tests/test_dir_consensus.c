@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -315,6 +316,66 @@ static ep_authcerts_t *some_certs(size_t keep) {
   free(t);
   return l;
 }
+
+/* Text of a data file with `ann` inserted before every occurrence of
+ * `before` (NULL: once, at the start). */
+static char *annotated(const char *rel, const char *ann, const char *before, size_t *outlen) {
+  size_t n;
+  char *t = (char *)tu_read_data(rel, &n);
+  size_t cap = n * 2 + 4096, o = 0;
+  char *out = malloc(cap);
+  ck_assert_ptr_nonnull(out);
+  size_t al = strlen(ann), bl = before ? strlen(before) : 0;
+  for (size_t i = 0; i < n; i++) {
+    bool at = before ? (i == 0 || t[i - 1] == '\n') && n - i >= bl && memcmp(t + i, before, bl) == 0
+                     : i == 0;
+    if (at) {
+      ck_assert_uint_lt(o + al, cap);
+      memcpy(out + o, ann, al);
+      o += al;
+    }
+    ck_assert_uint_lt(o, cap);
+    out[o++] = t[i];
+  }
+  free(t);
+  *outlen = o;
+  return out;
+}
+
+/* CollecTor files start with "@type ..." (one per document): accepted for
+ * consensuses (the signatures still verify: the line is not signed) and
+ * authority certificates, as microdescriptors and server descriptors already
+ * take annotations. */
+START_TEST(collector_type_annotations) {
+  size_t cn, kn;
+  char *certs_text = annotated("dir/cached-certs-2022-11-19", "@type dir-key-certificate-3 1.0\n",
+                               "dir-key-certificate-version", &kn);
+  ep_err_t err = {0};
+  ep_authcerts_t *certs = ep_authcerts_parse(certs_text, kn, &err);
+  ck_assert_msg(certs != NULL, "%s", err.msg);
+  ck_assert_uint_eq(ep_authcerts_count(certs), 9);
+  ep_dir_authset_t *auths = auths_file("dir/authorities-2022-11-19.torrc");
+  time_t now = tor_time("2022-11-19 11:30:00");
+  char *cons = annotated("dir/consensus-md-2022-11-19",
+                         "@type network-status-microdesc-consensus-3 1.0\n", NULL, &cn);
+  ep_consensus_t *c = ep_consensus_parse(cons, cn, &err);
+  ck_assert_msg(c != NULL, "%s", err.msg);
+  ck_assert_int_eq(ep_consensus_verify(c, auths, certs, now, 0, &err), EP_OK);
+  ep_consensus_free(c);
+  /* only a leading @type line: anything else stays an error */
+  memcpy(cons, "@tipe", 5);
+  ck_assert_ptr_null(ep_consensus_parse(cons, cn, &err));
+  free(cons);
+  /* an annotation inside a certificate is not one of CollecTor's */
+  char *bad = annotated("dir/cached-certs-2022-11-19", "@type x 1.0\n", "dir-key-published", &kn);
+  ck_assert_ptr_null(ep_authcerts_parse(bad, kn, &err));
+  ck_assert_ptr_nonnull(strstr(err.msg, "annotation inside a certificate"));
+  free(bad);
+  ep_authcerts_free(certs);
+  ep_dir_authset_free(auths);
+  free(certs_text);
+}
+END_TEST
 
 START_TEST(signatures_fail_clearly) {
   ep_dir_authset_t *auths = auths_file("dir/authorities-2022-11-19.torrc");
@@ -653,6 +714,7 @@ static Suite *dir_consensus_suite(void) {
   tcase_add_test(tc, certs_tampered_fail);
   tcase_add_test(tc, other_certs_parse);
   tcase_add_test(tc, signatures_2022_verify);
+  tcase_add_test(tc, collector_type_annotations);
   tcase_add_test(tc, signatures_fail_clearly);
   tcase_add_test(tc, excerpt_2026_fails_verification);
   tcase_add_test(tc, testnet_verifies);

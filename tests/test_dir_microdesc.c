@@ -470,6 +470,93 @@ START_TEST(single_pass_split_same_as_two_passes) {
 }
 END_TEST
 
+/* Insert ins (nins bytes) into t[0..*n) at offset at; a new buffer. */
+static char *splice(const char *t, size_t *n, size_t at, const char *ins, size_t nins) {
+  char *o = malloc(*n + nins);
+  ck_assert_ptr_nonnull(o);
+  memcpy(o, t, at);
+  memcpy(o + at, ins, nins);
+  memcpy(o + at + nins, t + at, *n - at);
+  *n += nins;
+  return o;
+}
+
+/* ../shared/findings: one over-size microdescriptor (a line over
+ * EP_CAP_DOC_LINE, an object over EP_CAP_DOC_OBJECT or over the onion-key
+ * cap) in the real 2022-11-19 file costs only itself when skipping; strict
+ * parsing still refuses the file. */
+START_TEST(oversize_costs_only_itself) {
+  size_t n0;
+  char *orig = (char *)tu_read_data("dir/microdescs-2022-11-19", &n0);
+  /* the 100th microdescriptor's ntor-onion-key line */
+  char *p = orig;
+  for (int i = 0; i < 100; i++) {
+    p = strstr(p + 1, "\nntor-onion-key ");
+    ck_assert_ptr_nonnull(p);
+  }
+  size_t at_line = (size_t)(p - orig) + 1 + strlen("ntor-onion-key ");
+  /* the 200th onion-key object's body */
+  char *k = orig;
+  for (int i = 0; i < 200; i++) {
+    k = strstr(k + 1, "-----BEGIN RSA PUBLIC KEY-----\n");
+    ck_assert_ptr_nonnull(k);
+  }
+  size_t at_obj = (size_t)(k - orig) + strlen("-----BEGIN RSA PUBLIC KEY-----\n");
+  struct {
+    size_t at, len;
+    bool lines;   /* split into 64-char base64 lines */
+    const char *want;
+  } cases[] = {
+      {at_line, 70000, false, "line longer than EP_CAP_DOC_LINE"},
+      {at_obj, 8000, true, "object too large"},
+      {at_obj, 100000, true, "object larger than EP_CAP_DOC_OBJECT"},
+  };
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    size_t len = cases[c].len, nins = len + (cases[c].lines ? len / 64 : 0);
+    char *ins = malloc(nins);
+    ck_assert_ptr_nonnull(ins);
+    for (size_t i = 0, j = 0; i < len; i++) {
+      ins[j++] = 'A';
+      if (cases[c].lines && i % 64 == 63) {
+        ins[j++] = '\n';
+      }
+    }
+    size_t n = n0;
+    char *t = splice(orig, &n, cases[c].at, ins, nins);
+    ep_err_t err = {0};
+    ck_assert_ptr_null(ep_microdescs_parse(t, n, 0, &err));
+    ck_assert_msg(strstr(err.msg, cases[c].want) != NULL, "strict %zu: %s", c, err.msg);
+    ep_microdescs_t *l = ep_microdescs_parse(t, n, EP_MD_SKIP_INVALID, &err);
+    ck_assert_msg(l != NULL, "case %zu: %s", c, err.msg);
+    ck_assert_uint_eq(ep_microdescs_count(l), 1787);
+    ck_assert_uint_eq(ep_microdescs_n_invalid(l), 1);
+    ck_assert_msg(strstr(ep_microdescs_first_error(l), cases[c].want) != NULL, "%zu: %s", c,
+                  ep_microdescs_first_error(l));
+    ep_microdescs_free(l);
+    free(t);
+    free(ins);
+  }
+  free(orig);
+}
+END_TEST
+
+/* A CollecTor microdescriptor file: "@type microdescriptor 1.0" first. */
+START_TEST(collector_type_annotation) {
+  size_t n;
+  char *t = (char *)tu_read_data("dir/microdescs-2022-11-19", &n);
+  const char *ann = "@type microdescriptor 1.0\n";
+  size_t m = n;
+  char *u = splice(t, &m, 0, ann, strlen(ann));
+  ep_err_t err = {0};
+  ep_microdescs_t *l = ep_microdescs_parse(u, m, 0, &err);
+  ck_assert_msg(l != NULL, "%s", err.msg);
+  ck_assert_uint_eq(ep_microdescs_count(l), 1788);
+  ep_microdescs_free(l);
+  free(u);
+  free(t);
+}
+END_TEST
+
 static Suite *dir_microdesc_suite(void) {
   Suite *s = suite_create("dir_microdesc");
   TCase *tc = tcase_create("core");
@@ -482,6 +569,8 @@ static Suite *dir_microdesc_suite(void) {
   tcase_add_test(tc, bad_microdescs);
   tcase_add_test(tc, oversized_onion_key);
   tcase_add_test(tc, skip_invalid_keeps_the_rest);
+  tcase_add_test(tc, oversize_costs_only_itself);
+  tcase_add_test(tc, collector_type_annotation);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -327,6 +327,42 @@ START_TEST(one_bad_descriptor_costs_only_itself) {
 }
 END_TEST
 
+/* ../shared/findings: an over-size line (over EP_CAP_DOC_LINE) or object
+ * (over EP_CAP_DOC_OBJECT) in one descriptor costs only that descriptor. */
+START_TEST(oversize_costs_only_itself) {
+  size_t n0;
+  char *orig = (char *)tu_read_data("dir/testnet-server-all", &n0);
+  const char *anchor[2] = {"\nplatform ", "-----BEGIN SIGNATURE-----\n"};
+  const char *want[2] = {"line longer than EP_CAP_DOC_LINE", "object larger than EP_CAP_DOC_OBJECT"};
+  for (int c = 0; c < 2; c++) {
+    char *z = malloc(n0 + 1);
+    ck_assert_ptr_nonnull(z);
+    memcpy(z, orig, n0);
+    z[n0] = '\0';
+    char *a = strstr(nth_router(z, 4), anchor[c]);
+    ck_assert_ptr_nonnull(a);
+    size_t at = (size_t)(a - z) + strlen(anchor[c]);
+    size_t len = c == 0 ? 70000 : 100000, nins = len + (c == 0 ? 0 : len / 64);
+    char *t = malloc(n0 + nins + 1);
+    ck_assert_ptr_nonnull(t);
+    memcpy(t, z, at);
+    size_t j = at;
+    for (size_t i = 0; i < len; i++) {
+      t[j++] = c == 0 ? 'x' : 'A';
+      if (c == 1 && i % 64 == 63) {
+        t[j++] = '\n';
+      }
+    }
+    memcpy(t + j, z + at, n0 - at);
+    t[n0 + nins] = '\0';
+    check_skipped(t, n0 + nins, 14, want[c]);
+    free(t);
+    free(z);
+  }
+  free(orig);
+}
+END_TEST
+
 START_TEST(ed25519_certificates) {
   uint8_t seed[32] = {1, 2, 3}, pk[32], sk[64], cert[200];
   ep_ed25519_seed_keypair(pk, sk, seed);
@@ -381,6 +417,7 @@ static Suite *dir_routerdesc_suite(void) {
   tcase_add_test(tc, malformed_descriptors);
   tcase_add_test(tc, one_bad_descriptor_costs_only_itself);
   tcase_add_test(tc, ed25519_certificates);
+  tcase_add_test(tc, oversize_costs_only_itself);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -1193,7 +1193,8 @@ START_TEST(offline_files) {
   snprintf(md, sizeof md, "%s", tu_data_path("dirclient/micro-d"));
   snprintf(certs, sizeof certs, "%s", tu_data_path("dirclient/keys-all"));
   snprintf(descs, sizeof descs, "%s", tu_data_path("dirclient/server-all"));
-  ep_dirclient_files_t f = {.consensus = cons, .microdescs = md, .certs = certs};
+  const char *mds[] = {md}, *dls[] = {descs};
+  ep_dirclient_files_t f = {.consensus = cons, .microdescs = mds, .n_microdescs = 1, .certs = certs};
   /* Live check against a fixed now. */
   o.now = sample_va() + 5;
   ep_dirclient_stats_t st;
@@ -1222,12 +1223,13 @@ START_TEST(offline_files) {
   ck_assert_msg(strstr(err.msg, "not even reasonably live") != NULL, "%s", err.msg);
   f.at = sample_va() + 5;
   /* Full policies from server descriptors. */
-  f.descs = descs;
+  f.descs = dls;
+  f.n_descs = 1;
   nd = ep_dirclient_load_files(&f, &o, &st, &err);
   ck_assert_msg(nd != NULL, "%s", err.msg);
   ck_assert_uint_eq(st.descs_used, 15);
   ep_netdir_free(nd);
-  f.descs = NULL;
+  f.n_descs = 0;
   /* No certificates and no cache: refused, saying what to give. */
   f.certs = NULL;
   nd = ep_dirclient_load_files(&f, &o, &st, &err);
@@ -1285,7 +1287,9 @@ START_TEST(offline_2022_public_network) {
   snprintf(cons, sizeof cons, "%s", tu_data_path("dir/consensus-md-2022-11-19"));
   snprintf(md, sizeof md, "%s", tu_data_path("dir/microdescs-2022-11-19"));
   snprintf(certs, sizeof certs, "%s", tu_data_path("dir/cached-certs-2022-11-19"));
-  ep_dirclient_files_t f = {.consensus = cons, .microdescs = md, .certs = certs, .has_at = true};
+  const char *mds[] = {md};
+  ep_dirclient_files_t f = {.consensus = cons, .microdescs = mds, .n_microdescs = 1, .certs = certs,
+                            .has_at = true};
   ck_assert_int_eq(ep_time_parse_tor("2022-11-19 10:30:00", 19, &f.at), 0);
   /* With the authorities of 2022. */
   ep_dir_authset_t *a2022 = ep_dir_authset_load(tu_data_path("dir/authorities-2022-11-19.torrc"),

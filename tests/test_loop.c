@@ -975,6 +975,69 @@ START_TEST(tls_against_a_non_tls_server_fails_clearly) {
 }
 END_TEST
 
+/* --outbound-address: a connect to 127.0.0.1 comes from 127.0.0.2 (the
+ * listener sees it as the peer); an address not on this host fails at bind
+ * with a clear error, before any packet; cleared, connects are as before. */
+START_TEST(outbound_address_binds_before_connect) {
+  uint16_t port;
+  int lfd = listen_local(&port);
+  ep_addr_t dst, src;
+  ep_err_t err = {0};
+  ck_assert_int_eq(ep_addr_from_ip(&dst, "127.0.0.1", port, &err), EP_OK);
+  const char *froms[] = {"127.0.0.2", NULL};
+  for (int k = 0; k < 2; k++) {
+    if (froms[k] != NULL) {
+      ck_assert_int_eq(ep_addr_from_ip(&src, froms[k], 4321, &err), EP_OK);
+      ep_tcp_set_outbound(&src);
+    } else {
+      ep_tcp_set_outbound(NULL);
+    }
+    int fd, se;
+    int rc = ep_tcp_connect_start(&dst, &fd, &se, &err);
+    ck_assert_msg(rc == EP_OK || rc == EP_NEED_MORE, "%s", err.msg);
+    int afd = -1;
+    for (int i = 0; i < 1000 && afd < 0; i++) {
+      afd = accept(lfd, NULL, NULL);
+      if (afd < 0) {
+        usleep(1000);
+      }
+    }
+    ck_assert_int_ge(afd, 0);
+    struct sockaddr_in peer;
+    socklen_t pl = sizeof peer;
+    ck_assert_int_eq(getpeername(afd, (struct sockaddr *)&peer, &pl), 0);
+    char ip[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof ip);
+    ck_assert_str_eq(ip, froms[k] != NULL ? froms[k] : "127.0.0.1");
+    ck_assert_uint_ne(ntohs(peer.sin_port), 4321); /* the port is the kernel's */
+    close(afd);
+    close(fd);
+  }
+  /* TEST-NET-1 is on no interface here: bind fails (EADDRNOTAVAIL) */
+  ck_assert_int_eq(ep_addr_from_ip(&src, "192.0.2.1", 0, &err), EP_OK);
+  ep_tcp_set_outbound(&src);
+  int fd, se;
+  ck_assert_int_eq(ep_tcp_connect_start(&dst, &fd, &se, &err), EP_ERR_IO);
+  ck_assert_int_eq(fd, -1);
+  ck_assert_int_eq(se, EADDRNOTAVAIL);
+  ck_assert_msg(strstr(err.msg, "cannot bind to the outbound address 192.0.2.1:0: EADDRNOTAVAIL") != NULL,
+                "%s", err.msg);
+  /* an IPv4 outbound address leaves IPv6 connects alone */
+  ep_addr_t d6;
+  ck_assert_int_eq(ep_addr_from_ip(&d6, "::1", closed_port(), &err), EP_OK);
+  memset(&err, 0, sizeof err);
+  int rc = ep_tcp_connect_start(&d6, &fd, &se, &err);
+  ck_assert(rc == EP_NEED_MORE || rc == EP_OK || se == ECONNREFUSED || se == EADDRNOTAVAIL ||
+            se == ENETUNREACH || se == EAFNOSUPPORT);
+  ck_assert_ptr_null(strstr(err.msg, "outbound"));
+  if (fd >= 0) {
+    close(fd);
+  }
+  ep_tcp_set_outbound(NULL);
+  close(lfd);
+}
+END_TEST
+
 static Suite *loop_suite(void) {
   Suite *s = suite_create("loop");
   TCase *t = tcase_create("timers");
@@ -1004,6 +1067,7 @@ static Suite *loop_suite(void) {
   tcase_add_test(t, tls_abrupt_close_is_an_unclean_eof);
   tcase_add_test(t, tls_full_input_buffer_is_a_limit);
   tcase_add_test(t, tls_against_a_non_tls_server_fails_clearly);
+  tcase_add_test(t, outbound_address_binds_before_connect);
   suite_add_tcase(s, t);
   return s;
 }

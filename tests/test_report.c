@@ -66,6 +66,40 @@ START_TEST(result_record_is_valid_json) {
 }
 END_TEST
 
+/* #13's block: vantage and connected_addr are null until set; ip_version
+ * is 4 unless the probe asked for IPv6. */
+START_TEST(result_public_network_fields) {
+  ep_result_t r;
+  make_result(&r, 1, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "x", EP_CLASS_REACHABLE,
+              EP_VERDICT_HONOURS);
+  for (int k = 0; k < 2; k++) {
+    if (k == 1) {
+      snprintf(r.vantage, sizeof r.vantage, "fra1");
+      r.ip_version = 6;
+      snprintf(r.connected_addr, sizeof r.connected_addr, "::1");
+    }
+    ep_buf_t b;
+    ep_buf_init(&b, 64 * 1024, "record", 0);
+    ck_assert_int_eq(ep_result_to_json(&r, &b, NULL), EP_OK);
+    ep_err_t err = {0};
+    ep_json_t *j = ep_json_parse((const char *)b.data, b.len - 1, &err);
+    ck_assert_msg(j != NULL, "%s", err.msg);
+    if (k == 0) {
+      ck_assert_int_eq(ep_json_type(ep_json_get(j, "vantage")), EP_JSON_NULL);
+      ck_assert_int_eq(ep_json_type(ep_json_get(j, "connected_addr")), EP_JSON_NULL);
+      ck_assert_ptr_nonnull(strstr((const char *)b.data, "\"ip_version\":4,"));
+    } else {
+      ck_assert_str_eq(ep_json_get_str(j, "vantage"), "fra1");
+      ck_assert_str_eq(ep_json_get_str(j, "connected_addr"), "::1");
+      ck_assert_ptr_nonnull(strstr((const char *)b.data, "\"ip_version\":6,"));
+    }
+    ck_assert_str_eq(ep_json_get_str(j, "why"), "because");
+    ep_json_free(j);
+    ep_buf_free(&b);
+  }
+}
+END_TEST
+
 START_TEST(report_finds_consistent_violators) {
   char path[] = "/tmp/exitprobe-test-report-XXXXXX";
   int fd = mkstemp(path);
@@ -146,6 +180,7 @@ static Suite *report_suite(void) {
   Suite *s = suite_create("report");
   TCase *tc = tcase_create("core");
   tcase_add_test(tc, result_record_is_valid_json);
+  tcase_add_test(tc, result_public_network_fields);
   tcase_add_test(tc, report_finds_consistent_violators);
   suite_add_tcase(s, tc);
   return s;

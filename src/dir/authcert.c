@@ -186,7 +186,9 @@ ep_authcerts_t *ep_authcerts_parse(const char *text, size_t len, ep_err_t *err) 
     return NULL;
   }
   ep_dir_lexer_t lx;
-  ep_dir_lexer_init(&lx, text, len, DOC, 0);
+  /* CollecTor's "@type dir-key-certificate-3 1.0" lines (one per file,
+   * so one per certificate when files are concatenated) */
+  ep_dir_lexer_init(&lx, text, len, DOC, EP_DIR_ANNOTATIONS_OK);
   ep_dir_tok_t tok;
   ep_dir_sec_t sec;
   ep_authcert_t *cur = NULL;
@@ -199,6 +201,14 @@ ep_authcerts_t *ep_authcerts_parse(const char *text, size_t len, ep_err_t *err) 
     }
     if (rc == 0) {
       break;
+    }
+    if (tok.id == EP_DIR_KW_ANNOTATION) {
+      if (cur != NULL) {
+        rc = ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: annotation inside a certificate", DOC,
+                        tok.lineno);
+        goto fail;
+      }
+      continue;
     }
     if (ep_dir_tok_is(&tok, "dir-key-certificate-version")) {
       if (cur != NULL) {

@@ -293,6 +293,11 @@ static ep_consensus_t *parse_text(char *text, size_t len, ep_err_t *err) {
 }
 
 ep_consensus_t *ep_consensus_parse(const char *text, size_t len, ep_err_t *err) {
+  /* A CollecTor file's "@type network-status-... 1.0" line is not signed:
+   * the document starts after it. */
+  size_t skip = ep_dir_type_annotation_len(text, len);
+  text += skip;
+  len -= skip;
   char *copy = ep_dir_copy_text("consensus", text, len, EP_CAP_CONSENSUS, "EP_CAP_CONSENSUS", err);
   return copy != NULL ? parse_text(copy, len, err) : NULL;
 }

@@ -46,6 +46,7 @@ struct ep_microdescs {
   size_t n_invalid, alloc_invalid;
   char first_error[EP_ERR_MSG_MAX];
   ep_dir_digestidx_t index;  /* over the digests of v */
+  bool pool_full;            /* the list-wide summary pool hit its cap (fatal) */
 };
 
 void ep_microdescs_free(ep_microdescs_t *l) {
@@ -283,6 +284,7 @@ static int parse_one(ep_microdescs_t *l, ep_microdesc_t *md, ep_dir_lexer_t *lx,
         ep_err_t e2 = {0};
         uint32_t idx;
         if (ep_sumpool_intern(&l->sums, tok.argstr, tok.argstr_len, &idx, &e2) < 0) {
+          l->pool_full = e2.code == EP_ERR_LIMIT;
           rc = ep_err_set(err, e2.code, "%s line %zu: '%s': %s", DOC, tok.lineno, tok.rule->kw,
                           e2.msg);
         } else if (tok.id == K_P) {
@@ -382,7 +384,10 @@ ep_microdescs_t *ep_microdescs_parse(const char *text, size_t len, unsigned flag
       l->n++;
       continue;
     }
-    if (!(flags & EP_MD_SKIP_INVALID) || rc == EP_ERR_NOMEM || rc == EP_ERR_LIMIT) {
+    /* Only list-wide resources are fatal: an over-size line or object
+     * (EP_CAP_DOC_LINE, EP_CAP_DOC_OBJECT, the key cap) is one malformed
+     * microdescriptor like any other. */
+    if (!(flags & EP_MD_SKIP_INVALID) || rc == EP_ERR_NOMEM || l->pool_full) {
       if (err != NULL) {
         *err = e;
       }

@@ -528,8 +528,11 @@ ep_routerdescs_t *ep_routerdescs_parse_flags(const char *text, size_t len, unsig
       continue;
     }
     /* A malformed descriptor: fatal, or (EP_RD_SKIP_INVALID) dropped and
-     * parsing resumes at the next "router" line. Resource errors stay fatal. */
-    if (!(flags & EP_RD_SKIP_INVALID) || rc == EP_ERR_NOMEM || rc == EP_ERR_LIMIT) {
+     * parsing resumes at the next "router" line. List-wide resource errors
+     * stay fatal; an over-size line or object (EP_CAP_DOC_LINE,
+     * EP_CAP_DOC_OBJECT) costs only its descriptor. */
+    if (!(flags & EP_RD_SKIP_INVALID) || rc == EP_ERR_NOMEM ||
+        (rc == EP_ERR_LIMIT && l->n >= EP_RD_MAX_DESCS)) {
       goto fail;
     }
     if (l->n_invalid++ == 0) {

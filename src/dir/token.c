@@ -892,3 +892,12 @@ void *ep_dir_new_with_text(const char *doc, size_t size, const char *text, size_
   }
   return o;
 }
+
+size_t ep_dir_type_annotation_len(const char *text, size_t len) {
+  if (len < 6 || memcmp(text, "@type ", 6) != 0) {
+    return 0;
+  }
+  size_t window = len < (size_t)EP_CAP_DOC_LINE ? len : (size_t)EP_CAP_DOC_LINE;
+  const char *nl = memchr(text, '\n', window);
+  return nl == NULL ? 0 : (size_t)(nl - text) + 1;
+}

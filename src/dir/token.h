@@ -198,6 +198,13 @@ char *ep_dir_copy_text(const char *doc, const char *text, size_t len, size_t cap
 void *ep_dir_new_with_text(const char *doc, size_t size, const char *text, size_t len, size_t cap,
                            const char *cap_name, char **copy, ep_err_t *err);
 
+/* CollecTor archives start each file with one "@type NAME VERSION" line
+ * (https://metrics.torproject.org/collector.html#data-formats): the length
+ * of that line with its newline if text starts with one (at most
+ * EP_CAP_DOC_LINE bytes), else 0. For documents whose parser takes no
+ * annotations (consensus). */
+size_t ep_dir_type_annotation_len(const char *text, size_t len);
+
 /* Decode the token's object into out (cap bytes). Returns the length or a
  * negative ep_status_t (no object, bad base64, too large). If label is not
  * NULL the object's label must equal it. */

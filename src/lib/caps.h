@@ -67,4 +67,8 @@
 #define EP_CAP_FAMILY_ENTRY     64u              /* bytes of one "family" entry ($FP~nick is 61) */
 #define EP_CAP_NOTICE_PAIRS     1000u            /* (exit, port) pairs listed in one operator notice */
 
+/* Public network (#13, engineer ipv6). */
+#define EP_CAP_PATH             4096u            /* a file path built from a directory and a name */
+#define EP_CAP_VANTAGE          64u              /* bytes of a --vantage name */
+
 #endif

@@ -133,6 +133,36 @@ check "no trusted authority signed: exit status 3" '[ "$(cat "$tmp/allwrong.rc")
 check "no trusted authority signed: says why" 'grep -q "not a trusted authority\|no verified" "$tmp/allwrong.err"'
 check "no trusted authority signed: lists nothing" '[ ! -s "$tmp/allwrong.out" ]'
 
+# 7. --outbound-address (#13): every connection from 127.0.0.2, as a multi-homed host would; the same
+#    list. An address on no interface fails at bind, before any packet, and says so.
+run outbound --dir-authorities "$EXITPROBE_TESTNET_DIRAUTH" --no-cache --outbound-address 127.0.0.2
+check "from 127.0.0.2: exit status 0" '[ "$(cat "$tmp/outbound.rc")" = 0 ]'
+check "from 127.0.0.2: same list" 'compare outbound'
+run nobind --dir-authorities "$EXITPROBE_TESTNET_DIRAUTH" --no-cache --outbound-address 192.0.2.1 --timeout 10s
+check "from an address on no interface: no directory (exit 3), says why" \
+	'[ "$(cat "$tmp/nobind.rc")" = 3 ] && grep -q "cannot bind to the outbound address 192.0.2.1" "$tmp/nobind.err"'
+
+# 8. --tor-data-dir (#13): a tor of the network's own DataDirectory (cached-microdesc-consensus,
+#    cached-certs, cached-microdescs(.new), and an authority's cached-descriptors: full policies), read
+#    as files: the same list, answered by the full policies, no request.
+netdir=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["dir"])' "$EXITPROBE_TESTNET_MANIFEST")
+datadir=""
+for d in "$netdir"/*/data; do
+	if [ -s "$d/cached-microdesc-consensus" ] && [ -s "$d/cached-certs" ] &&
+		{ [ -s "$d/cached-microdescs" ] || [ -s "$d/cached-microdescs.new" ]; }; then
+		datadir=$d
+		break
+	fi
+done
+check "a DataDirectory with a microdesc consensus, certs and microdescs ($datadir)" '[ -n "$datadir" ]'
+if [ -n "$datadir" ]; then
+	cp -r "$datadir" "$tmp/datadir"   # a snapshot: the tor keeps writing its own
+	run datadir --dir-authorities "$EXITPROBE_TESTNET_DIRAUTH" --no-cache --tor-data-dir "$tmp/datadir"
+	check "--tor-data-dir: exit status 0" '[ "$(cat "$tmp/datadir.rc")" = 0 ]'
+	check "--tor-data-dir: same list (full policies from cached-descriptors)" 'compare datadir full'
+	check "--tor-data-dir: read from files" 'grep -q "consensus from file" "$tmp/datadir.err"'
+fi
+
 echo "timings (whole process, sanitizers if built with them): first $(cat "$tmp/first.ms") ms, cached $(cat "$tmp/second.ms") ms, one down $(cat "$tmp/down.ms") ms, full policies $(cat "$tmp/full.ms") ms, via ORPort $(cat "$tmp/orport.ms") ms"
 echo "t_exits: $fails failure(s)"
 [ $fails -eq 0 ]

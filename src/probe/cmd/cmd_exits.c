@@ -27,6 +27,9 @@
 typedef struct exits_opts {
   ep_dirclient_opts_t dc;
   ep_dirclient_files_t files;
+  ep_opt_list_t md_files, desc_files;  /* --microdescs, --descs (repeatable) */
+  const char *tor_data_dir;
+  ep_dirclient_datadir_t datadir;      /* its paths */
   const char *authfile;
   bool json, ipv6, include_badexit;
   unsigned dir_via;     /* 0 dirport, 1 orport */
@@ -75,11 +78,18 @@ static const ep_opt_t exits_table[] = {
   EXITS_STRING("--consensus", files.consensus,
                "  --consensus FILE        a consensus, microdesc or ns flavour (zlib-compressed is fine;\n"
                "                          ns: policies from its p lines, no ntor keys)\n"),
-  EXITS_STRING("--microdescs", files.microdescs,
-               "  --microdescs FILE       the microdescriptors (microdesc flavour)\n"),
+  {.name = "--microdescs", .kind = EP_OPT_LIST, EP_OPT_AT(exits_opts_t, md_files),
+   .max = EP_DIRCLIENT_MAX_FILES,
+   .help = "  --microdescs FILE       the microdescriptors (microdesc flavour); may be repeated\n"},
   EXITS_STRING("--certs", files.certs,
                "  --certs FILE            authority key certificates (default: the cache's)\n"),
-  EXITS_STRING("--descs", files.descs, "  --descs FILE            server descriptors (full policies)\n"),
+  {.name = "--descs", .kind = EP_OPT_LIST, EP_OPT_AT(exits_opts_t, desc_files),
+   .max = EP_DIRCLIENT_MAX_FILES,
+   .help = "  --descs FILE            server descriptors (full policies); may be repeated\n"},
+  EXITS_STRING("--tor-data-dir", tor_data_dir,
+               "  --tor-data-dir DIR      a tor DataDirectory's cached-microdesc-consensus (or\n"
+               "                          cached-consensus), cached-certs, cached-microdescs(.new)\n"
+               "                          and cached-descriptors(.new), instead of the four above\n"),
   {.name = "--at", .kind = EP_OPT_FUNC, EP_OPT_AT(exits_opts_t, files), .fn = parse_at,
    .want = "\"YYYY-MM-DD HH:MM:SS\" (UTC), YYYY-MM-DDTHH:MM:SSZ or @unixtime",
    .help = "  --at TIME               check times at TIME (\"2022-11-19 10:30:00\", ISO 8601 or\n"
@@ -93,6 +103,8 @@ static const ep_opt_t exits_table[] = {
              "  --include-badexit       also list relays flagged BadExit\n"),
   EXITS_FLAG("--json", json,
              "  --json                  JSON Lines (schema exitprobe/exit/1), one relay per line\n"),
+  EP_OPT_OUTBOUND_ADDRESS("  --outbound-address A    connect from local address A (IPv4 and/or IPv6: once\n"
+                          "                          per family), like tor's OutboundBindAddress\n"),
   {.name = "--help", .short_name = 'h', .kind = EP_OPT_HELP,
    .help = "  -h, --help              this help\n"},
 };
@@ -219,6 +231,22 @@ static void print_text(const ep_netdir_t *nd, const ep_exit_candidate_t *v, size
 #define EXITS_RUN (-1) /* exits_parse: options fine, run */
 
 /* Options into o; EXITS_RUN to run, else the exit status. */
+/* --tor-data-dir: the files from a tor DataDirectory (alone: not with the
+ * file options it replaces). */
+static int exits_data_dir(exits_opts_t *o, bool some_file) {
+  if (some_file || o->files.consensus != NULL) {
+    fprintf(stderr, "exitprobe exits: --tor-data-dir replaces --consensus, --microdescs, --certs "
+                    "and --descs\n");
+    return EP_EXIT_USAGE;
+  }
+  ep_err_t err = {0};
+  if (ep_dirclient_datadir_files(o->tor_data_dir, &o->datadir, &o->files, &err) != EP_OK) {
+    fprintf(stderr, "exitprobe exits: %s\n", err.msg);
+    return EP_EXIT_DIRECTORY;
+  }
+  return EXITS_RUN;
+}
+
 static int exits_parse(int argc, char **argv, exits_opts_t *o) {
   memset(o, 0, sizeof *o);
   ep_dirclient_opts_default(&o->dc);
@@ -232,9 +260,16 @@ static int exits_parse(int argc, char **argv, exits_opts_t *o) {
     fprintf(stderr, "exitprobe exits: --port is required (try --help)\n");
     return EP_EXIT_USAGE;
   }
-  const ep_dirclient_files_t *f = &o->files;
-  if (f->consensus == NULL &&
-      (f->microdescs != NULL || f->certs != NULL || f->descs != NULL || f->has_at)) {
+  ep_dirclient_files_t *f = &o->files;
+  f->microdescs = o->md_files.v;
+  f->n_microdescs = o->md_files.n;
+  f->descs = o->desc_files.v;
+  f->n_descs = o->desc_files.n;
+  bool some_file = f->n_microdescs > 0 || f->certs != NULL || f->n_descs > 0;
+  if (o->tor_data_dir != NULL) {
+    return exits_data_dir(o, some_file);
+  }
+  if (f->consensus == NULL && (some_file || f->has_at)) {
     fprintf(stderr,
             "exitprobe exits: --microdescs, --certs, --descs and --at go with --consensus\n");
     return EP_EXIT_USAGE;
@@ -378,10 +413,17 @@ static int exits_list(const exits_opts_t *o, const exits_env_t *e) {
   return status;
 }
 
+static void exits_opts_free(exits_opts_t *o) {
+  ep_dirclient_datadir_free(&o->datadir);
+  ep_opt_list_free(&o->md_files);
+  ep_opt_list_free(&o->desc_files);
+}
+
 int ep_cmd_exits(int argc, char **argv) {
   exits_opts_t o;
   int status = exits_parse(argc, argv, &o);
   if (status != EXITS_RUN) {
+    exits_opts_free(&o);
     return status;
   }
   exits_env_t e;
@@ -396,5 +438,6 @@ int ep_cmd_exits(int argc, char **argv) {
     status = exits_list(&o, &e);
   }
   exits_env_free(&e);
+  exits_opts_free(&o);
   return status;
 }

@@ -57,6 +57,7 @@ static const ep_opt_t fetch_table[] = {
   {.name = "--output", .kind = EP_OPT_STRING, EP_OPT_AT(fetch_opts_t, output)},
   {.name = "--timeout", .kind = EP_OPT_DURATION, EP_OPT_AT(fetch_opts_t, timeout_ms), .min = 1,
    .help = "  --timeout D   the whole fetch (default 30s)\n"},
+  EP_OPT_OUTBOUND_ADDRESS("  --outbound-address A  connect from local address A\n"),
   {.name = "--help", .short_name = 'h', .kind = EP_OPT_HELP},
 };
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/caps.h"
 #include "lib/log.h"
 #include "lib/timeutil.h"
 #include "lib/vec.h"
@@ -16,6 +17,7 @@
 #include "probe/cmd/opts.h"
 #include "probe/net/loop.h"
 #include "probe/net/relayspec.h"
+#include "proto/relaymsg.h"
 #include "probe/engine/scan.h"
 #include "probe/cmd/scandir.h"
 #include "probe/engine/targets.h"
@@ -50,7 +52,43 @@ typedef struct scan_opts {
   scan_given_t given;
   ep_opt_list_t hops;
   uint16_t control_port;
+  /* #13: IP versions to probe (bit 0: IPv4, bit 1: IPv6; 0: IPv4) */
+  unsigned ip_versions;
+  bool ipv6_only;
+  char target_v6[EP_BEGIN_HOST_MAX + 1];  /* an IPv6 literal --target, bracketed for BEGIN */
 } scan_opts_t;
+
+/* --ip-version 4 | 6 | 4,6 | 6,4 into a bit mask (bit 0: 4, bit 1: 6). */
+static int parse_ip_versions(void *dst, const char *v, ep_err_t *err) {
+  unsigned m = 0;
+  (void)err;
+  for (const char *p = v; *p != '\0'; p++) {
+    if ((*p == '4' || *p == '6') && (p[1] == '\0' || p[1] == ',')) {
+      m |= *p == '4' ? 1u : 2u;
+      p += p[1] == ',';
+    } else {
+      return EP_ERR_MALFORMED;
+    }
+  }
+  if (m == 0) {
+    return EP_ERR_MALFORMED;
+  }
+  *(unsigned *)dst = m;
+  return EP_OK;
+}
+
+/* --vantage NAME: 1..EP_CAP_VANTAGE bytes of [A-Za-z0-9._:@-]. */
+_Static_assert(EP_CAP_VANTAGE == 64, "--vantage's help says 64");
+static int parse_vantage(void *dst, const char *v, ep_err_t *err) {
+  size_t n = strlen(v);
+  if (n == 0 || n > EP_CAP_VANTAGE || strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                 "0123456789._:@-") != n) {
+    (void)err;
+    return EP_ERR_MALFORMED;
+  }
+  *(const char **)dst = v;
+  return EP_OK;
+}
 
 static int read_list_file(void *dst, const char *path, ep_err_t *err);
 
@@ -129,6 +167,18 @@ static const ep_opt_t scan_table[] = {
   SCAN_FLAG("--json", json_stdout,
             "  --json                JSON Lines records on stdout; the summary goes to stderr\n"),
   SCAN_FLAG("--quiet", quiet, "  --quiet               no progress on stderr\n"),
+  {.name = "--ip-version", .kind = EP_OPT_FUNC, EP_OPT_AT(scan_opts_t, ip_versions),
+   .fn = parse_ip_versions, .want = "4, 6 or 4,6",
+   .help = "  --ip-version 4|6|4,6  probe over IPv4 (default), IPv6 or both: IPv6 probes exits\n"
+           "                        whose IPv6 policy (p6) accepts the port, with BEGIN flags\n"
+           "                        asking for IPv6; a record per (exit, port, ip version)\n"},
+  SCAN_FLAG("--ipv6", ipv6_only, "  --ipv6                the same as --ip-version 6\n"),
+  {.name = "--vantage", .kind = EP_OPT_FUNC, EP_OPT_AT(scan_opts_t, cfg.vantage), .fn = parse_vantage,
+   .want = "1 to 64 characters of A-Z a-z 0-9 . _ : @ -",
+   .help = "  --vantage NAME        stamp every record with where it was measured from (a host\n"
+           "                        name, e.g. \"fra1\"): see the README's vantage points\n"},
+  EP_OPT_OUTBOUND_ADDRESS("  --outbound-address A  connect from local address A (IPv4 and/or IPv6: once\n"
+                          "                        per family), like tor's OutboundBindAddress\n"),
   {.name = "--help", .short_name = 'h', .kind = EP_OPT_HELP,
    .help = "  -h, --help            this help\n"},
 };
@@ -257,6 +307,21 @@ static int scan_parse(int argc, char **argv, scan_opts_t **out) {
   memcpy(o->cfg.ports, o->ports.v, o->ports.n * sizeof o->ports.v[0]);
   if (default_targets(o) != 0 || apply_services(o) != 0) {
     return EP_EXIT_USAGE;
+  }
+  if (o->ipv6_only) {
+    o->ip_versions = 2;
+  }
+  if (o->ip_versions == 0) {
+    o->ip_versions = 1;
+  }
+  /* an IPv6 literal target goes in brackets in RELAY_BEGIN */
+  if (o->target != NULL && strchr(o->target, ':') != NULL && o->target[0] != '[') {
+    if (strlen(o->target) + 3 > sizeof o->target_v6) {
+      fprintf(stderr, "exitprobe scan: --target too long\n");
+      return EP_EXIT_USAGE;
+    }
+    snprintf(o->target_v6, sizeof o->target_v6, "[%s]", o->target);
+    o->cfg.target_host = o->target_v6;
   }
   o->dir.dir_via_orport = o->dir_via == 1;
   o->dir.given_exits = o->given.exits.v;
@@ -398,6 +463,39 @@ static int scan_round_run(ep_loop_t *loop, ep_tls_ctx_t *tls, scan_opts_t *o, un
   return rc;
 }
 
+/* One round over each IP version asked for (#13): IPv6 selects by the p6
+ * policy and asks for IPv6 in RELAY_BEGIN. EP_OK, or what ends the scan
+ * (*status says why). */
+static int scan_round_versions(ep_loop_t *loop, ep_tls_ctx_t *tls, scan_opts_t *o, unsigned round,
+                               FILE *summary_to, int *status) {
+  for (int v = 0; v < 2; v++) {
+    if (!(o->ip_versions & (1u << v)) || ep_loop_stopping(loop)) {
+      continue;
+    }
+    o->dir.family = v == 0 ? 4 : 6;
+    o->cfg.ip_version = v == 0 ? 4 : 6;
+    o->cfg.begin_flags = v == 0 ? 0
+                                : EP_BEGIN_FLAG_IPV6_OK | EP_BEGIN_FLAG_IPV4_NOT_OK |
+                                      EP_BEGIN_FLAG_IPV6_PREFERRED;
+    if (!o->quiet && o->ip_versions == 3) {
+      fprintf(stderr, "scan round %u over IPv%d\n", round, o->cfg.ip_version);
+    }
+    scan_round_t rd = {0};
+    ep_err_t err = {0};
+    int load = scan_round_load(loop, o, &rd, &err);
+    if (load != EP_EXIT_OK) {
+      *status = load;
+      return EP_ERR_IO;
+    }
+    int rc = scan_round_run(loop, tls, o, round, &rd, summary_to, status);
+    scan_round_free(&rd);
+    if (rc != EP_OK) {
+      return rc;
+    }
+  }
+  return EP_OK;
+}
+
 static void scan_wait(ep_loop_t *loop, const scan_opts_t *o) {
   if (!o->quiet) {
     fprintf(stderr, "scan: next round in %lld s\n", (long long)(o->interval_ms / 1000));
@@ -421,14 +519,7 @@ static int scan_rounds(scan_opts_t *o, FILE *summary_to) {
   o->dir.tls = tls;
   int status = EP_EXIT_OK;
   for (unsigned round = 1; round <= o->rounds && !ep_loop_stopping(loop); round++) {
-    scan_round_t rd = {0};
-    int load = scan_round_load(loop, o, &rd, &err);
-    if (load != EP_EXIT_OK) {
-      status = load;
-      break;
-    }
-    int rc = scan_round_run(loop, tls, o, round, &rd, summary_to, &status);
-    scan_round_free(&rd);
+    int rc = scan_round_versions(loop, tls, o, round, summary_to, &status);
     if (rc != EP_OK) {
       break;
     }

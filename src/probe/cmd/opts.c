@@ -9,6 +9,7 @@
 
 #include "lib/timeutil.h"
 #include "lib/vec.h"
+#include "probe/net/net.h"
 
 typedef struct opts_run {
   const ep_optspec_t *spec;
@@ -346,4 +347,14 @@ ep_opts_rc_t ep_opts_parse(const ep_optspec_t *spec, void *base, int argc, char 
     *n_operands = r.n_operands;
   }
   return rc;
+}
+
+int ep_opt_outbound_address(void *dst, const char *value, ep_err_t *err) {
+  (void)dst;
+  ep_addr_t a;
+  if (ep_addr_from_ip(&a, value, 0, err) != EP_OK) {
+    return EP_ERR_MALFORMED;
+  }
+  ep_tcp_set_outbound(&a);
+  return EP_OK;
 }

@@ -111,4 +111,13 @@ int ep_opts_exit_status(ep_opts_rc_t rc);
 int ep_opt_list_add(ep_opt_list_t *l, const char *s, size_t cap, ep_err_t *err);
 void ep_opt_list_free(ep_opt_list_t *l);
 
+/* --outbound-address ADDR (scan, exits, circuit, fetch): every TCP connect
+ * binds to ADDR first (net.h ep_tcp_set_outbound); one per family (a
+ * later one of the same family replaces the earlier). The
+ * option's table row is EP_OPT_OUTBOUND_ADDRESS. */
+int ep_opt_outbound_address(void *dst, const char *value, ep_err_t *err);
+#define EP_OPT_OUTBOUND_ADDRESS(help_)                                                    \
+  {.name = "--outbound-address", .kind = EP_OPT_FUNC, .fn = ep_opt_outbound_address,        \
+   .want = "an IPv4 or IPv6 address", .help = help_}
+
 #endif

@@ -72,7 +72,8 @@ static int check_given(const ep_netdir_t *nd, const ep_scandir_opts_t *o, ep_err
  * one already there (slot: relay index -> exits index + 1). */
 static int add_port_exits(ep_scandir_t *sd, const ep_scandir_opts_t *o, size_t p, size_t *slot,
                           ep_err_t *err) {
-  ep_exit_query_t q = {.port = o->ports[p], .include_badexit = o->include_badexit};
+  ep_exit_query_t q = {.port = o->ports[p], .family = o->family,
+                       .include_badexit = o->include_badexit};
   ep_exit_candidate_t *cands = NULL;
   size_t nc = 0;
   ep_exit_stats_t st;

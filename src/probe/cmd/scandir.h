@@ -29,6 +29,7 @@ typedef struct ep_scandir_opts {
   size_t n_given_hops;
   const uint16_t *ports;
   size_t n_ports;
+  int family;                    /* 4 (also 0) or 6: which exit policy selects (p / p6) */
 } ep_scandir_opts_t;
 
 typedef struct ep_scandir ep_scandir_t;

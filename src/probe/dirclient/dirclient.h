@@ -134,14 +134,36 @@ ep_netdir_t *ep_dirclient_fetch(ep_loop_t *loop, const ep_dirclient_opts_t *o,
 
 /* ---- offline: documents from files, no network ---- */
 
+/* At most this many --microdescs and --descs files each. */
+#define EP_DIRCLIENT_MAX_FILES 16u
+
 typedef struct ep_dirclient_files {
   const char *consensus;    /* either flavour; zlib-compressed is fine */
-  const char *microdescs;   /* NULL: none (then only the consensus's view) */
+  const char *const *microdescs;  /* n_microdescs files; none: only the consensus's view */
+  size_t n_microdescs;
   const char *certs;        /* NULL: the cache's certificates for this network */
-  const char *descs;        /* server descriptors; NULL: none */
+  const char *const *descs; /* n_descs server descriptor files */
+  size_t n_descs;
   bool has_at;
   time_t at;                /* check times at `at` (reasonably live) instead of now (live) */
 } ep_dirclient_files_t;
+
+/* A tor DataDirectory's cached documents as files (tor's names): the
+ * consensus cached-microdesc-consensus, else cached-consensus; cached-certs;
+ * cached-microdescs and cached-microdescs.new; cached-descriptors and
+ * cached-descriptors.new (those present). The paths are owned by dd (free
+ * with ep_dirclient_datadir_free); f's document fields point into it (has_at
+ * and at are left alone). EP_ERR_IO naming the directory if it holds no
+ * consensus, or EP_ERR_LIMIT if a path is longer than EP_CAP_PATH. */
+typedef struct ep_dirclient_datadir {
+  char *paths[7];
+  size_t n;
+  const char *md[2], *descs[2];
+} ep_dirclient_datadir_t;
+
+int ep_dirclient_datadir_files(const char *dir, ep_dirclient_datadir_t *dd, ep_dirclient_files_t *f,
+                               ep_err_t *err);
+void ep_dirclient_datadir_free(ep_dirclient_datadir_t *dd);
 
 /* Read, parse, verify (certificates, consensus, microdescriptor digests),
  * join. Uses o->auths, skew_s, cache_dir/no_cache (for certificates only)

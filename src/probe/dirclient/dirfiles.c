@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/buf.h"
 #include "lib/caps.h"
@@ -106,29 +107,30 @@ static int join_file(ep_netdir_t *nd, ep_dirjoin_kind_t kind, const char *path, 
   return rc;
 }
 
-/* The microdescriptor and descriptor files, if given, into nd. */
+/* The microdescriptor and descriptor files, if given, into nd (in order:
+ * a tor data directory's cached-microdescs, then cached-microdescs.new). */
 static int join_files(ep_netdir_t *nd, const ep_dirclient_files_t *f, time_t now,
                       ep_dirclient_stats_t *s, ep_err_t *err) {
   ep_dirjoin_counts_t n;
-  if (f->microdescs != NULL) {
+  for (size_t i = 0; i < f->n_microdescs; i++) {
     if (ep_netdir_flavor(nd) != EP_FLAVOR_MICRODESC) {
-      ep_warn("%s: an ns consensus has no microdescriptors to join: ignored", f->microdescs);
-    } else {
-      int rc = join_file(nd, EP_DIRJOIN_MICRODESCS, f->microdescs, EP_CAP_MICRODESCS, now, &n,
-                         err);
-      if (rc != EP_OK) {
-        return rc;
-      }
-      s->md_from_cache = n.used;
+      ep_warn("%s: an ns consensus has no microdescriptors to join: ignored", f->microdescs[i]);
+      continue;
     }
-  }
-  if (f->descs != NULL) {
-    int rc = join_file(nd, EP_DIRJOIN_DESCS, f->descs, EP_CAP_SERVER_DESCS, now, &n, err);
+    int rc = join_file(nd, EP_DIRJOIN_MICRODESCS, f->microdescs[i], EP_CAP_MICRODESCS, now, &n,
+                       err);
     if (rc != EP_OK) {
       return rc;
     }
-    s->descs_used = n.used;
-    s->descs_rejected = n.rejected;
+    s->md_from_cache += n.used;
+  }
+  for (size_t i = 0; i < f->n_descs; i++) {
+    int rc = join_file(nd, EP_DIRJOIN_DESCS, f->descs[i], EP_CAP_SERVER_DESCS, now, &n, err);
+    if (rc != EP_OK) {
+      return rc;
+    }
+    s->descs_used += n.used;
+    s->descs_rejected += n.rejected;
   }
   return EP_OK;
 }
@@ -175,4 +177,76 @@ ep_netdir_t *ep_dirclient_load_files(const ep_dirclient_files_t *f, const ep_dir
   s->md_missing = ep_netdir_n_missing_md(nd);
   s->ms_total = s->ms_verify = ep_now_ms() - t0;
   return nd;
+}
+
+/* ---- a tor DataDirectory ---- */
+
+/* dir/name into dd if that file exists: the path, or NULL. */
+static const char *datadir_path(ep_dirclient_datadir_t *dd, const char *dir, const char *name,
+                                ep_err_t *err) {
+  size_t dl = strlen(dir), nl = strlen(name), n = dl + 1 + nl + 1;
+  if (n > EP_CAP_PATH) {
+    ep_err_set(err, EP_ERR_LIMIT, "%s: path longer than EP_CAP_PATH", dir);
+    return NULL;
+  }
+  char *p = malloc(n);
+  if (p == NULL) {
+    ep_err_set(err, EP_ERR_NOMEM, "%s: out of memory", dir);
+    return NULL;
+  }
+  memcpy(p, dir, dl);
+  p[dl] = '/';
+  memcpy(p + dl + 1, name, nl + 1);
+  if (access(p, R_OK) != 0 || dd->n >= sizeof dd->paths / sizeof dd->paths[0]) {
+    free(p);
+    return NULL;
+  }
+  dd->paths[dd->n++] = p;
+  return p;
+}
+
+void ep_dirclient_datadir_free(ep_dirclient_datadir_t *dd) {
+  for (size_t i = 0; i < dd->n; i++) {
+    free(dd->paths[i]);
+  }
+  memset(dd, 0, sizeof *dd);
+}
+
+int ep_dirclient_datadir_files(const char *dir, ep_dirclient_datadir_t *dd, ep_dirclient_files_t *f,
+                               ep_err_t *err) {
+  static const char *const mds[] = {"cached-microdescs", "cached-microdescs.new"};
+  static const char *const descs[] = {"cached-descriptors", "cached-descriptors.new"};
+  memset(dd, 0, sizeof *dd);
+  ep_err_t e = {0};
+  f->consensus = datadir_path(dd, dir, "cached-microdesc-consensus", &e);
+  if (f->consensus == NULL && e.code == 0) {
+    f->consensus = datadir_path(dd, dir, "cached-consensus", &e);
+  }
+  if (f->consensus == NULL) {
+    if (e.code != 0) {
+      *err = e;
+      return e.code;
+    }
+    return ep_err_set(err, EP_ERR_IO,
+                      "%s: no cached-microdesc-consensus or cached-consensus (not a tor "
+                      "DataDirectory?)", dir);
+  }
+  f->certs = datadir_path(dd, dir, "cached-certs", &e);
+  f->n_microdescs = f->n_descs = 0;
+  for (size_t i = 0; i < 2; i++) {
+    if ((dd->md[f->n_microdescs] = datadir_path(dd, dir, mds[i], &e)) != NULL) {
+      f->n_microdescs++;
+    }
+    if ((dd->descs[f->n_descs] = datadir_path(dd, dir, descs[i], &e)) != NULL) {
+      f->n_descs++;
+    }
+  }
+  f->microdescs = dd->md;
+  f->descs = dd->descs;
+  if (e.code != 0) {
+    *err = e;
+    ep_dirclient_datadir_free(dd);
+    return e.code;
+  }
+  return EP_OK;
 }

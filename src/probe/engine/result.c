@@ -20,6 +20,7 @@ void ep_result_init(ep_result_t *r) {
   r->retry_cls = EP_CLASS_COUNT;
   r->verdict = EP_VERDICT_INCONCLUSIVE;
   r->confirm_cls = EP_CLASS_COUNT;
+  r->ip_version = 4;
 }
 
 const char *ep_svc_id_kind_name(ep_svc_id_kind_t k) {
@@ -194,6 +195,11 @@ int ep_result_to_json(const ep_result_t *r, ep_buf_t *o, ep_err_t *err) {
   if (rc == EP_OK) rc = kv_str(o, "verdict", ep_verdict_name(r->verdict), true, err);
   if (rc == EP_OK) rc = kv_str(o, "why", r->verdict_why, true, err);
   if (rc == EP_OK) rc = service_fields(r, o, err);
+  /* public network (#13) */
+  if (rc == EP_OK) rc = kv_str_or_null(o, "vantage", r->vantage, true, err);
+  if (rc == EP_OK) rc = kv_int(o, "ip_version", r->ip_version, false, true, err);
+  if (rc == EP_OK) rc = kv_str_or_null(o, "connected_addr", r->connected_addr, true, err);
+  /* the operator (#12): the record's last block */
   if (rc == EP_OK) rc = ep_relay_contact_json(r->contact, o, false, err);
   if (rc == EP_OK) rc = ep_buf_append(o, "}\n", 2, err);
   return rc;

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "lib/buf.h"
+#include "lib/caps.h"
 #include "lib/err.h"
 #include "probe/engine/classify.h"
 #include "probe/engine/contact.h"
@@ -61,6 +62,10 @@ typedef struct ep_result {
   /* Issue #12: the exit's contact information (borrowed from the caller:
    * ep_scan_relay_t.contact; NULL: unknown, written as nulls). */
   const ep_relay_contact_t *contact;
+  /* public network (#13): where the scan ran, which family the exit used */
+  char vantage[EP_CAP_VANTAGE + 1];  /* --vantage NAME; "": null */
+  uint8_t ip_version;                /* 4 or 6: the family the probe asked for */
+  char connected_addr[48];           /* the address CONNECTED named; "": null */
 } ep_result_t;
 
 void ep_result_init(ep_result_t *r);

@@ -378,8 +378,8 @@ static void begin_stream(attempt_t *a, pstream_t *st) {
   scan_t *s = a->job->s;
   ep_err_t err = {0};
   ep_streamrec_init(&st->rec, st->data, sizeof st->data);
-  if (ep_ncirc_begin(a->circ, &st->rec, st->host, st->port, s->cfg->stream_timeout_ms, &err) !=
-      EP_OK) {
+  if (ep_ncirc_begin_flags(a->circ, &st->rec, st->host, st->port, s->cfg->begin_flags,
+                           s->cfg->stream_timeout_ms, &err) != EP_OK) {
     ep_debug("scan: exit %s: cannot begin a stream: %s", a->job->exit->ref.fingerprint, err.msg);
     st->o.circuit_failed = true;
     stream_done(st);
@@ -719,6 +719,11 @@ static void job_write(job_t *j, bool interrupted) {
     snprintf(r.target_host, sizeof r.target_host, "%s", ep_scan_port_target(cfg, p));
     r.port = cfg->ports[p];
     job_write_service(&r, cfg, p, st, &in);
+    snprintf(r.vantage, sizeof r.vantage, "%s", cfg->vantage != NULL ? cfg->vantage : "");
+    r.ip_version = cfg->ip_version == 6 ? 6 : 4;
+    if (st != NULL && st->rec.conn_has_addr) {
+      ep_ipaddr_format(r.connected_addr, sizeof r.connected_addr, &st->rec.conn_addr);
+    }
     if (st != NULL && st->o.ended && st->end_has_addr) {
       ep_ipaddr_format(r.exitpolicy_addr, sizeof r.exitpolicy_addr, &st->end_addr);
       r.exitpolicy_ttl = st->end_ttl == EP_TTL_ABSENT ? -1 : (int64_t)st->end_ttl;

@@ -75,6 +75,10 @@ typedef struct ep_scan_cfg {
   const char *port_targets[EP_SCAN_MAX_PORTS];
   const char *confirm_targets[EP_SCAN_MAX_PORTS];
   int64_t tcp_window_ms;         /* service "tcp": bytes after CONNECTED (default 2 s) */
+  /* public network (#13) */
+  const char *vantage;           /* stamped in every record (NULL: null) */
+  uint8_t ip_version;            /* recorded: 4 (also 0) or 6 */
+  uint32_t begin_flags;          /* RELAY_BEGIN flags (6: IPv6 asked for); 0 none */
 } ep_scan_cfg_t;
 
 void ep_scan_cfg_defaults(ep_scan_cfg_t *cfg);

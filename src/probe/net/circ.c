@@ -237,6 +237,11 @@ static ep_streamrec_t *find_srec(const ep_ncirc_t *c, uint16_t id) {
 
 int ep_ncirc_begin(ep_ncirc_t *c, ep_streamrec_t *rec, const char *host, uint16_t port,
                    int64_t timeout_ms, ep_err_t *err) {
+  return ep_ncirc_begin_flags(c, rec, host, port, 0, timeout_ms, err);
+}
+
+int ep_ncirc_begin_flags(ep_ncirc_t *c, ep_streamrec_t *rec, const char *host, uint16_t port,
+                         uint32_t flags, int64_t timeout_ms, ep_err_t *err) {
   ep_channel_t *ch = ncirc_channel(c);
   if (ch == NULL || c->state != NC_OPEN) {
     return ep_err_set(err, EP_ERR_STATE, "stream: the circuit is not open");
@@ -248,7 +253,7 @@ int ep_ncirc_begin(ep_ncirc_t *c, ep_streamrec_t *rec, const char *host, uint16_
   }
   ep_streamrec_init(rec, rec->data, rec->data_cap);
   rc = host == NULL ? ep_channel_stream_begin_dir(ch, c->id, &rec->id, err)
-                    : ep_channel_stream_begin(ch, c->id, host, port, 0, &rec->id, err);
+                    : ep_channel_stream_begin(ch, c->id, host, port, flags, &rec->id, err);
   if (rc != EP_OK) {
     return rc;
   }

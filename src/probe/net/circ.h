@@ -170,6 +170,10 @@ void ep_streamrec_init(ep_streamrec_t *rec, uint8_t *storage, size_t cap);
  * a deadline for the whole stream (0: none). */
 int ep_ncirc_begin(ep_ncirc_t *c, ep_streamrec_t *rec, const char *host, uint16_t port,
                    int64_t timeout_ms, ep_err_t *err);
+/* ep_ncirc_begin with RELAY_BEGIN flags (tor-spec §6.2: EP_BEGIN_FLAG_IPV6_OK,
+ * _IPV4_NOT_OK, _IPV6_PREFERRED); 0 is plain ep_ncirc_begin. */
+int ep_ncirc_begin_flags(ep_ncirc_t *c, ep_streamrec_t *rec, const char *host, uint16_t port,
+                         uint32_t flags, int64_t timeout_ms, ep_err_t *err);
 /* Write what the windows allow (see ep_channel_stream_write). */
 int ep_ncirc_write(ep_ncirc_t *c, ep_streamrec_t *rec, const uint8_t *data, size_t n,
                    size_t *written, ep_err_t *err);

@@ -158,6 +158,46 @@ static int connect_failed(ep_err_t *err, const ep_addr_t *a, int e) {
                     strerror(e));
 }
 
+/* --outbound-address: [0] IPv4, [1] IPv6; family 0 when unset. */
+static ep_addr_t outbound[2];
+
+void ep_tcp_set_outbound(const ep_addr_t *a) {
+  if (a == NULL) {
+    memset(outbound, 0, sizeof outbound);
+    return;
+  }
+  ep_addr_t *slot = &outbound[a->ss.ss_family == AF_INET6];
+  *slot = *a;
+  if (a->ss.ss_family == AF_INET6) {
+    ((struct sockaddr_in6 *)&slot->ss)->sin6_port = 0;
+  } else {
+    ((struct sockaddr_in *)&slot->ss)->sin_port = 0;
+  }
+}
+
+/* Bind fd to the outbound address of a's family, if one is set. 0 or an
+ * errno value. IP_BIND_ADDRESS_NO_PORT: the port is picked at connect, so
+ * binding does not use up the local port range on its own. */
+static int bind_outbound(int fd, const ep_addr_t *a) {
+  const ep_addr_t *src = &outbound[a->ss.ss_family == AF_INET6];
+  if (src->ss.ss_family != a->ss.ss_family) {
+    return 0;
+  }
+#ifdef IP_BIND_ADDRESS_NO_PORT
+  int one = 1;
+  (void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+#endif
+  return bind(fd, (const struct sockaddr *)&src->ss, src->len) == 0 ? 0 : errno;
+}
+
+static int bind_failed(ep_err_t *err, const ep_addr_t *a, int e) {
+  char where[EP_ADDR_STRLEN], scratch[24];
+  const ep_addr_t *src = &outbound[a->ss.ss_family == AF_INET6];
+  return ep_err_set(err, EP_ERR_IO, "tcp connect: cannot bind to the outbound address %s: %s (%s)",
+                    ep_addr_format(src, where, sizeof where),
+                    ep_errno_name(e, scratch, sizeof scratch), strerror(e));
+}
+
 int ep_tcp_connect_start(const ep_addr_t *a, int *fd_out, int *sys_errno, ep_err_t *err) {
   *fd_out = -1;
   *sys_errno = 0;
@@ -172,6 +212,12 @@ int ep_tcp_connect_start(const ep_addr_t *a, int *fd_out, int *sys_errno, ep_err
   }
   int one = 1;
   (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  int be = bind_outbound(fd, a);
+  if (be != 0) {
+    close(fd);
+    *sys_errno = be;
+    return bind_failed(err, a, be);
+  }
   if (connect(fd, (const struct sockaddr *)&a->ss, a->len) == 0) {
     *fd_out = fd;
     return EP_OK;

@@ -37,6 +37,14 @@ int ep_addr_family(const ep_addr_t *a);
  * scratch is returned. Never NULL. */
 const char *ep_errno_name(int e, char *scratch, size_t scratchcap);
 
+/* ---- the source address (like tor's OutboundBindAddress) ---- */
+
+/* Every later TCP connect of this process to an address of a's family binds
+ * to a's address first (port 0: any; its port is ignored), for multi-homed
+ * hosts. One per family; NULL clears both. Process-wide, set once at
+ * start-up from --outbound-address. */
+void ep_tcp_set_outbound(const ep_addr_t *a);
+
 /* ---- the low-level steps ---- */
 
 /* Make a non-blocking, close-on-exec TCP socket and start connecting.
