@@ -49,4 +49,8 @@
 #define EP_CAP_VIOLATORS        131072u          /* violators listed in a round's summary */
 #define EP_CAP_HELD_RECORDS     131072u          /* records waiting for the target to answer */
 
+/* First-hop history in the cache directory (issue #13, engine/hops.h). */
+#define EP_CAP_HOPHIST_ENTRIES  65536u           /* hops remembered */
+#define EP_CAP_HOPHIST_FILE     (4u * 1024u * 1024u) /* its file */
+
 #endif
