@@ -898,6 +898,9 @@ static void hops_round_end(scan_t *s) {
       if (s->cfg->hop_report != NULL) {
         fprintf(s->cfg->hop_report, "first hop %s %s: %zu circuits%s\n", h->relay->ref.fingerprint,
                 h->relay->ref.nickname, h->circuits, h->failed ? " (failed, avoided)" : "");
+      } else {
+        ep_info("scan: first hop %s %s: %zu circuits%s", h->relay->ref.fingerprint,
+                h->relay->ref.nickname, h->circuits, h->failed ? " (failed, avoided)" : "");
       }
     }
     if (s->cfg->hop_history != NULL && (h->circuits > 0 || h->failed)) {
