@@ -71,4 +71,8 @@
 #define EP_CAP_PATH             4096u            /* a file path built from a directory and a name */
 #define EP_CAP_VANTAGE          64u              /* bytes of a --vantage name */
 
+/* First-hop history in the cache directory (issue #13, engine/hops.h). */
+#define EP_CAP_HOPHIST_ENTRIES  65536u           /* hops remembered */
+#define EP_CAP_HOPHIST_FILE     (4u * 1024u * 1024u) /* its file */
+
 #endif

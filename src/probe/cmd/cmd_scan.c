@@ -19,6 +19,7 @@
 #include "probe/net/relayspec.h"
 #include "proto/relaymsg.h"
 #include "probe/engine/scan.h"
+#include "probe/cmd/scanhops.h"
 #include "probe/cmd/scandir.h"
 #include "probe/engine/targets.h"
 #include "probe/net/tls.h"
@@ -420,6 +421,9 @@ static int scan_round_load(ep_loop_t *loop, scan_opts_t *o, scan_round_t *rd, ep
     }
     ep_scandir_own_hops(rd->sd, rd->hops, rd->n_hops);
   }
+  ep_dos_params_t dos;
+  ep_scandir_dos_params(rd->sd, &dos);
+  ep_hop_pacing_from_dos(&dos, &o->cfg.hop_pacing);
   if (!o->cfg.allow_same_16 && ep_scandir_is_test_network(rd->sd)) {
     o->cfg.allow_same_16 = true;
     ep_notice("scan: every relay is on one /16 (a test network): first hops may share the exit's /16");
@@ -518,8 +522,13 @@ static int scan_rounds(scan_opts_t *o, FILE *summary_to) {
   ep_loop_catch_signals(loop, NULL);
   o->dir.tls = tls;
   int status = EP_EXIT_OK;
+  ep_scanhops_t hops;
+  ep_scanhops_load(&hops, &o->dir);
+  o->cfg.hop_history = &hops.hist;
+  o->cfg.cbt = &hops.cbt;
   for (unsigned round = 1; round <= o->rounds && !ep_loop_stopping(loop); round++) {
     int rc = scan_round_versions(loop, tls, o, round, summary_to, &status);
+    ep_scanhops_save(&hops);
     if (rc != EP_OK) {
       break;
     }
@@ -530,6 +539,9 @@ static int scan_rounds(scan_opts_t *o, FILE *summary_to) {
   if (ep_loop_stopping(loop)) {
     status = 130;
   }
+  o->cfg.hop_history = NULL;
+  o->cfg.cbt = NULL;
+  ep_scanhops_free(&hops);
   ep_tls_ctx_free(tls);
   ep_loop_free(loop);
   return status;

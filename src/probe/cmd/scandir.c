@@ -37,6 +37,7 @@ static void fill_relay(const ep_netdir_t *nd, const ep_relay_t *r, ep_scan_relay
   ep_ipv4_format(out->ref.address, r->ipv4);
   out->ref.or_port = r->or_port;
   out->handle = r;
+  out->bandwidth = r->bandwidth;
 }
 
 static bool given_match(const ep_netdir_t *nd, const char *const *given, size_t n,
@@ -411,4 +412,8 @@ int ep_scandir_full_policy(const ep_scan_relay_t *exit, const ep_ipaddr_t *addr,
     }
   }
   return a.verdict == EP_POLICY_REJECT ? -1 : 1;
+}
+
+void ep_scandir_dos_params(const ep_scandir_t *sd, ep_dos_params_t *p) {
+  ep_dos_params_read(ep_netdir_consensus(sd->nd), p);
 }

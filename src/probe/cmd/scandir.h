@@ -12,6 +12,7 @@
 #include "lib/err.h"
 #include "probe/net/loop.h"
 #include "probe/dirclient/netdir.h"
+#include "dir/dosparams.h"
 #include "probe/engine/scan.h"
 #include "probe/net/tls.h"
 
@@ -66,5 +67,8 @@ bool ep_scandir_related(const ep_scan_relay_t *exit, const ep_scan_relay_t *hop,
 int ep_scandir_full_policy(const ep_scan_relay_t *exit, const ep_ipaddr_t *addr, uint16_t port,
                            void *arg);
 const ep_netdir_t *ep_scandir_netdir(const ep_scandir_t *sd);
+
+/* The relays' DoS parameters from the consensus (issue #13; defaults if absent). */
+void ep_scandir_dos_params(const ep_scandir_t *sd, ep_dos_params_t *p);
 
 #endif

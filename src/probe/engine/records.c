@@ -271,6 +271,14 @@ void ep_scan_summary_print(const ep_scan_summary_t *sum, FILE *out) {
     }
   }
   fprintf(out, "\n");
+  if (sum->hops_used > 0) {
+    fprintf(out,
+            "first hops: %zu used, %zu circuits, per first hop min/median/max %zu/%zu/%zu; "
+            "%zu avoided, %zu RESOURCELIMIT, %zu build timeouts (timeout %lld ms)\n",
+            sum->hops_used, sum->hop_circuits, sum->hop_circuits_min, sum->hop_circuits_median,
+            sum->hop_circuits_max, sum->hops_avoided, sum->hop_resourcelimit, sum->build_timeouts,
+            (long long)sum->cbt_ms);
+  }
   if (sum->n_violators > 0) {
     fprintf(out, "\nexits that announce a port they cannot reach:\n");
     for (size_t i = 0; i < sum->n_violators; i++) {

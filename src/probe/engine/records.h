@@ -36,6 +36,14 @@ typedef struct ep_scan_summary {
   ep_scan_violator_t *violators; /* at most EP_CAP_VIOLATORS; ep_scan_summary_free */
   size_t n_violators, violators_alloc;
   size_t violators_left_out;     /* past the cap (or out of memory): counted only */
+  /* First hops (issue #13): circuits started through each this round. */
+  size_t hops_used;              /* first hops that carried at least one circuit */
+  size_t hop_circuits;           /* circuits started */
+  size_t hop_circuits_min, hop_circuits_median, hop_circuits_max;  /* over the hops used */
+  size_t hops_avoided;           /* first hops avoided for the round after a failure */
+  size_t hop_resourcelimit;      /* DESTROY RESOURCELIMIT from a first hop (no verdict) */
+  size_t build_timeouts;         /* circuits that hit the (learned) build timeout */
+  int64_t cbt_ms;                /* the circuit build timeout at the end of the round */
 } ep_scan_summary_t;
 
 typedef struct ep_held_record ep_held_record_t;

@@ -35,6 +35,11 @@ typedef struct hop {
   const ep_scan_relay_t *relay;
   ep_carrier_t *car;         /* its link and the circuits on it */
   hop_state_t state;
+  uint64_t weight;           /* bandwidth, halved per recent failure (ep_hop_weight) */
+  ep_bucket_t bucket;        /* CREATE2 pacing (cfg->hop_pacing) */
+  unsigned in_flight;        /* attempts on it now */
+  size_t circuits;           /* circuits started through it this round */
+  bool failed;               /* its link or a circuit failed at it: avoided for the round */
 } hop_t;
 
 /* SK_CONFIRM: the port again, to its second default target, on the same
@@ -76,6 +81,9 @@ struct attempt {
   unsigned n_tried;
   ep_ncirc_t *circ;
   int64_t circ_ms;
+  int64_t build_start_ms;    /* this circuit's CREATE2 (the learned timeout counts from it) */
+  unsigned hops_built;       /* of this circuit: 0 until the first hop answered */
+  ep_timer_id_t wait_timer;  /* waiting for a first hop's pacing or in-flight cap */
   pstream_t *streams;        /* allocated when the job starts, freed when it ends */
   size_t n_streams, cap_streams;
   bool link_failed, circ_failed, proto_error;
@@ -105,7 +113,12 @@ struct scan {
   size_t n_exits;
   hop_t *hops;
   size_t n_hops;
-  size_t hop_cursor;
+  ep_rng_t rng;              /* first-hop choice */
+  uint64_t *pick_w;          /* scratch for pick_hop: weights and hop indexes */
+  size_t *pick_idx;
+  ep_cbt_t own_cbt, *cbt;    /* learned build timeout: cfg->cbt or this round's */
+  size_t first_active;       /* jobs before it are done (check_build_timeouts) */
+  ep_timer_id_t build_timer;
   job_t *jobs;
   size_t next_job, active, finished;
   ep_records_t records;      /* written, or held until the target answers elsewhere */
@@ -159,26 +172,48 @@ static bool hop_usable_for(const scan_t *s, const hop_t *h, const attempt_t *a) 
   return true;
 }
 
-/* Round-robin over usable hops, preferring ones already open. */
-static hop_t *pick_hop(scan_t *s, attempt_t *a) {
-  hop_t *fallback = NULL;
-  for (size_t k = 0; k < s->n_hops; k++) {
-    hop_t *h = &s->hops[(s->hop_cursor + k) % s->n_hops];
-    if (!hop_usable_for(s, h, a)) {
-      continue;
+/* The hop failed (link, or a circuit at it): avoided for the rest of the
+ * round, and ranked down in later ones (cfg->hop_history). */
+static void hop_mark_failed(hop_t *h) {
+  if (!h->failed) {
+    h->failed = true;
+    h->s->sum->hops_avoided++;
+  }
+}
+
+/* Can the hop take a circuit now? Else how long until it may (*wait_ms). */
+static bool hop_ready(scan_t *s, hop_t *h, int64_t now, int64_t *wait_ms) {
+  const ep_hop_pacing_t *p = &s->cfg->hop_pacing;
+  int64_t w = h->in_flight >= p->max_in_flight ? 100 : ep_bucket_wait_ms(&h->bucket, p, now);
+  if (w > 0 && (*wait_ms < 0 || w < *wait_ms)) {
+    *wait_ms = w;
+  }
+  return w == 0;
+}
+
+/* Bandwidth-weighted among the usable hops that can take a circuit now,
+ * preferring hops that have not failed this round. NULL: none; *wait_ms >= 0
+ * when one will be ready then (pacing, in-flight cap), else -1. */
+static hop_t *pick_hop(scan_t *s, attempt_t *a, int64_t *wait_ms) {
+  int64_t now = ep_now_ms();
+  *wait_ms = -1;
+  for (int pass = 0; pass < 2 && *wait_ms < 0; pass++) {
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_hops; i++) {
+      hop_t *h = &s->hops[i];
+      if (hop_usable_for(s, h, a) && h->failed == (pass == 1) && hop_ready(s, h, now, wait_ms)) {
+        s->pick_w[n] = h->weight;
+        s->pick_idx[n++] = i;
+      }
     }
-    if (h->state == HOP_OPEN || h->state == HOP_CONNECTING) {
-      s->hop_cursor = (size_t)(h - s->hops) + 1;
+    size_t k = ep_hops_pick(s->pick_w, n, &s->rng);
+    if (k != SIZE_MAX) {
+      hop_t *h = &s->hops[s->pick_idx[k]];
+      ep_bucket_take(&h->bucket, &s->cfg->hop_pacing, now);
       return h;
     }
-    if (fallback == NULL) {
-      fallback = h;
-    }
   }
-  if (fallback != NULL) {
-    s->hop_cursor = (size_t)(fallback - s->hops) + 1;
-  }
-  return fallback;
+  return NULL;
 }
 
 static void on_hop_open(void *arg, ep_carrier_t *car) {
@@ -191,6 +226,7 @@ static void on_hop_closed(void *arg, ep_carrier_t *car, const ep_event_t *ev) {
   (void)car;
   hop_t *h = arg;
   set_hop_state(h, HOP_DEAD);
+  hop_mark_failed(h);
   h->s->sum->links_failed++;
   ep_info("scan: first hop %s (%s): %s", h->relay->ref.nickname, h->relay->ref.fingerprint, ev->msg);
 }
@@ -404,7 +440,14 @@ static void begin_streams(attempt_t *a) {
 static void attempt_release_hop(attempt_t *a) {
   ep_ncirc_free(a->circ); /* DESTROY if it still lives */
   a->circ = NULL;
+  if (a->hop != NULL && a->hop->in_flight > 0) {
+    a->hop->in_flight--;
+  }
   a->hop = NULL;
+  if (a->wait_timer != 0) {
+    ep_loop_timer_cancel(a->job->s->loop, a->wait_timer);
+    a->wait_timer = 0;
+  }
 }
 
 /* The attempt is over: every stream has its outcome. */
@@ -471,16 +514,42 @@ static void attempt_try_again(attempt_t *a, bool link, const char *msg) {
 static void on_circ_opened(void *arg, ep_ncirc_t *c) {
   attempt_t *a = arg;
   a->circ_ms = ep_ncirc_build_ms(c);
+  ep_cbt_add(a->job->s->cbt, a->circ_ms);
   set_attempt_state(a, AT_STREAMS);
   begin_streams(a);
+}
+
+static void on_circ_hop(void *arg, ep_ncirc_t *c, unsigned hops) {
+  (void)c;
+  ((attempt_t *)arg)->hops_built = hops;
+}
+
+/* Did the circuit fail at its first hop? Its link; CREATE2 refused or
+ * unanswered; a DESTROY (not a TRUNCATED from further on) saying
+ * RESOURCELIMIT: the first hop defends itself. Noise about the first hop,
+ * never evidence about the exit. */
+static bool failed_at_first_hop(const ep_ncirc_failure_t *f) {
+  if (f->why == EP_NCIRC_LINK) {
+    return true;
+  }
+  if (f->why == EP_NCIRC_PROTOCOL || f->why == EP_NCIRC_LOCAL) {
+    return false;
+  }
+  bool destroy_rl = !f->truncated && f->reason == EP_DESTROY_RESOURCELIMIT &&
+                    (f->why == EP_NCIRC_DESTROYED || f->why == EP_NCIRC_EXTEND_REFUSED);
+  return f->hops == 0 || destroy_rl;
 }
 
 static void on_circ_failed(void *arg, ep_ncirc_t *c, const ep_ncirc_failure_t *f) {
   (void)c;
   attempt_t *a = arg;
-  if (f->why == EP_NCIRC_LINK) {
+  if (failed_at_first_hop(f)) {
     char msg[160];
     snprintf(msg, sizeof msg, "first hop %s: %.100s", a->hop->relay->ref.nickname, f->msg);
+    if (!f->truncated && f->reason == EP_DESTROY_RESOURCELIMIT && f->why != EP_NCIRC_LINK) {
+      a->job->s->sum->hop_resourcelimit++;
+    }
+    hop_mark_failed(a->hop);
     attempt_try_again(a, true, msg);
   } else if (f->why == EP_NCIRC_PROTOCOL) {
     attempt_fail(a, false, false, true, f->msg); /* a relay broke the protocol */
@@ -491,8 +560,8 @@ static void on_circ_failed(void *arg, ep_ncirc_t *c, const ep_ncirc_failure_t *f
 
 /* A circuit to the exit through the attempt's hop (made when its link is up). */
 static void attempt_build(attempt_t *a) {
-  static const ep_ncirc_cbs_t cbs = {.opened = on_circ_opened, .failed = on_circ_failed,
-                                     .stream = on_stream_event};
+  static const ep_ncirc_cbs_t cbs = {.hop = on_circ_hop, .opened = on_circ_opened,
+                                     .failed = on_circ_failed, .stream = on_stream_event};
   scan_t *s = a->job->s;
   ep_ncirc_cfg_t cc = {.kind = EP_CREATE_NTOR, .build_timeout_ms = s->cfg->circuit_timeout_ms};
   ep_err_t err = {0};
@@ -501,12 +570,30 @@ static void attempt_build(attempt_t *a) {
     attempt_try_again(a, false, err.msg);
     return;
   }
+  a->build_start_ms = ep_now_ms();
+  a->hops_built = 0;
+  a->hop->circuits++;
+  s->sum->hop_circuits++;
   set_attempt_state(a, AT_BUILDING);
+}
+
+static void on_attempt_wait(ep_loop_t *loop, void *arg) {
+  (void)loop;
+  attempt_t *a = arg;
+  a->wait_timer = 0;
+  attempt_start(a);
 }
 
 static void attempt_start(attempt_t *a) {
   scan_t *s = a->job->s;
-  hop_t *h = pick_hop(s, a);
+  int64_t wait_ms;
+  hop_t *h = pick_hop(s, a, &wait_ms);
+  if (h == NULL && wait_ms >= 0 && !s->finalizing) {
+    a->wait_timer = ep_loop_timer_in(s->loop, wait_ms, on_attempt_wait, a);
+    if (a->wait_timer != 0) {
+      return;
+    }
+  }
   if (h == NULL) {
     char msg[sizeof a->fail_msg];
     if (a->past_hop_msg[0] != '\0' && strcmp(a->past_hop_msg, a->fail_msg) == 0) {
@@ -525,6 +612,7 @@ static void attempt_start(attempt_t *a) {
   }
   a->tried[a->n_tried++] = h;
   a->hop = h;
+  h->in_flight++;
   if (h->state == HOP_IDLE) {
     hop_connect(h);
     if (h->state == HOP_DEAD) {
@@ -533,6 +621,54 @@ static void attempt_start(attempt_t *a) {
     }
   }
   attempt_build(a);
+}
+
+/* The learned build timeout (cbt.h), applied to every circuit being built
+ * as it stands now, as tor does: a circuit still building after it is a
+ * failed try, retried through another first hop at once. Stuck at the
+ * first hop: the first hop's fault; past it: circuit-failed, no verdict. */
+static void attempt_check_timeout(attempt_t *a, int64_t now, int64_t timeout_ms) {
+  if (a->state != AT_BUILDING || a->circ == NULL || now - a->build_start_ms < timeout_ms) {
+    return;
+  }
+  scan_t *s = a->job->s;
+  char msg[160];
+  snprintf(msg, sizeof msg, "circuit not built in %lld ms (learned build timeout) %s",
+           (long long)timeout_ms, a->hops_built == 0 ? "at the first hop" : "past the first hop");
+  s->sum->build_timeouts++;
+  if (a->hops_built == 0) {
+    hop_mark_failed(a->hop);
+  }
+  attempt_try_again(a, a->hops_built == 0, msg);
+}
+
+static void check_build_timeouts(ep_loop_t *loop, void *arg);
+
+static void arm_build_check(scan_t *s) {
+  s->build_timer = ep_loop_timer_in(s->loop, 250, check_build_timeouts, s);
+}
+
+static void check_build_timeouts(ep_loop_t *loop, void *arg) {
+  (void)loop;
+  scan_t *s = arg;
+  s->build_timer = 0;
+  int64_t timeout_ms = ep_cbt_timeout_ms(s->cbt, s->cfg->circuit_timeout_ms);
+  int64_t now = ep_now_ms();
+  while (s->first_active < s->next_job && s->jobs[s->first_active].finished) {
+    s->first_active++;
+  }
+  for (size_t i = s->first_active; timeout_ms > 0 && i < s->next_job; i++) {
+    job_t *j = &s->jobs[i];
+    if (!j->finished) {
+      attempt_check_timeout(&j->main, now, timeout_ms);
+    }
+    if (!j->finished) {
+      attempt_check_timeout(&j->retry, now, timeout_ms);
+    }
+  }
+  if (!s->finalizing) {
+    arm_build_check(s);
+  }
 }
 
 /* ----------------------------------------------------------------- jobs */
@@ -875,6 +1011,79 @@ void ep_scan_cfg_defaults(ep_scan_cfg_t *cfg) {
   cfg->stream_timeout_ms = 10000;
   cfg->first_hop_tries = 3;
   cfg->tcp_window_ms = 2000;
+  ep_dos_params_t dos;
+  ep_dos_params_defaults(&dos);
+  ep_hop_pacing_from_dos(&dos, &cfg->hop_pacing);
+}
+
+/* ---------------------------------------------------- first hops, per round */
+
+/* Weights from the bandwidth and earlier rounds; pacing buckets full. */
+static int hops_init(scan_t *s, const ep_scan_relay_t *first_hops, size_t n, ep_err_t *err) {
+  const ep_scan_cfg_t *cfg = s->cfg;
+  s->hops = calloc(n, sizeof *s->hops);
+  s->pick_w = calloc(n, sizeof *s->pick_w);
+  s->pick_idx = calloc(n, sizeof *s->pick_idx);
+  if (s->hops == NULL || s->pick_w == NULL || s->pick_idx == NULL) {
+    return ep_err_set(err, EP_ERR_NOMEM, "scan: out of memory");
+  }
+  s->n_hops = n;
+  int64_t now = ep_now_ms();
+  for (size_t i = 0; i < n; i++) {
+    hop_t *h = &s->hops[i];
+    h->s = s;
+    h->relay = &first_hops[i];
+    uint32_t fails = cfg->hop_history ? ep_hophist_fails(cfg->hop_history, h->relay->target.rsa_id) : 0;
+    h->weight = ep_hop_weight(h->relay->bandwidth, fails);
+    ep_bucket_init(&h->bucket, &cfg->hop_pacing, now);
+  }
+  uint64_t seed = cfg->hop_seed != 0 ? cfg->hop_seed : ((uint64_t)time(NULL) << 20) ^ (uint64_t)ep_now_ms();
+  ep_rng_seed(&s->rng, seed);
+  if (cfg->cbt != NULL) {
+    s->cbt = cfg->cbt;
+  } else {
+    ep_cbt_init(&s->own_cbt);
+    s->cbt = &s->own_cbt;
+  }
+  return EP_OK;
+}
+
+static int cmp_size(const void *x, const void *y) {
+  size_t a = *(const size_t *)x;
+  size_t b = *(const size_t *)y;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/* Circuits per first hop into the summary (and cfg->hop_report); failures
+ * into the history for the next rounds. */
+static void hops_round_end(scan_t *s) {
+  ep_scan_summary_t *sum = s->sum;
+  size_t *counts = s->pick_idx; /* scratch, as many as hops */
+  size_t n = 0;
+  for (size_t i = 0; i < s->n_hops; i++) {
+    hop_t *h = &s->hops[i];
+    if (h->circuits > 0) {
+      counts[n++] = h->circuits;
+      if (s->cfg->hop_report != NULL) {
+        fprintf(s->cfg->hop_report, "first hop %s %s: %zu circuits%s\n", h->relay->ref.fingerprint,
+                h->relay->ref.nickname, h->circuits, h->failed ? " (failed, avoided)" : "");
+      } else {
+        ep_info("scan: first hop %s %s: %zu circuits%s", h->relay->ref.fingerprint,
+                h->relay->ref.nickname, h->circuits, h->failed ? " (failed, avoided)" : "");
+      }
+    }
+    if (s->cfg->hop_history != NULL && (h->circuits > 0 || h->failed)) {
+      ep_hophist_note(s->cfg->hop_history, h->relay->target.rsa_id, h->failed, NULL);
+    }
+  }
+  sum->hops_used = n;
+  sum->cbt_ms = ep_cbt_timeout_ms(s->cbt, s->cfg->circuit_timeout_ms);
+  if (n > 0) {
+    qsort(counts, n, sizeof *counts, cmp_size);
+    sum->hop_circuits_min = counts[0];
+    sum->hop_circuits_median = counts[n / 2];
+    sum->hop_circuits_max = counts[n - 1];
+  }
 }
 
 int ep_scan_svc_send(ep_ncirc_t *c, ep_streamrec_t *rec, ep_svc_t *sv, ep_err_t *err) {
@@ -928,21 +1137,14 @@ int ep_scan_run(ep_loop_t *loop, ep_tls_ctx_t *tls, const ep_scan_relay_t *exits
   s.t0 = ep_now_ms();
   s.records.out = cfg->out;
   s.records.sum = sum;
-  s.hops = calloc(n_first_hops, sizeof *s.hops);
   s.jobs = calloc(n_exits ? n_exits : 1, sizeof *s.jobs);
-  if (s.hops == NULL || s.jobs == NULL) {
+  if (s.jobs == NULL || hops_init(&s, first_hops, n_first_hops, err) != EP_OK) {
     free(s.hops);
+    free(s.pick_w);
+    free(s.pick_idx);
     free(s.jobs);
     return ep_err_set(err, EP_ERR_NOMEM, "scan: out of memory");
   }
-  s.n_hops = n_first_hops;
-  for (size_t i = 0; i < n_first_hops; i++) {
-    s.hops[i].s = &s;
-    s.hops[i].relay = &first_hops[i];
-  }
-  /* Start the round-robin at a random place so rounds spread over hops. */
-  uint32_t rnd = (uint32_t)time(NULL) ^ (uint32_t)ep_now_ms();
-  s.hop_cursor = rnd % n_first_hops;
   for (size_t i = 0; i < n_exits; i++) {
     s.jobs[i].s = &s;
     s.jobs[i].exit = &exits[i];
@@ -950,6 +1152,7 @@ int ep_scan_run(ep_loop_t *loop, ep_tls_ctx_t *tls, const ep_scan_relay_t *exits
   if (cfg->progress != NULL) {
     s.progress_timer = ep_loop_timer_in(loop, cfg->progress_tty ? 1000 : 10000, on_progress, &s);
   }
+  arm_build_check(&s);
   start_jobs(&s);
   int rc = ep_loop_run_until(loop, scan_done, &s,
                              cfg->deadline_ms > 0 ? cfg->deadline_ms : EP_LOOP_NO_DEADLINE, err);
@@ -959,9 +1162,11 @@ int ep_scan_run(ep_loop_t *loop, ep_tls_ctx_t *tls, const ep_scan_relay_t *exits
     sum->deadline_hit = true;
   }
   scan_finalize(&s);
+  ep_loop_timer_cancel(loop, s.build_timer);
   if (s.progress_timer != 0) {
     ep_loop_timer_cancel(loop, s.progress_timer);
   }
+  hops_round_end(&s);
   print_progress(&s, true);
   for (size_t i = 0; i < s.n_hops; i++) {
     ep_carrier_free(s.hops[i].car);
@@ -970,6 +1175,8 @@ int ep_scan_run(ep_loop_t *loop, ep_tls_ctx_t *tls, const ep_scan_relay_t *exits
   ep_loop_run_once(loop, 0, NULL); /* let closed links be released */
   sum->wall_ms = ep_now_ms() - s.t0;
   free(s.hops);
+  free(s.pick_w);
+  free(s.pick_idx);
   free(s.jobs);
   return rc < 0 ? rc : EP_OK;
 }

@@ -16,7 +16,9 @@
 #include <stdio.h>
 
 #include "lib/err.h"
+#include "probe/engine/cbt.h"
 #include "probe/engine/classify.h"
+#include "probe/engine/hops.h"
 #include "probe/net/circ.h"
 #include "probe/net/loop.h"
 #include "probe/engine/result.h"
@@ -34,6 +36,7 @@ typedef struct ep_scan_relay {
   uint32_t ports_mask;           /* bit i: probe cfg->ports[i]; 0: every port */
   const void *handle;            /* the caller's own relay object (for cfg->related) */
   const ep_relay_contact_t *contact;  /* its contact info (caller-owned, outlives the scan); NULL: unknown */
+  uint32_t bandwidth;            /* consensus "w Bandwidth=": a first hop's weight (0: 1) */
 } ep_scan_relay_t;
 
 typedef struct ep_scan_cfg {
@@ -79,6 +82,12 @@ typedef struct ep_scan_cfg {
   const char *vantage;           /* stamped in every record (NULL: null) */
   uint8_t ip_version;            /* recorded: 4 (also 0) or 6 */
   uint32_t begin_flags;          /* RELAY_BEGIN flags (6: IPv6 asked for); 0 none */
+  /* First hops and build timeouts (issue #13; engine/hops.h, engine/cbt.h). */
+  ep_hop_pacing_t hop_pacing;    /* CREATE2 pacing per hop (default: public DoS params halved) */
+  ep_hophist_t *hop_history;     /* optional: earlier rounds' failures; updated after the round */
+  ep_cbt_t *cbt;                 /* optional: build times across rounds (NULL: this round's) */
+  uint64_t hop_seed;             /* first-hop choice seed (0: from the clock) */
+  FILE *hop_report;              /* optional: circuits per first hop, one line per hop */
 } ep_scan_cfg_t;
 
 void ep_scan_cfg_defaults(ep_scan_cfg_t *cfg);
