@@ -1,7 +1,8 @@
 /* exitprobe — service checks: DNS over TCP (RFC 7766). One query for the
  * target name's A record; answered on a well-formed response with the same
  * id and question. Names are read with at most DNS_JUMPS compression
- * pointers, each pointing backwards. */
+ * pointers, each pointing backwards and past the 12-byte header (a name in
+ * the header would be read from the random id: no name lives there). */
 #include "probe/engine/svc_int.h"
 
 #include <stdio.h>
@@ -51,7 +52,7 @@ static int read_name(const uint8_t *m, size_t n, size_t *off, char *out, size_t 
     if ((l & 0xc0) == 0xc0) {
       if (pos + 1 >= n || ++jumps > DNS_JUMPS) return -1;
       size_t to = (size_t)(l & 0x3f) << 8 | m[pos + 1];
-      if (to >= pos) return -1; /* only backwards: no loops */
+      if (to >= pos || to < 12) return -1; /* only backwards (no loops), never into the header */
       if (!jumped) *off = pos + 2;
       jumped = true;
       pos = to;

@@ -84,9 +84,12 @@ ep_svc_status_t ep_svc_xmpp_decide(ep_svc_t *sv, bool eof) {
     size_t left = sv->in_len - sv->scan;
     if (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') { sv->scan++; continue; }
     if (*p != '<') return ep_svc_fail(sv, EP_SVC_NOT_PROTO, "not XMPP: text where a tag should be");
-    if (memchr(p, 0, left < XMPP_TAG_MAX ? left : XMPP_TAG_MAX))
+    size_t window = left < XMPP_TAG_MAX ? left : XMPP_TAG_MAX;
+    size_t e = tag_end(p, window);
+    /* a NUL inside this tag (or the part of it seen so far); bytes after
+     * the tag are the next tag's business, so the chunking cannot matter */
+    if (memchr(p, 0, e ? e + 1 : window))
       return ep_svc_fail(sv, EP_SVC_NOT_PROTO, "not XMPP: NUL byte");
-    size_t e = tag_end(p, left < XMPP_TAG_MAX ? left : XMPP_TAG_MAX);
     if (e == 0) {
       if (left >= XMPP_TAG_MAX) return ep_svc_fail(sv, EP_SVC_NOT_PROTO, "not XMPP: tag longer than %u bytes", XMPP_TAG_MAX);
       break;
