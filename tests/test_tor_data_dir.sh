@@ -36,6 +36,12 @@ cmp -s "$tmp/dd.out" "$tmp/one.out" || no "--tor-data-dir and the one file list 
 # the two halves both count: one half alone lists fewer
 [ "$(wc -l <"$tmp/half.out")" -lt "$(wc -l <"$tmp/one.out")" ] || no "half of the microdescriptors list as many"
 grep -q "signed by 8 of 9 authorities" "$tmp/dd.err" || no "--tor-data-dir: $(cat "$tmp/dd.err")"
+# an empty journal (tor leaves cached-descriptors.new empty after folding it in) is no document
+: >"$dd/cached-descriptors.new"
+# shellcheck disable=SC2086
+"$ep" exits $common --tor-data-dir "$dd" >"$tmp/empty.out" 2>"$tmp/empty.err" || no "empty .new journal: exit $? $(cat "$tmp/empty.err")"
+cmp -s "$tmp/empty.out" "$tmp/dd.out" || no "an empty .new journal changed the list"
+rm "$dd/cached-descriptors.new"
 # ns flavour: cached-consensus when there is no microdesc consensus
 rm "$dd/cached-microdesc-consensus"
 cp "$d/consensus-ns-2022-11-19" "$dd/cached-consensus"

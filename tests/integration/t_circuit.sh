@@ -81,4 +81,17 @@ check "lower-case \$fingerprint: END EXITPOLICY on port 23 (the policy rejects i
 out=$("$EP" circuit --exit nosuchrelay "${dir[@]}" --timeout 4s 2>&1); rc=$?
 check "unknown nickname named" "$out" "relay nosuchrelay: no relay has this nickname"
 [ $rc -eq 3 ] && echo "ok: unknown relay: exit status 3" || { echo "FAIL: unknown relay: status $rc"; fails=$((fails + 1)); }
+
+# --tor-data-dir (#13): the relays looked up in a snapshot of a relay's own DataDirectory
+netdir=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["dir"])' "$EXITPROBE_TESTNET_MANIFEST")
+for d in "$netdir"/relay*/data "$netdir"/exit*/data; do
+  if [ -s "$d/cached-microdesc-consensus" ] && [ -s "$d/cached-certs" ]; then
+    cp -r "$d" "$cache/datadir"
+    break
+  fi
+done
+out=$("$EP" circuit --exit exit0 --tor-data-dir "$cache/datadir" --dir-authorities "$EXITPROBE_TESTNET_DIRAUTH" \
+  --no-cache --port 25 --timeout 4s 2>&1)
+check "--tor-data-dir: the directory read from files" "$out" "consensus from file"
+check "--tor-data-dir: exit0 looked up and reachable" "$out" "class reachable \(CONNECTED after [0-9]+ ms, answered: 220"
 [ $fails -eq 0 ]

@@ -72,3 +72,35 @@ ok = consistent == blocked and all(r["records"] == 3 for r in rows)
 print(("ok" if ok else "FAIL") + ": report names %d consistent violators; the manifest blocks %d" % (len(consistent), len(blocked)))
 sys.exit(0 if ok else 1)
 PY
+[ $? -eq 0 ] || exit 1
+
+# --tor-data-dir (#13): the same scan with the directory read from a relay's own DataDirectory (a
+# snapshot: the tor keeps writing it) gives the same exits the same class and verdict, with no
+# directory request.
+netdir=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["dir"])' "$EXITPROBE_TESTNET_MANIFEST")
+datadir=""
+for d in "$netdir"/*/data; do
+  if [ -s "$d/cached-microdesc-consensus" ] && [ -s "$d/cached-certs" ] && [ -s "$d/cached-descriptors" ] &&
+    { [ -s "$d/cached-microdescs" ] || [ -s "$d/cached-microdescs.new" ]; }; then
+    datadir=$d
+    break
+  fi
+done
+[ -n "$datadir" ] || { echo "FAIL: no DataDirectory with a consensus, certs, descriptors and microdescs"; exit 1; }
+cp -r "$datadir" "$tmp/datadir"
+"$EP" scan --port 25 --target 127.0.0.1 --dir-authorities "$EXITPROBE_TESTNET_DIRAUTH" --no-cache \
+  --tor-data-dir "$tmp/datadir" --timeout 4s --output "$tmp/dd.jsonl" --quiet >/dev/null 2>"$tmp/dd.log"
+rc=$?
+[ $rc -eq 1 ] || { echo "FAIL: --tor-data-dir: exit status $rc (want 1)"; cat "$tmp/dd.log"; exit 1; }
+grep -q "consensus from file" "$tmp/dd.log" || { echo "FAIL: --tor-data-dir: not read from files"; cat "$tmp/dd.log"; exit 1; }
+python3 - "$tmp/results.jsonl" "$tmp/dd.jsonl" <<'PY'
+import json, sys
+def verdicts(path, rnd):
+    return {r["exit"]["fingerprint"]: (r["class"], r["verdict"]) for r in map(json.loads, open(path)) if r["round"] == rnd}
+a, b = verdicts(sys.argv[1], 3), verdicts(sys.argv[2], 1)
+ok = a == b and len(b) > 0
+print(("ok" if ok else "FAIL") + ": --tor-data-dir scan: %d exits, the same classes and verdicts as the fetched directory's" % len(b))
+if not ok:
+    print("  fetched:", sorted(a.items())); print("  datadir:", sorted(b.items()))
+sys.exit(0 if ok else 1)
+PY

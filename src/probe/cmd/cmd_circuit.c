@@ -364,6 +364,9 @@ static const ep_opt_t circuit_table[] = {
   CIRCUIT_STRING("--cache-dir", dir.cache_dir,
                  "  --cache-dir DIR     directory cache (default $XDG_CACHE_HOME/exitprobe)\n"),
   CIRCUIT_FLAG("--no-cache", dir.no_cache, "  --no-cache          neither read nor write the cache\n"),
+  CIRCUIT_STRING("--tor-data-dir", dir.tor_data_dir,
+                 "  --tor-data-dir DIR  read the directory from a local tor's DataDirectory\n"
+                 "                      (verified as if fetched) instead of asking the authorities\n"),
   EP_OPT_OUTBOUND_ADDRESS("  --outbound-address A  connect from local address A (once per family)\n"),
   {.name = "--help", .short_name = 'h', .kind = EP_OPT_HELP, .help = "  -h, --help          this help\n"},
 };

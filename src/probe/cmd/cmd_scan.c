@@ -138,6 +138,10 @@ static const ep_opt_t scan_table[] = {
   SCAN_STRING("--cache-dir", dir.cache_dir,
               "  --cache-dir DIR       directory cache (default $XDG_CACHE_HOME/exitprobe)\n"),
   SCAN_FLAG("--no-cache", dir.no_cache, "  --no-cache            neither read nor write the cache\n"),
+  SCAN_STRING("--tor-data-dir", dir.tor_data_dir,
+              "  --tor-data-dir DIR    read the directory from a local tor's DataDirectory\n"
+              "                        (cached-microdesc-consensus, cached-certs, ...; verified\n"
+              "                        as if fetched) instead of asking the authorities\n"),
   SCAN_FLAG("--summary-only", dir.summary_only,
             "  --summary-only        do not fetch the exits' server descriptors: without their\n"
             "                        full policies, END EXITPOLICY is never blamed on an exit\n"),

@@ -315,7 +315,19 @@ ep_netdir_t *ep_scandir_fetch(ep_loop_t *loop, const ep_scandir_opts_t *o, ep_er
   ep_dirclient_stats_t st;
   memset(&st, 0, sizeof st);
   ep_err_t derr = {0};
-  ep_netdir_t *nd = ep_dirclient_fetch(loop, &dco, &st, &derr);
+  ep_netdir_t *nd = NULL;
+  if (o->tor_data_dir != NULL) {
+    /* a local tor's files: read and verified like fetched ones, no request */
+    ep_dirclient_datadir_t dd;
+    ep_dirclient_files_t files;
+    memset(&files, 0, sizeof files);
+    if (ep_dirclient_datadir_files(o->tor_data_dir, &dd, &files, &derr) == EP_OK) {
+      nd = ep_dirclient_load_files(&files, &dco, &st, &derr);
+      ep_dirclient_datadir_free(&dd);
+    }
+  } else {
+    nd = ep_dirclient_fetch(loop, &dco, &st, &derr);
+  }
   ep_dir_authset_free(auths);
   ep_loop_run_once(loop, 0, NULL); /* release finished BEGIN_DIR links */
   ep_dir_transport_orport_free(via);

@@ -31,6 +31,8 @@ typedef struct ep_scandir_opts {
   const uint16_t *ports;
   size_t n_ports;
   int family;                    /* 4 (also 0) or 6: which exit policy selects (p / p6) */
+  const char *tor_data_dir;      /* read a tor DataDirectory's cached documents instead of
+                                    fetching (verified the same way); NULL: fetch */
 } ep_scandir_opts_t;
 
 typedef struct ep_scandir ep_scandir_t;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/buf.h"
@@ -197,7 +198,11 @@ static const char *datadir_path(ep_dirclient_datadir_t *dd, const char *dir, con
   memcpy(p, dir, dl);
   p[dl] = '/';
   memcpy(p + dl + 1, name, nl + 1);
-  if (access(p, R_OK) != 0 || dd->n >= sizeof dd->paths / sizeof dd->paths[0]) {
+  /* absent, unreadable or empty: as if not there (tor leaves its .new
+   * journals empty after folding them into the main file) */
+  struct stat sb;
+  if (access(p, R_OK) != 0 || stat(p, &sb) != 0 || sb.st_size == 0 ||
+      dd->n >= sizeof dd->paths / sizeof dd->paths[0]) {
     free(p);
     return NULL;
   }
