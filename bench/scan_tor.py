@@ -57,6 +57,20 @@ def proc_cpu(pid):
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+def proc_cpu_ns(pid):
+    """CPU time of all of a process's threads in seconds, from /proc/PID/task/*/schedstat (the
+    scheduler's nanosecond run time: /proc/PID/stat counts 10 ms ticks). Threads that exited are lost:
+    tor's are long-lived."""
+    total = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total / 1e9
+
+
 def proc_hwm(pid):
     for line in open("/proc/%d/status" % pid):
         if line.startswith("VmHWM:"):
@@ -151,32 +165,41 @@ class Prober:
                 p["detail"] = "END %s" % p.get("end") if p.get("end") else "SOCKS reply %r" % rep[:2]
                 return
             p["connected"] = True
-            buf = b""
-            try:
-                while b"\n" not in buf and len(buf) < 1024:
-                    d = s.recv(1024)
-                    if not d:
-                        break
-                    buf += d
-            except socket.timeout:
-                pass
-            except OSError:
-                pass
-            if not buf:
-                # Nothing: closed (EOF) or silent (deadline); tell them apart by the time taken.
-                waited = time.monotonic() - p["t0"] - p["circuit_ms"] / 1000
-                p["class"] = "silent" if waited >= self.timeout * 0.9 else "closed"
-                p["detail"] = "CONNECTED, no greeting"
-            else:
-                line = buf.split(b"\n", 1)[0].decode("latin-1").rstrip("\r")
-                p["class"] = "reachable" if line.startswith("220") else "reachable-unexpected"
-                p["detail"] = "greeting %r" % line[:40]
+            self.check(s, p)
         finally:
             s.close()
             try:
                 self.ctl.close_circuit(p["circ"])
             except stem.ControllerError:
                 pass
+
+    @staticmethod
+    def read_until(s, end, limit):
+        """Reads from s until `end` is in what was read, EOF, `limit` bytes, or the socket's timeout."""
+        buf = b""
+        try:
+            while end not in buf and len(buf) < limit:
+                d = s.recv(4096)
+                if not d:
+                    break
+                buf += d
+        except OSError:     # socket.timeout included
+            pass
+        return buf
+
+    def check(self, s, p):
+        """The service check on the connected stream s (bench/svc_tor.py has others): the greeting's
+        first line; sets p["class"] and p["detail"]."""
+        buf = self.read_until(s, b"\n", 1024)
+        if not buf:
+            # Nothing: closed (EOF) or silent (deadline); tell them apart by the time taken.
+            waited = time.monotonic() - p["t0"] - p["circuit_ms"] / 1000
+            p["class"] = "silent" if waited >= self.timeout * 0.9 else "closed"
+            p["detail"] = "CONNECTED, no greeting"
+        else:
+            line = buf.split(b"\n", 1)[0].decode("latin-1").rstrip("\r")
+            p["class"] = "reachable" if line.startswith("220") else "reachable-unexpected"
+            p["detail"] = "greeting %r" % line[:40]
 
     def stop(self):
         self.work.put(None)
@@ -214,7 +237,9 @@ ClientUseIPv6 0
                             env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": a.workdir})
 
 
-def run(a, tor):
+def bootstrap(a, tor):
+    """Connects to tor's control port, waits for enough directory info, measures tor's idle CPU rate.
+    Returns (controller, bootstrap_s, tor_bootstrap_cpu_s, idle_rate)."""
     t0 = time.monotonic()
     ctl = None
     while ctl is None:
@@ -241,7 +266,25 @@ def run(a, tor):
     c0, w0 = proc_cpu(tor.pid), time.monotonic()
     time.sleep(a.idle)
     idle_rate = (proc_cpu(tor.pid) - c0) / (time.monotonic() - w0)
+    return ctl, boot_s, boot_cpu, idle_rate
 
+
+def with_tor(a, body):
+    """Starts tor (start_tor), runs body(a, tor), and always stops tor."""
+    tor = start_tor(a)
+    try:
+        body(a, tor)
+    finally:
+        tor.terminate()
+        try:
+            tor.wait(10)
+        except subprocess.TimeoutExpired:
+            tor.kill()
+            tor.wait()
+
+
+def run(a, tor):
+    ctl, boot_s, boot_cpu, idle_rate = bootstrap(a, tor)
     exits = [ln.split() for ln in open(a.exits_file) if ln.strip() and not ln.startswith("#")]
     prober = Prober(ctl, a.socks_port, a.target, a.port, a.timeout)
     for k in [int(x) for x in a.repeat.split(",")]:
@@ -298,16 +341,8 @@ def main():
     a = ap.parse_args()
     if not a.target.startswith("127."):
         raise SystemExit("scan_tor: the target must be in 127.0.0.0/8")
-    tor = start_tor(a)
-    try:
-        run(a, tor)
-    finally:
-        tor.terminate()
-        try:
-            tor.wait(10)
-        except subprocess.TimeoutExpired:
-            tor.kill()
-            tor.wait()
+    with_tor(a, run)
 
 
-main()
+if __name__ == "__main__":   # bench/svc_tor.py imports from here
+    main()
