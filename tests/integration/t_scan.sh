@@ -58,6 +58,8 @@ if len(verdicts) == 3 and not (verdicts[0] == verdicts[1] == verdicts[2]):
 print("records:", len(records))
 sys.exit(1 if fails else 0)
 PY
+# every record as doc/result.schema.json says (no field it does not name)
+/usr/bin/python3 "$INTEGRATION_LIB/check_schema.py" "$INTEGRATION_LIB/../../../doc/result.schema.json" "$tmp/results.jsonl" || exit 1
 "$EP" report --json "$tmp/results.jsonl" >"$tmp/report.jsonl" || { echo "FAIL: report"; exit 1; }
 "$EP" report "$tmp/results.jsonl"
 python3 - "$EXITPROBE_TESTNET_MANIFEST" "$tmp/report.jsonl" <<'PY'
