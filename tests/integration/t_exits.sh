@@ -35,8 +35,8 @@ def accepts25(pol):
     for rule in pol.split(","):
         verb, _, pat = rule.strip().partition(" ")
         addr, _, port = pat.rpartition(":")
-        if addr != "*":
-            continue
+        if verb not in ("accept", "reject") or addr != "*":
+            continue   # accept6/reject6 (the IPv6 exits): not the IPv4 policy `exits --port 25` lists by
         lo, _, hi = port.partition("-")
         if port == "*" or int(lo) <= 25 <= int(hi or lo):
             return verb == "accept"
