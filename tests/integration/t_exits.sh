@@ -1,7 +1,7 @@
 #!/bin/bash
 # `exitprobe exits --port 25` against the local network's authorities: it fetches the consensus, the
 # authority certificates and the microdescriptors from the DirPorts, verifies them, and must list exactly
-# the manifest's relays whose policy accepts port 25 (the 10 exits and the accept-25-only relay), with
+# the manifest's relays whose policy accepts port 25 (the 13 exits and the accept-25-only relay), with
 # their fingerprints, nicknames and ORPorts, verified by all 3 authorities' signatures. A second run must
 # take the consensus and microdescriptors from the cache (no request); a run with one authority's DirPort
 # unreachable must still succeed; --full-policy answers from server descriptors; --dir-via orport gets the
@@ -35,8 +35,8 @@ def accepts25(pol):
     for rule in pol.split(","):
         verb, _, pat = rule.strip().partition(" ")
         addr, _, port = pat.rpartition(":")
-        if addr != "*":
-            continue
+        if verb not in ("accept", "reject") or addr != "*":
+            continue   # accept6/reject6 (the IPv6 exits): not the IPv4 policy `exits --port 25` lists by
         lo, _, hi = port.partition("-")
         if port == "*" or int(lo) <= 25 <= int(hi or lo):
             return verb == "accept"

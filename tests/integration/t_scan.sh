@@ -1,6 +1,6 @@
 #!/bin/bash
 # exitprobe scan on the local network, three rounds in a row:
-# - every candidate exit (by policy: the 10 exits and the accept-25-only
+# - every candidate exit (by policy: the 13 exits and the accept-25-only
 #   relay) gets the class its manifest behaviour implies, every round;
 # - verdicts: as the manifest's expect["25"] says (issue #11: the exit whose destination greets 554 honours;
 #   an exitprobe without the service checks, `scan --help` without --service, still blames it);
