@@ -10,6 +10,8 @@
 #   * one violator row per (exit, port) with a violating record, exactly those; the consistent count;
 #   * the violators' relay-supplied contact lines as text (exit4's "<b>x</b>\x01" is no element);
 #   * no console message, no request leaving the page, no script, no element fetching anything;
+#   * layout (a copy with a measuring script, CSP meta removed): every chart text inside its chart, the
+#     legend's swatches and labels do not overlap;
 # - the same checks catch a console error and an outside request on a control page (they can fail).
 # SKIP (77) only if chromium is not installed (scripts/deps installs it).
 # test-timeout: 120
@@ -49,11 +51,42 @@ fi
 
 python3 "$HL" dom "$tmp/report.html" "$tmp/chrome" >"$tmp/report.dom" 2>"$tmp/chrome.err" ||
 	{ echo "FAIL: chromium on the report"; tail -n 20 "$tmp/chrome.err"; exit 1; }
+# Layout: a copy of the page with a script (its CSP meta removed) that measures the rendered charts:
+# every text inside its chart, the legend's swatches and labels apart. Written into the DOM.
+python3 - "$tmp/report.html" "$tmp/layout.html" <<'PY' || exit 1
+import re, sys
+page = open(sys.argv[1], encoding="utf-8").read()
+page, n = re.subn(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", page)
+assert n == 1, "no CSP meta in the report"
+probe = """<script>
+const out = [];
+document.querySelectorAll("svg.chart").forEach((svg, i) => {
+  const sb = svg.getBoundingClientRect();
+  svg.querySelectorAll("text").forEach(t => {
+    const b = t.getBoundingClientRect();
+    if (b.width === 0 || b.left < sb.left - 0.5 || b.right > sb.right + 0.5 || b.top < sb.top - 0.5 ||
+        b.bottom > sb.bottom + 0.5) out.push("chart " + i + ": text outside the chart: " + t.textContent);
+  });
+  const legend = [...svg.children].filter(e => (e.tagName === "rect" && e.getAttribute("y") === "4") ||
+                                               (e.tagName === "text" && e.getAttribute("y") === "13"));
+  if (legend.length !== 6) out.push("chart " + i + ": legend of " + legend.length + " elements");
+  const boxes = legend.map(e => [e.textContent || "swatch", e.getBoundingClientRect()]);
+  for (let a = 0; a < boxes.length; a++)
+    for (let b = a + 1; b < boxes.length; b++)
+      if (boxes[a][1].right > boxes[b][1].left + 0.5 && boxes[b][1].right > boxes[a][1].left + 0.5)
+        out.push("chart " + i + ": legend overlap: " + boxes[a][0] + " / " + boxes[b][0]);
+});
+document.body.setAttribute("data-layout", JSON.stringify({charts: document.querySelectorAll("svg.chart").length, problems: out}));
+</script>"""
+open(sys.argv[2], "w", encoding="utf-8").write(page.replace("</body>", probe + "</body>"))
+PY
+python3 "$HL" dom "$tmp/layout.html" "$tmp/chrome-layout" >"$tmp/layout.dom" 2>"$tmp/layout.err" ||
+	{ echo "FAIL: chromium on the layout copy"; tail -n 20 "$tmp/layout.err"; exit 1; }
 t2=$(date +%s)
 echo "report and chromium: $((t2 - t1)) s"
 
-python3 - "$tmp/results.jsonl" "$tmp/results.csv" "$tmp/report.dom" "$tmp/chrome.err" <<'PY'
-import csv, json, sys
+python3 - "$tmp/results.jsonl" "$tmp/results.csv" "$tmp/report.dom" "$tmp/chrome.err" "$tmp/layout.dom" "$tmp/layout.err" <<'PY'
+import csv, html, json, re, sys
 from html.parser import HTMLParser
 
 recs = [json.loads(line) for line in open(sys.argv[1], encoding="utf-8")]
@@ -205,6 +238,12 @@ check(len(want_viol) >= 3 and {p for _, p in want_viol} >= {"25", "443"},
 consistent = sum(1 for p in pairs.values() if p["v"] == p["n"])
 card = dom.cards.get("n-consistent", {"text": ""})["text"].strip()
 check(card == str(consistent), "consistent violators card: %r, records: %d" % (card, consistent))
+lerr = [l for l in open(sys.argv[6], encoding="utf-8", errors="replace") if l.startswith("console: ")]
+m = re.search(r'<body data-layout="([^"]*)"', open(sys.argv[5], encoding="utf-8").read())
+layout = json.loads(html.unescape(m.group(1))) if m else {"charts": 0, "problems": ["no layout measured"]}
+check(layout["charts"] == len(ports) and not layout["problems"] and not lerr,
+      "layout: %d charts measured, every text inside its chart, legend apart %s%s" %
+      (layout["charts"], layout["problems"][:4], lerr[:2]))
 check(dom.b_tags == 0, "no <b> element from relay text (%d)" % dom.b_tags)
 
 
