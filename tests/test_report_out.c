@@ -173,6 +173,7 @@ START_TEST(html_report_counts_escapes_and_clusters) {
   ck_assert_ptr_nonnull(strstr(html, "data-port=\"25\" data-round=\"1\" data-honours=\"1\" "
                                      "data-violates=\"2\""));
   ck_assert_ptr_nonnull(strstr(html, "likely the hoster"));
+  ck_assert_ptr_nonnull(strstr(html, "<b>1</b>vantage (not named)"));  /* not "0 vantage points" */
   ck_assert_ptr_nonnull(strstr(html, "<code>10.1.0.0/16</code>"));
   ck_assert_uint_eq(count(html, "src="), 0);
   ck_assert_uint_eq(count(html, "https://"), 2 * 3 + 0);  /* exit + first hop per violator */

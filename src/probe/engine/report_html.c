@@ -41,6 +41,7 @@ static const char page_head[] =
 
 static void summary(const ep_rmodel_t *m, FILE *o, const char *title, size_t cons,
                     size_t inter) {
+  size_t v = ep_rmodel_vantages(m);
   fputs("<h1>exitprobe report", o);
   if (title != NULL) {
     fputs(": ", o);
@@ -50,9 +51,10 @@ static void summary(const ep_rmodel_t *m, FILE *o, const char *title, size_t con
              "announce? %zu records, %zu (exit, port) pairs, %zu bad lines skipped.</p>\n"
              "<div class=\"cards\"><div class=\"card\"><b id=\"n-consistent\">%zu</b>consistent "
              "violators</div><div class=\"card\"><b id=\"n-intermittent\">%zu</b>intermittent "
-             "violators</div><div class=\"card\"><b>%zu</b>vantage points</div></div>\n",
+             "violators</div><div class=\"card\"><b>%zu</b>%s</div></div>\n",
           ep_rmodel_records(m), ep_rmodel_pairs(m), ep_rmodel_bad_lines(m), cons, inter,
-          ep_rmodel_vantages(m));
+          /* records without --vantage: one place, not named */
+          v > 0 ? v : 1, v > 1 ? "vantage points" : (v == 1 ? "vantage point" : "vantage (not named)"));
 }
 
 /* The legend and axes of a chart of `n` bars up to `max` exits. */
