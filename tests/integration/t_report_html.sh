@@ -2,7 +2,8 @@
 # Issue #12 acceptance: the HTML report of a real scan, rendered by a real browser.
 # - `exitprobe scan --port 25,80,443 --rounds 2` of the local network (port 25: the blocked exits
 #   violate; 443: the TLS middlebox intercepts; 80 answers through every exit), with --output and --csv;
-# - the CSV has a header and one row per JSON record, the same fields in the same order (values spot-checked);
+# - the CSV has a header (once: appending adds none) and one row per JSON record, every cell equal
+#   to its JSON field, in the JSON order;
 # - `exitprobe report --html` of the records, rendered by Debian's headless chromium
 #   (tests/integration/lib/headless.py: offline, a fresh profile, every request to a closed local port):
 #   * one SVG chart per port, one bar per (port, round) whose honoured/violated/inconclusive counts equal
@@ -33,6 +34,13 @@ rc=$?
 t1=$(date +%s)
 echo "scan: $((t1 - t0)) s"
 [ $rc -eq 1 ] || { echo "FAIL: scan exit status $rc (want 1: violators found)"; tail -n 30 "$tmp/log"; exit 1; }
+# Appending to a CSV that has its header adds none (this scan fails before probing: no such authority file).
+"$EP" scan --port 25 --csv "$tmp/results.csv" --dir-authorities "$tmp/none" --no-cache --quiet >/dev/null 2>&1
+[ "$(grep -c '^schema,round,' "$tmp/results.csv")" = 1 ] || { echo "FAIL: not one CSV header after appending"; exit 1; }
+rm -f "$tmp/new.csv"
+"$EP" scan --port 25 --csv "$tmp/new.csv" --dir-authorities "$tmp/none" --no-cache --quiet >/dev/null 2>&1
+[ "$(cat "$tmp/new.csv")" = "$(head -n 1 "$tmp/results.csv")" ] || { echo "FAIL: a new CSV does not start with the header"; exit 1; }
+echo "ok   CSV: a header in a new file, none when appending"
 "$EP" report --html "$tmp/report.html" "$tmp/results.jsonl" >/dev/null 2>"$tmp/report.log" ||
 	{ echo "FAIL: report --html"; cat "$tmp/report.log"; exit 1; }
 
