@@ -15,7 +15,8 @@
 #     legend's swatches and labels do not overlap;
 # - the same checks catch a console error and an outside request on a control page (they can fail).
 # SKIP (77) only if chromium is not installed (scripts/deps installs it).
-# test-timeout: 120
+# About 30 s alone; chromium starts slowly on a loaded machine (make check beside other networks):
+# test-timeout: 300
 set -u
 EP=${EXITPROBE:?}
 : "${EXITPROBE_TESTNET_MANIFEST:?run me through tests/integration/run (needs the testnet env)}"

@@ -9,9 +9,9 @@
 # background networking is off, and the profile (--user-data-dir) is a fresh directory under WORKDIR.
 # Requests are read from chromium's net log: a URL request with a page as initiator (not the browser's
 # own "not an origin" requests, which the flags above already mostly silence) counts.
-import json, os, shutil, subprocess, sys
+import json, os, shutil, signal, subprocess, sys
 
-TIMEOUT = 45
+TIMEOUT = 90  # a loaded machine (make -j check beside other networks) starts chromium slowly
 
 
 def browser():
@@ -34,13 +34,20 @@ def run(page, workdir, extra):
             "--no-pings", "--disable-client-side-phishing-detection", "--hide-scrollbars",
             "--disable-features=Translate,OptimizationHints,MediaRouter,SpellCheck"] + extra + [
             "file://" + os.path.abspath(page)]
-    p = subprocess.run(args, capture_output=True, timeout=TIMEOUT, cwd=workdir)
-    err = p.stderr.decode("utf-8", "replace")
+    # Its own process group: on a timeout the whole browser (zygote, renderer, GPU process) is killed.
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=workdir, start_new_session=True)
+    try:
+        out, errb = p.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
+        raise SystemExit("chromium: no result after %d s (killed)" % TIMEOUT)
+    err = errb.decode("utf-8", "replace")
     if p.returncode != 0:
         sys.stderr.write(err[-3000:])
         raise SystemExit("chromium: exit status %d" % p.returncode)
     console = [line for line in err.splitlines() if ":CONSOLE" in line]
-    return p.stdout, console, page_requests(netlog, "file://" + os.path.abspath(page))
+    return out, console, page_requests(netlog, "file://" + os.path.abspath(page))
 
 
 def page_requests(netlog, page_url):
