@@ -10,8 +10,10 @@
 
 #include "lib/escape.h"
 #include "lib/hidx.h"
+#include "lib/json.h"
 #include "lib/strpool.h"
 #include "probe/engine/report.h"
+#include "probe/engine/result.h"
 #include "testutil.h"
 
 static const unsigned *eq_items;
@@ -171,6 +173,7 @@ START_TEST(html_report_counts_escapes_and_clusters) {
   ck_assert_ptr_nonnull(strstr(html, "data-port=\"25\" data-round=\"1\" data-honours=\"1\" "
                                      "data-violates=\"2\""));
   ck_assert_ptr_nonnull(strstr(html, "likely the hoster"));
+  ck_assert_ptr_nonnull(strstr(html, "<b>1</b>vantage (not named)"));  /* not "0 vantage points" */
   ck_assert_ptr_nonnull(strstr(html, "<code>10.1.0.0/16</code>"));
   ck_assert_uint_eq(count(html, "src="), 0);
   ck_assert_uint_eq(count(html, "https://"), 2 * 3 + 0);  /* exit + first hop per violator */
@@ -206,6 +209,224 @@ START_TEST(model_refuses_bad_rounds_and_keeps_old_records) {
 }
 END_TEST
 
+
+/* ---- scan --csv: one record as a row, read back ---- */
+
+#define CSV_MAX_CELLS 80
+
+typedef struct csv_row {
+  char *cell[CSV_MAX_CELLS];
+  size_t len[CSV_MAX_CELLS];
+  size_t n;
+} csv_row_t;
+
+/* An RFC 4180 reader for one row starting at *p (CRLF-terminated); the
+ * cells are malloc'ed copies. Fails the test on anything malformed. */
+static void csv_read_row(const char **p, const char *end, csv_row_t *row) {
+  memset(row, 0, sizeof *row);
+  const char *s = *p;
+  for (;;) {
+    ck_assert_uint_lt(row->n, CSV_MAX_CELLS);
+    char *c = malloc((size_t)(end - s) + 1);
+    size_t n = 0;
+    if (s < end && *s == '"') {
+      for (s++;; s++) {
+        ck_assert_msg(s < end, "unterminated quoted cell");
+        if (*s == '"' && s + 1 < end && s[1] == '"') {
+          c[n++] = '"';
+          s++;
+        } else if (*s == '"') {
+          s++;
+          break;
+        } else {
+          c[n++] = *s;
+        }
+      }
+    } else {
+      for (; s < end && *s != ',' && *s != '\r' && *s != '\n'; s++) {
+        ck_assert_msg(*s != '"', "a quote inside an unquoted cell");
+        c[n++] = *s;
+      }
+    }
+    c[n] = '\0';
+    row->cell[row->n] = c;
+    row->len[row->n++] = n;
+    ck_assert(s < end);
+    if (*s == ',') {
+      s++;
+      continue;
+    }
+    ck_assert_msg(s + 1 < end && s[0] == '\r' && s[1] == '\n', "a row ends with CRLF");
+    *p = s + 2;
+    return;
+  }
+}
+
+static void csv_row_free(csv_row_t *row) {
+  for (size_t i = 0; i < row->n; i++) {
+    free(row->cell[i]);
+  }
+}
+
+/* What the CSV cell of a JSON value must read back as: the formula guard's
+ * ' before = + - @ TAB, control bytes but CR LF TAB as \xNN. */
+static void csv_expect(ep_buf_t *b, const char *v, size_t n) {
+  static const char hex[] = "0123456789abcdef";
+  const unsigned char *u = (const unsigned char *)v;
+  if (n > 0 && strchr("=+-@\t", v[0]) != NULL) {
+    ep_buf_append(b, "'", 1, NULL);
+  }
+  for (size_t i = 0; i < n; i++) {
+    if ((u[i] < 0x20 && u[i] != '\r' && u[i] != '\n' && u[i] != '\t') || u[i] == 0x7f) {
+      char e[4] = {'\\', 'x', hex[u[i] >> 4], hex[u[i] & 15]};
+      ep_buf_append(b, e, 4, NULL);
+    } else {
+      ep_buf_append(b, &u[i], 1, NULL);
+    }
+  }
+}
+
+/* Flatten the JSON record as scan --csv must: nested keys joined by _,
+ * arrays joined by spaces, null empty. names/values: parallel lists. */
+static void flatten(const ep_json_t *o, const char *prefix, csv_row_t *names, csv_row_t *vals) {
+  for (size_t i = 0; i < ep_json_count(o); i++) {
+    const ep_json_t *v = ep_json_at(o, i);
+    char key[128];
+    snprintf(key, sizeof key, "%s%s", prefix, ep_json_key_at(o, i));
+    if (ep_json_type(v) == EP_JSON_OBJECT) {
+      char pre[130];
+      snprintf(pre, sizeof pre, "%s_", key);
+      flatten(v, pre, names, vals);
+      continue;
+    }
+    ep_buf_t b;
+    ep_buf_init(&b, 64 * 1024, "expected cell", 0);
+    int64_t iv;
+    size_t n;
+    const char *sv;
+    if ((sv = ep_json_str(v, &n)) != NULL) {
+      csv_expect(&b, sv, n);
+    } else if (ep_json_type(v) == EP_JSON_ARRAY) {
+      ep_buf_t j;
+      ep_buf_init(&j, 64 * 1024, "joined", 0);
+      for (size_t k = 0; k < ep_json_count(v); k++) {
+        const char *e = ep_json_str(ep_json_at(v, k), &n);
+        ep_buf_append(&j, " ", k > 0 ? 1 : 0, NULL);
+        ep_buf_append(&j, e, n, NULL);
+      }
+      csv_expect(&b, (const char *)j.data, j.len);
+      ep_buf_free(&j);
+    } else if (ep_json_type(v) == EP_JSON_BOOL) {
+      ep_buf_append_str(&b, ep_json_bool(v, false) ? "true" : "false", NULL);
+    } else if (ep_json_int(v, &iv)) {
+      ep_buf_printf(&b, NULL, "%lld", (long long)iv);
+    }
+    ck_assert_uint_lt(names->n, CSV_MAX_CELLS);
+    names->cell[names->n] = strdup(key);
+    names->len[names->n++] = strlen(key);
+    vals->cell[vals->n] = strndup(b.len > 0 ? (const char *)b.data : "", b.len);
+    vals->len[vals->n++] = b.len;
+    ep_buf_free(&b);
+  }
+}
+
+static void hostile_record(ep_result_t *r, ep_relay_contact_t *c) {
+  ep_result_init(r);
+  r->round = 3;
+  r->started = 1796083200;
+  snprintf(r->exit.fingerprint, sizeof r->exit.fingerprint, "%s",
+           "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+  snprintf(r->exit.nickname, sizeof r->exit.nickname, "%s", "=HYPERLINK(\"x\",1)");
+  snprintf(r->exit.address, sizeof r->exit.address, "%s", "10.0.0.1");
+  r->exit.or_port = 9001;
+  snprintf(r->first_hop.nickname, sizeof r->first_hop.nickname, "%s", "-2+3");
+  snprintf(r->target_host, sizeof r->target_host, "%s", "smtp.example.org");
+  r->port = 25;
+  r->c.cls = EP_CLASS_REACHABLE_UNEXPECTED;
+  snprintf(r->c.why, sizeof r->c.why, "%s", "a, \"quoted\"\r\nsecond line");
+  r->end_reason = 4;
+  snprintf(r->exitpolicy_addr, sizeof r->exitpolicy_addr, "%s", "10.9.9.9");
+  r->exitpolicy_ttl = 60;
+  const char banner[] = "554 no\r\n@SUM(1)\0\x1b[2J,\"";
+  memcpy(r->c.greeting.text, banner, sizeof banner - 1);
+  r->c.greeting.len = sizeof banner - 1;
+  r->c.greeting.code = 554;
+  r->circuit_ms = 120;
+  r->control_tried = r->control_ok = true;
+  snprintf(r->control_detail, sizeof r->control_detail, "%s", "+1");
+  r->retry_tried = true;
+  r->retry_cls = EP_CLASS_TIMEOUT;
+  snprintf(r->retry_first_hop, sizeof r->retry_first_hop, "%s",
+           "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB");
+  r->verdict = EP_VERDICT_VIOLATES;
+  snprintf(r->verdict_why, sizeof r->verdict_why, "%s", " leading space");
+  snprintf(r->service, sizeof r->service, "%s", "smtp");
+  snprintf(r->service_answer, sizeof r->service_answer, "%s", "\t220 tab");
+  snprintf(r->vantage, sizeof r->vantage, "%s", "fra1");
+  const char contact[] = "=cmd|' /C calc'!A0 email:op[]example.org \"q\", l1\r\nl2\x01";
+  const char fam[] = "$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA -x @y";
+  ep_relay_contact_init(c);
+  ck_assert_int_eq(ep_relay_contact_set(c, contact, sizeof contact - 1, "Tor, \"0.4\"", 10, fam,
+                                        sizeof fam - 1, NULL), EP_OK);
+  r->contact = c;
+}
+
+START_TEST(scan_csv_row_reads_back_as_the_json_record) {
+  ep_result_t r;
+  ep_relay_contact_t c;
+  hostile_record(&r, &c);
+  ep_buf_t j, v;
+  ep_buf_init(&j, 64 * 1024, "json", 0);
+  ep_buf_init(&v, 64 * 1024, "csv", 0);
+  ck_assert_int_eq(ep_result_to_json(&r, &j, NULL), EP_OK);
+  ck_assert_int_eq(ep_result_to_csv(&r, &v, NULL), EP_OK);
+  ep_err_t err = {0};
+  ep_json_t *rec = ep_json_parse((const char *)j.data, j.len, &err);
+  ck_assert_msg(rec != NULL, "%s", err.msg);
+  csv_row_t names = {0}, want = {0}, head, row;
+  flatten(rec, "", &names, &want);
+  const char *h = ep_result_csv_header(), *p = (const char *)v.data;
+  csv_read_row(&h, h + strlen(h), &head);
+  csv_read_row(&p, (const char *)v.data + v.len, &row);
+  ck_assert_ptr_eq(p, (const char *)v.data + v.len); /* one row, CRLF inside cells quoted */
+  ck_assert_uint_eq(head.n, names.n);                 /* every JSON field, in its order */
+  ck_assert_uint_eq(row.n, names.n);
+  for (size_t i = 0; i < names.n; i++) {
+    ck_assert_str_eq(head.cell[i], names.cell[i]);
+    ck_assert_msg(row.len[i] == want.len[i] && memcmp(row.cell[i], want.cell[i], row.len[i]) == 0,
+                  "column %s: got [%s] want [%s]", names.cell[i], row.cell[i], want.cell[i]);
+  }
+  /* Spot checks of what the flattening must have produced. */
+  ck_assert_str_eq(row.cell[4], "'=HYPERLINK(\"x\",1)");  /* exit_nickname, guarded */
+  static const char why[] = "\"a, \"\"quoted\"\"\r\nsecond line\"";
+  static const char banner[] = "\"554 no\r\n@SUM(1)\\x00\\x1b[2J,\"\"\"";
+  ck_assert_ptr_nonnull(memmem(v.data, v.len, why, sizeof why - 1));
+  ck_assert_ptr_nonnull(memmem(v.data, v.len, banner, sizeof banner - 1));
+  ck_assert_str_eq(row.cell[names.n - 1], "$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA -x @y");
+  ck_assert_str_eq(head.cell[names.n - 1], "family");
+  /* A record with nothing optional: the same columns, empty where JSON has null or no key. */
+  ep_result_t bare;
+  ep_result_init(&bare);
+  ep_buf_clear(&v);
+  ck_assert_int_eq(ep_result_to_csv(&bare, &v, NULL), EP_OK);
+  p = (const char *)v.data;
+  csv_row_t row2;
+  csv_read_row(&p, (const char *)v.data + v.len, &row2);
+  ck_assert_uint_eq(row2.n, names.n);
+  ck_assert_str_eq(row2.cell[19], "");  /* exitpolicy_address */
+  ck_assert_str_eq(row2.cell[21], "");  /* banner */
+  csv_row_free(&row2);
+  csv_row_free(&names);
+  csv_row_free(&want);
+  csv_row_free(&head);
+  csv_row_free(&row);
+  ep_json_free(rec);
+  ep_buf_free(&j);
+  ep_buf_free(&v);
+  ep_relay_contact_clear(&c);
+}
+END_TEST
+
 static Suite *report_out_suite(void) {
   Suite *s = suite_create("report_out");
   TCase *tc = tcase_create("core");
@@ -215,6 +436,7 @@ static Suite *report_out_suite(void) {
   tcase_add_test(tc, csv_quoting_follows_rfc4180);
   tcase_add_test(tc, html_report_counts_escapes_and_clusters);
   tcase_add_test(tc, model_refuses_bad_rounds_and_keeps_old_records);
+  tcase_add_test(tc, scan_csv_row_reads_back_as_the_json_record);
   suite_add_tcase(s, tc);
   return s;
 }

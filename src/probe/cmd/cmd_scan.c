@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/caps.h"
@@ -18,6 +19,7 @@
 #include "probe/net/loop.h"
 #include "probe/net/relayspec.h"
 #include "proto/relaymsg.h"
+#include "probe/engine/result.h"
 #include "probe/engine/scan.h"
 #include "probe/cmd/scanhops.h"
 #include "probe/cmd/scandir.h"
@@ -43,6 +45,7 @@ typedef struct scan_opts {
   ep_opt_services_t services;
   const char *target;
   const char *output;
+  const char *csv;
   bool json_stdout;
   bool quiet;
   unsigned rounds;
@@ -169,6 +172,9 @@ static const ep_opt_t scan_table[] = {
   SCAN_DURATION("--interval", interval_ms, "  --interval D          wait between rounds (default 0)\n"),
   SCAN_STRING("--output", output,
               "  --output FILE         append JSON Lines records to FILE (flushed per record)\n"),
+  SCAN_STRING("--csv", csv,
+              "  --csv FILE            also append each record to FILE as a CSV row (RFC 4180;\n"
+              "                        a header row when FILE is empty; the JSON record's fields)\n"),
   SCAN_FLAG("--json", json_stdout,
             "  --json                JSON Lines records on stdout; the summary goes to stderr\n"),
   SCAN_FLAG("--quiet", quiet, "  --quiet               no progress on stderr\n"),
@@ -551,6 +557,30 @@ static int scan_rounds(scan_opts_t *o, FILE *summary_to) {
   return status;
 }
 
+/* --csv FILE, opened for appending: the header row when it is empty
+ * ("-": stdout, always a header). NULL (said why) if it cannot be. */
+static FILE *scan_open_csv(const char *path) {
+  if (strcmp(path, "-") == 0) {
+    fputs(ep_result_csv_header(), stdout);
+    return stdout;
+  }
+  FILE *f = fopen(path, "a");
+  struct stat st;
+  if (f == NULL || fstat(fileno(f), &st) != 0) {
+    fprintf(stderr, "exitprobe scan: cannot open %s for appending\n", path);
+    if (f != NULL) {
+      fclose(f);
+    }
+    return NULL;
+  }
+  if (st.st_size == 0 && (fputs(ep_result_csv_header(), f) == EOF || fflush(f) != 0)) {
+    fprintf(stderr, "exitprobe scan: cannot write %s\n", path);
+    fclose(f);
+    return NULL;
+  }
+  return f;
+}
+
 int ep_cmd_scan(int argc, char **argv) {
   scan_opts_t *o = NULL;
   int status = scan_parse(argc, argv, &o);
@@ -560,7 +590,14 @@ int ep_cmd_scan(int argc, char **argv) {
     }
     return status;
   }
-  FILE *file = NULL;
+  FILE *file = NULL, *csv = NULL;
+  bool csv_stdout = o->csv != NULL && strcmp(o->csv, "-") == 0;
+  bool json_to_stdout = o->json_stdout || (o->output != NULL && strcmp(o->output, "-") == 0);
+  if (csv_stdout && json_to_stdout) {
+    fprintf(stderr, "exitprobe scan: --csv - and JSON records on stdout: choose one\n");
+    scan_opts_free(o);
+    return EP_EXIT_USAGE;
+  }
   if (o->output != NULL) {
     file = strcmp(o->output, "-") == 0 ? stdout : fopen(o->output, "a");
     if (file == NULL) {
@@ -569,9 +606,17 @@ int ep_cmd_scan(int argc, char **argv) {
       return EP_EXIT_FAILURE;
     }
   }
+  if (o->csv != NULL && (csv = scan_open_csv(o->csv)) == NULL) {
+    if (file != NULL && file != stdout) {
+      fclose(file);
+    }
+    scan_opts_free(o);
+    return EP_EXIT_FAILURE;
+  }
   FILE *out = o->json_stdout ? stdout : file;
-  FILE *summary_to = o->json_stdout || out == stdout ? stderr : stdout;
+  FILE *summary_to = o->json_stdout || out == stdout || csv == stdout ? stderr : stdout;
   o->cfg.out = out;
+  o->cfg.csv = csv;
   if (!o->quiet) {
     o->cfg.progress = stderr;
     o->cfg.progress_tty = isatty(STDERR_FILENO) != 0;
@@ -579,6 +624,9 @@ int ep_cmd_scan(int argc, char **argv) {
   status = scan_rounds(o, summary_to);
   if (file != NULL && file != stdout) {
     fclose(file);
+  }
+  if (csv != NULL && csv != stdout) {
+    fclose(csv);
   }
   scan_opts_free(o);
   return status;

@@ -29,6 +29,12 @@ static void emit(ep_records_t *rs, const ep_result_t *r) {
       ep_warn("scan: %s", err.msg);
     }
   }
+  if (rs->csv != NULL) {
+    ep_err_t err = {0};
+    if (ep_result_write_csv(r, rs->csv, &err) != EP_OK) {
+      ep_warn("scan: %s", err.msg);
+    }
+  }
   ep_scan_summary_add(rs->sum, r);
 }
 

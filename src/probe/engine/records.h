@@ -67,6 +67,7 @@ typedef struct ep_id_table {
 
 typedef struct ep_records {
   FILE *out;                      /* where records are written; NULL: counted only */
+  FILE *csv;                      /* the same records as CSV rows (scan --csv); NULL: none */
   ep_scan_summary_t *sum;
   unsigned reachable[EP_SCAN_MAX_PORTS];  /* exits through which the target answered */
   ep_id_table_t ids[EP_SCAN_MAX_PORTS];   /* identities seen per port (#11 interception) */

@@ -41,6 +41,7 @@ static const char page_head[] =
 
 static void summary(const ep_rmodel_t *m, FILE *o, const char *title, size_t cons,
                     size_t inter) {
+  size_t v = ep_rmodel_vantages(m);
   fputs("<h1>exitprobe report", o);
   if (title != NULL) {
     fputs(": ", o);
@@ -50,9 +51,10 @@ static void summary(const ep_rmodel_t *m, FILE *o, const char *title, size_t con
              "announce? %zu records, %zu (exit, port) pairs, %zu bad lines skipped.</p>\n"
              "<div class=\"cards\"><div class=\"card\"><b id=\"n-consistent\">%zu</b>consistent "
              "violators</div><div class=\"card\"><b id=\"n-intermittent\">%zu</b>intermittent "
-             "violators</div><div class=\"card\"><b>%zu</b>vantage points</div></div>\n",
+             "violators</div><div class=\"card\"><b>%zu</b>%s</div></div>\n",
           ep_rmodel_records(m), ep_rmodel_pairs(m), ep_rmodel_bad_lines(m), cons, inter,
-          ep_rmodel_vantages(m));
+          /* records without --vantage: one place, not named */
+          v > 0 ? v : 1, v > 1 ? "vantage points" : (v == 1 ? "vantage point" : "vantage (not named)"));
 }
 
 /* The legend and axes of a chart of `n` bars up to `max` exits. */
@@ -64,10 +66,10 @@ static void chart_frame(FILE *o, unsigned max, unsigned port) {
              "<line x1=\"50\" y1=\"20\" x2=\"50\" y2=\"200\" stroke=\"#333\"/>\n",
           port);
   for (unsigned t = 0; t <= 2; t++) {
-    unsigned v = max * t / 2;
-    unsigned y = 200 - 180 * t / 2;
-    fprintf(o, "<text x=\"44\" y=\"%u\" text-anchor=\"end\">%u</text>"
-               "<line x1=\"47\" y1=\"%u\" x2=\"650\" y2=\"%u\" stroke=\"#eee\"/>\n",
+    unsigned v = max * t / 2;  /* the line goes where v is, not where max * t / 2 would be */
+    double y = 200.0 - 180.0 * v / max;
+    fprintf(o, "<text x=\"44\" y=\"%.1f\" text-anchor=\"end\">%u</text>"
+               "<line x1=\"47\" y1=\"%.1f\" x2=\"650\" y2=\"%.1f\" stroke=\"#eee\"/>\n",
             y + 4, v, y, y);
   }
   static const char *names[] = {"honoured", "violated", "inconclusive"};
@@ -75,7 +77,7 @@ static void chart_frame(FILE *o, unsigned max, unsigned port) {
   for (unsigned k = 0; k < 3; k++) {
     fprintf(o, "<rect x=\"%u\" y=\"4\" width=\"10\" height=\"10\" fill=\"%s\"/>"
                "<text x=\"%u\" y=\"13\">%s</text>\n",
-            470 + 62 * k, colours[k], 484 + 62 * k, names[k]);
+            380 + 90 * k, colours[k], 394 + 90 * k, names[k]);  /* "inconclusive" ends by 650 */
   }
 }
 

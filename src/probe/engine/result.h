@@ -79,4 +79,12 @@ int ep_result_to_json(const ep_result_t *r, ep_buf_t *out, ep_err_t *err);
 /* Writes the record to f and flushes it. */
 int ep_result_write(const ep_result_t *r, FILE *f, ep_err_t *err);
 
+/* The same record as one RFC 4180 CSV row (scan --csv, result_csv.c): the
+ * JSON record's fields in its order, nested objects flattened (exit_nickname),
+ * null and absent fields empty, family's entries joined by spaces; quoting
+ * and the formula guard of ep_escape_csv_buf. */
+const char *ep_result_csv_header(void);   /* the header row, CRLF-terminated */
+int ep_result_to_csv(const ep_result_t *r, ep_buf_t *out, ep_err_t *err);
+int ep_result_write_csv(const ep_result_t *r, FILE *f, ep_err_t *err);
+
 #endif

@@ -1136,6 +1136,7 @@ int ep_scan_run(ep_loop_t *loop, ep_tls_ctx_t *tls, const ep_scan_relay_t *exits
   s.n_exits = n_exits;
   s.t0 = ep_now_ms();
   s.records.out = cfg->out;
+  s.records.csv = cfg->csv;
   s.records.sum = sum;
   s.jobs = calloc(n_exits ? n_exits : 1, sizeof *s.jobs);
   if (s.jobs == NULL || hops_init(&s, first_hops, n_first_hops, err) != EP_OK) {

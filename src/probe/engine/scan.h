@@ -54,6 +54,7 @@ typedef struct ep_scan_cfg {
   bool allow_same_16;            /* first hop may share the exit's /16 (test networks) */
   unsigned first_hop_tries;      /* first hops to try before circuit-failed (default 3) */
   FILE *out;                     /* JSON Lines records (NULL: none) */
+  FILE *csv;                     /* the same as CSV rows (scan --csv; NULL: none) */
   FILE *progress;                /* progress lines (NULL: none) */
   bool progress_tty;             /* rewrite one line with \r */
   /* Optional: true if `hop` must not be the first hop for `exit` (same
