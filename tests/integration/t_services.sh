@@ -6,6 +6,7 @@
 # - the destination that greets 554 through one exit only is honoured (reachable-unexpected, honours);
 # - both interceptions are found with both identities: the TLS middlebox's certificate against the real
 #   certificate (SHA-256), and the SMTP proxy's greeting host against the real one;
+# - 110/143/993/995 are answered by dovecot: its greetings, the testnet certificate on the TLS ports;
 # - the three rounds agree.
 # SKIP (77) while exitprobe has no service checks (`scan --help` does not list --service).
 # test-timeout: 240
@@ -102,6 +103,31 @@ for rnd, recs in sorted(by_round.items()):
     wrong = [f"{want[k][0]}:{k[1]}" for k, rec in recs.items() if k in want and rec.get("tls_version")
              and want[k][1]["behaviour"] == "reachable" and norm(rec.get("cert_sha256")) != norm(ids["cert_sha256"])]
     check(not wrong, f"round {rnd}: the real certificate through every working exit on the TLS ports {wrong[:6]}")
+# The mail ports are Debian's dovecot (not a fake): through every working exit, 143 and 993 greet with dovecot's
+# IMAP greeting (STARTTLS offered on 143 only), 110 and 995 with its POP3 one, and 993/995 show the testnet
+# certificate that dovecot was given.
+import re
+check("dovecot" in (m.get("daemons") or {}), f"the manifest lists dovecot among the daemons {sorted(m.get('daemons') or {})}")
+imap_re = re.compile(r"\* OK \[CAPABILITY IMAP4rev1 ([^]]*)\] Dovecot( \(Debian\))? ready\.")
+pop3_re = re.compile(r"\+OK Dovecot( \(Debian\))? ready\.")
+for rnd, recs in sorted(by_round.items()):
+    bad, n, ports = [], 0, set()
+    for k, rec in sorted(recs.items()):
+        if k not in want or k[1] not in ("110", "143", "993", "995") or want[k][1]["behaviour"] != "reachable":
+            continue
+        n += 1
+        ports.add(k[1])
+        a = rec.get("service_answer") or ""
+        mm = (imap_re if k[1] in ("143", "993") else pop3_re).fullmatch(a)
+        ok = mm is not None and rec["class"] == "reachable"
+        if ok and k[1] in ("143", "993"):
+            ok = ("STARTTLS" in mm.group(1).split()) == (k[1] == "143")
+        if ok and k[1] in ("993", "995"):
+            ok = norm(rec.get("cert_sha256")) == norm(ids["cert_sha256"])
+        if not ok:
+            bad.append(f"{want[k][0]}:{k[1]} {a!r} {rec.get('cert_sha256')}")
+    check(ports == {"110", "143", "993", "995"} and not bad, f"round {rnd}: dovecot greets on 110/143/993/995 through every working exit "
+          f"({n} records) {bad[:4]}")
 # Every record carries the service fields (README "Record"), each port checked as its service.
 want_service = {21: "ftp", 22: "ssh", 25: "smtp", 53: "dns", 80: "http", 110: "pop3", 143: "imap",
                 443: "https", 465: "submissions", 587: "smtp", 993: "imaps", 995: "pop3s",
