@@ -238,6 +238,29 @@ START_TEST(cbt_warmup_uses_configured) {
 }
 END_TEST
 
+/* One try gets at most the configured timeout split between the tries: an
+ * exit that never answers EXTEND2 (frozen) costs 20 s in all over 3 first
+ * hops, not 60 s before the timeout is learned, nor 3 x a slow learned one
+ * (issue #13, bench/run-frozen). */
+START_TEST(cbt_try_timeout_splits_the_ceiling) {
+  ep_cbt_t c;
+  ep_cbt_init(&c);
+  ck_assert_int_eq(ep_cbt_try_timeout_ms(&c, 20000, 3), 6666);
+  ck_assert_int_eq(ep_cbt_try_timeout_ms(&c, 20000, 1), 20000);
+  ck_assert_int_eq(ep_cbt_try_timeout_ms(&c, 20000, 0), 20000);
+  ck_assert_int_eq(ep_cbt_try_timeout_ms(&c, 3000, 8), EP_CBT_FLOOR_MS); /* not below the floor */
+  ck_assert_int_eq(ep_cbt_try_timeout_ms(&c, 1000, 3), 1000);            /* nor above the ceiling */
+  ck_assert_int_eq(ep_cbt_try_timeout_ms(&c, 0, 3), 0);
+  for (int i = 0; i < EP_CBT_MIN_SAMPLES; i++) {
+    ep_cbt_add(&c, 4000);
+  }
+  /* learned: p95 x 1.5 when below the share, else the share */
+  ck_assert_int_eq(ep_cbt_try_timeout_ms(&c, 20000, 3), 6000);
+  ck_assert_int_eq(ep_cbt_try_timeout_ms(&c, 20000, 8), 2500);
+  ck_assert_int_eq(ep_cbt_try_timeout_ms(&c, 20000, 1), 6000);
+}
+END_TEST
+
 START_TEST(cbt_percentile_scaled) {
   ep_cbt_t c;
   ep_cbt_init(&c);
@@ -287,6 +310,7 @@ static Suite *hops_suite(void) {
   tcase_add_test(tc, history_hostile_lines);
   tcase_add_test(tc, cbt_warmup_uses_configured);
   tcase_add_test(tc, cbt_percentile_scaled);
+  tcase_add_test(tc, cbt_try_timeout_splits_the_ceiling);
   tcase_add_test(tc, cbt_window_follows_the_network);
   suite_add_tcase(s, tc);
   return s;

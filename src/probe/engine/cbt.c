@@ -51,3 +51,15 @@ int64_t ep_cbt_timeout_ms(const ep_cbt_t *c, int64_t ceiling_ms) {
   }
   return t < ceiling_ms ? t : ceiling_ms;
 }
+
+int64_t ep_cbt_try_timeout_ms(const ep_cbt_t *c, int64_t ceiling_ms, unsigned tries) {
+  int64_t t = ep_cbt_timeout_ms(c, ceiling_ms);
+  if (ceiling_ms <= 0 || tries <= 1) {
+    return t;
+  }
+  int64_t share = ceiling_ms / (int64_t)tries;
+  if (share < EP_CBT_FLOOR_MS) {
+    share = EP_CBT_FLOOR_MS;
+  }
+  return t < share ? t : share;
+}

@@ -623,10 +623,11 @@ static void attempt_start(attempt_t *a) {
   attempt_build(a);
 }
 
-/* The learned build timeout (cbt.h), applied to every circuit being built
- * as it stands now, as tor does: a circuit still building after it is a
- * failed try, retried through another first hop at once. Stuck at the
- * first hop: the first hop's fault; past it: circuit-failed, no verdict. */
+/* The learned build timeout (cbt.h; at most the configured one split between
+ * the tries: try_timeout_ms), applied to every circuit being built as it
+ * stands now, as tor does: a circuit still building after it is a failed
+ * try, retried through another first hop at once. Stuck at the first hop:
+ * the first hop's fault; past it: circuit-failed, no verdict. */
 static void attempt_check_timeout(attempt_t *a, int64_t now, int64_t timeout_ms) {
   if (a->state != AT_BUILDING || a->circ == NULL || now - a->build_start_ms < timeout_ms) {
     return;
@@ -644,6 +645,13 @@ static void attempt_check_timeout(attempt_t *a, int64_t now, int64_t timeout_ms)
 
 static void check_build_timeouts(ep_loop_t *loop, void *arg);
 
+/* One try's build timeout now: learned, at most the configured one split
+ * between the first hops an attempt may try (ep_cbt_try_timeout_ms). */
+static int64_t try_timeout_ms(const scan_t *s) {
+  unsigned tries = s->cfg->first_hop_tries < MAX_HOP_TRIES ? s->cfg->first_hop_tries : MAX_HOP_TRIES;
+  return ep_cbt_try_timeout_ms(s->cbt, s->cfg->circuit_timeout_ms, tries);
+}
+
 static void arm_build_check(scan_t *s) {
   s->build_timer = ep_loop_timer_in(s->loop, 250, check_build_timeouts, s);
 }
@@ -652,7 +660,7 @@ static void check_build_timeouts(ep_loop_t *loop, void *arg) {
   (void)loop;
   scan_t *s = arg;
   s->build_timer = 0;
-  int64_t timeout_ms = ep_cbt_timeout_ms(s->cbt, s->cfg->circuit_timeout_ms);
+  int64_t timeout_ms = try_timeout_ms(s);
   int64_t now = ep_now_ms();
   while (s->first_active < s->next_job && s->jobs[s->first_active].finished) {
     s->first_active++;
@@ -1077,7 +1085,7 @@ static void hops_round_end(scan_t *s) {
     }
   }
   sum->hops_used = n;
-  sum->cbt_ms = ep_cbt_timeout_ms(s->cbt, s->cfg->circuit_timeout_ms);
+  sum->cbt_ms = try_timeout_ms(s);
   if (n > 0) {
     qsort(counts, n, sizeof *counts, cmp_size);
     sum->hop_circuits_min = counts[0];
