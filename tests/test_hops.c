@@ -238,6 +238,40 @@ START_TEST(cbt_warmup_uses_configured) {
 }
 END_TEST
 
+/* The tries of one attempt fit in the configured timeout together, each
+ * doubling the one before: an exit that never answers EXTEND2 (frozen) costs
+ * about 20 s in all over 3 first hops, not 3 x 20 s before the timeout is
+ * learned (issue #13, bench/run-frozen). */
+START_TEST(cbt_try_timeout_splits_the_ceiling) {
+  ep_cbt_t c;
+  ep_cbt_init(&c);
+  ck_assert_int_eq(ep_cbt_try_timeout_ms(&c, 20000, 3, 0), 2857); /* 20000 / 7 */
+  ck_assert_int_eq(ep_cbt_try_timeout_ms(&c, 20000, 3, 1), 5714);
+  ck_assert_int_eq(ep_cbt_try_timeout_ms(&c, 20000, 3, 2), 11428);
+  ck_assert_int_eq(ep_cbt_try_timeout_ms(&c, 20000, 3, 7), 11428); /* past the last: the last */
+  ck_assert_int_eq(ep_cbt_try_timeout_ms(&c, 20000, 1, 0), 20000);
+  ck_assert_int_eq(ep_cbt_try_timeout_ms(&c, 20000, 0, 0), 20000);
+  ck_assert_int_eq(ep_cbt_try_timeout_ms(&c, 3000, 8, 0), EP_CBT_FLOOR_MS); /* not below the floor */
+  ck_assert_int_eq(ep_cbt_try_timeout_ms(&c, 3000, 8, 5), 3000);            /* nor above the ceiling */
+  ck_assert_int_eq(ep_cbt_try_timeout_ms(&c, 1000, 3, 0), 1000);
+  ck_assert_int_eq(ep_cbt_try_timeout_ms(&c, 0, 3, 0), 0);
+  for (int i = 0; i < EP_CBT_MIN_SAMPLES; i++) {
+    ep_cbt_add(&c, 4000);
+  }
+  /* learned 6000 (p95 x 1.5): above the share, so the share */
+  ck_assert_int_eq(ep_cbt_try_timeout_ms(&c, 20000, 3, 0), 2857);
+  ck_assert_int_eq(ep_cbt_try_timeout_ms(&c, 20000, 1, 0), 6000);
+  ep_cbt_init(&c);
+  for (int i = 0; i < EP_CBT_MIN_SAMPLES; i++) {
+    ep_cbt_add(&c, 100);
+  }
+  /* learned: the floor, then doubled per try */
+  ck_assert_int_eq(ep_cbt_try_timeout_ms(&c, 20000, 3, 0), EP_CBT_FLOOR_MS);
+  ck_assert_int_eq(ep_cbt_try_timeout_ms(&c, 20000, 3, 1), 2 * EP_CBT_FLOOR_MS);
+  ck_assert_int_eq(ep_cbt_try_timeout_ms(&c, 20000, 3, 2), 4 * EP_CBT_FLOOR_MS);
+}
+END_TEST
+
 START_TEST(cbt_percentile_scaled) {
   ep_cbt_t c;
   ep_cbt_init(&c);
@@ -287,6 +321,7 @@ static Suite *hops_suite(void) {
   tcase_add_test(tc, history_hostile_lines);
   tcase_add_test(tc, cbt_warmup_uses_configured);
   tcase_add_test(tc, cbt_percentile_scaled);
+  tcase_add_test(tc, cbt_try_timeout_splits_the_ceiling);
   tcase_add_test(tc, cbt_window_follows_the_network);
   suite_add_tcase(s, tc);
   return s;

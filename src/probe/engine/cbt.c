@@ -51,3 +51,19 @@ int64_t ep_cbt_timeout_ms(const ep_cbt_t *c, int64_t ceiling_ms) {
   }
   return t < ceiling_ms ? t : ceiling_ms;
 }
+
+int64_t ep_cbt_try_timeout_ms(const ep_cbt_t *c, int64_t ceiling_ms, unsigned tries, unsigned k) {
+  int64_t t = ep_cbt_timeout_ms(c, ceiling_ms);
+  if (ceiling_ms <= 0) {
+    return t;
+  }
+  tries = tries < 1 ? 1 : tries > 16 ? 16 : tries;
+  k = k >= tries ? tries - 1 : k;
+  int64_t share = ceiling_ms / (int64_t)((1u << tries) - 1u);
+  if (share < EP_CBT_FLOOR_MS) {
+    share = EP_CBT_FLOOR_MS;
+  }
+  int64_t base = t < share ? t : share;
+  int64_t r = base << k;
+  return r < ceiling_ms ? r : ceiling_ms;
+}

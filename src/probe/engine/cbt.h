@@ -32,6 +32,16 @@ void ep_cbt_add(ep_cbt_t *c, int64_t build_ms);
  * samples, else p95 x 1.5 clamped to [EP_CBT_FLOOR_MS, ceiling_ms] (the
  * ceiling wins when it is below the floor). ceiling_ms <= 0: no timeout (0). */
 int64_t ep_cbt_timeout_ms(const ep_cbt_t *c, int64_t ceiling_ms);
+/* The timeout of try k (0: the first) of a circuit that may be tried through
+ * up to `tries` first hops. Each try doubles the one before (a network slow
+ * for a moment gets a longer chance, as tor backs off after timeouts); the
+ * first is the learned timeout (ep_cbt_timeout_ms), but at most the ceiling
+ * split so that all the tries together fit in it (ceiling / (2^tries - 1),
+ * not below EP_CBT_FLOOR_MS); none above the ceiling. An exit that never
+ * answers an EXTEND2 (a frozen relay) then costs at most the ceiling in all,
+ * not tries x the ceiling before the timeout is learned (issue #13,
+ * bench/run-frozen). tries 0 counts as 1; k past the last try as the last. */
+int64_t ep_cbt_try_timeout_ms(const ep_cbt_t *c, int64_t ceiling_ms, unsigned tries, unsigned k);
 /* The percentile (0..100) of the samples in the ring; -1 when empty. */
 int64_t ep_cbt_percentile_ms(const ep_cbt_t *c, unsigned pct);
 

@@ -624,17 +624,23 @@ static void attempt_start(attempt_t *a) {
 }
 
 /* The learned build timeout (cbt.h), applied to every circuit being built
- * as it stands now, as tor does: a circuit still building after it is a
- * failed try, retried through another first hop at once. Stuck at the
- * first hop: the first hop's fault; past it: circuit-failed, no verdict. */
-static void attempt_check_timeout(attempt_t *a, int64_t now, int64_t timeout_ms) {
-  if (a->state != AT_BUILDING || a->circ == NULL || now - a->build_start_ms < timeout_ms) {
+ * as it stands now, as tor does; try k of an attempt gets timeout_ms[k]
+ * (doubling per try, all within the configured one: try_timeout_ms). A
+ * circuit still building after it is a failed try, retried through another
+ * first hop at once. Stuck at the first hop: the first hop's fault; past it:
+ * circuit-failed, no verdict. */
+static void attempt_check_timeout(attempt_t *a, int64_t now, const int64_t *timeout_ms) {
+  if (a->state != AT_BUILDING || a->circ == NULL || a->n_tried == 0) {
+    return;
+  }
+  int64_t t = timeout_ms[a->n_tried - 1 < MAX_HOP_TRIES ? a->n_tried - 1 : MAX_HOP_TRIES - 1];
+  if (t <= 0 || now - a->build_start_ms < t) {
     return;
   }
   scan_t *s = a->job->s;
   char msg[160];
   snprintf(msg, sizeof msg, "circuit not built in %lld ms (learned build timeout) %s",
-           (long long)timeout_ms, a->hops_built == 0 ? "at the first hop" : "past the first hop");
+           (long long)t, a->hops_built == 0 ? "at the first hop" : "past the first hop");
   s->sum->build_timeouts++;
   if (a->hops_built == 0) {
     hop_mark_failed(a->hop);
@@ -644,6 +650,13 @@ static void attempt_check_timeout(attempt_t *a, int64_t now, int64_t timeout_ms)
 
 static void check_build_timeouts(ep_loop_t *loop, void *arg);
 
+/* Try k's build timeout now (0: the first): learned, doubling per try, all
+ * the tries within the configured one (ep_cbt_try_timeout_ms). */
+static int64_t try_timeout_ms(const scan_t *s, unsigned k) {
+  unsigned tries = s->cfg->first_hop_tries < MAX_HOP_TRIES ? s->cfg->first_hop_tries : MAX_HOP_TRIES;
+  return ep_cbt_try_timeout_ms(s->cbt, s->cfg->circuit_timeout_ms, tries, k);
+}
+
 static void arm_build_check(scan_t *s) {
   s->build_timer = ep_loop_timer_in(s->loop, 250, check_build_timeouts, s);
 }
@@ -652,12 +665,15 @@ static void check_build_timeouts(ep_loop_t *loop, void *arg) {
   (void)loop;
   scan_t *s = arg;
   s->build_timer = 0;
-  int64_t timeout_ms = ep_cbt_timeout_ms(s->cbt, s->cfg->circuit_timeout_ms);
+  int64_t timeout_ms[MAX_HOP_TRIES];
+  for (unsigned k = 0; k < MAX_HOP_TRIES; k++) {
+    timeout_ms[k] = try_timeout_ms(s, k);
+  }
   int64_t now = ep_now_ms();
   while (s->first_active < s->next_job && s->jobs[s->first_active].finished) {
     s->first_active++;
   }
-  for (size_t i = s->first_active; timeout_ms > 0 && i < s->next_job; i++) {
+  for (size_t i = s->first_active; timeout_ms[0] > 0 && i < s->next_job; i++) {
     job_t *j = &s->jobs[i];
     if (!j->finished) {
       attempt_check_timeout(&j->main, now, timeout_ms);
@@ -1077,7 +1093,7 @@ static void hops_round_end(scan_t *s) {
     }
   }
   sum->hops_used = n;
-  sum->cbt_ms = ep_cbt_timeout_ms(s->cbt, s->cfg->circuit_timeout_ms);
+  sum->cbt_ms = try_timeout_ms(s, 0);
   if (n > 0) {
     qsort(counts, n, sizeof *counts, cmp_size);
     sum->hop_circuits_min = counts[0];
