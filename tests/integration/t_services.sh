@@ -20,7 +20,7 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$EP" scan --port common --target 127.0.0.1 --dir-authorities "$EXITPROBE_TESTNET_DIRAUTH" \
-	--cache-dir "$tmp/cache" --timeout 4s --rounds 3 --output "$tmp/results.jsonl" --quiet \
+	--cache-dir "$tmp/cache" --timeout 6s --rounds 3 --output "$tmp/results.jsonl" --quiet \
 	>"$tmp/summary" 2>"$tmp/log"
 rc=$?
 cat "$tmp/summary"
@@ -146,6 +146,8 @@ print(f"t_services: {fails} failure(s)")
 sys.exit(1 if fails else 0)
 PY
 [ $? -eq 0 ] || exit 1
+# every record as doc/result.schema.json says (every service's fields)
+/usr/bin/python3 "$INTEGRATION_LIB/check_schema.py" "$INTEGRATION_LIB/../../../doc/result.schema.json" "$tmp/results.jsonl" || exit 1
 
 # circuit --port smtp,http prints what each check said.
 specs=$(mktemp)
