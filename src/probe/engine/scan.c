@@ -639,8 +639,19 @@ static void attempt_check_timeout(attempt_t *a, int64_t now, const int64_t *time
   }
   scan_t *s = a->job->s;
   char msg[160];
-  snprintf(msg, sizeof msg, "circuit not built in %lld ms (learned build timeout) %s",
-           (long long)t, a->hops_built == 0 ? "at the first hop" : "past the first hop");
+  ep_link_t *link = a->hop != NULL ? ep_carrier_link(a->hop->car) : NULL;
+  ep_link_stage_t stage = link != NULL ? ep_link_stage(link) : EP_LINK_OPEN;
+  if (a->hops_built == 0 && stage < EP_LINK_OPEN) {
+    /* the first hop's link is what is stuck: say which part of it */
+    snprintf(msg, sizeof msg, "link to the first hop: no %s within %lld ms (learned build timeout)",
+             stage == EP_LINK_CONNECTING ? "TCP connection"
+             : stage == EP_LINK_TLS      ? "TLS handshake"
+                                         : "link handshake (VERSIONS/CERTS/NETINFO)",
+             (long long)t);
+  } else {
+    snprintf(msg, sizeof msg, "circuit not built in %lld ms (learned build timeout) %s",
+             (long long)t, a->hops_built == 0 ? "at the first hop" : "past the first hop");
+  }
   s->sum->build_timeouts++;
   if (a->hops_built == 0) {
     hop_mark_failed(a->hop);
