@@ -49,6 +49,7 @@ typedef struct scan_opts {
   bool json_stdout;
   bool quiet;
   unsigned rounds;
+  unsigned hop_rate;          /* --hop-rate: circuits/s per first hop; HOP_RATE_UNSET: from the consensus */
   int64_t interval_ms;
   int64_t overall_ms;
   ep_scandir_opts_t dir;      /* directory options and filters */
@@ -96,6 +97,8 @@ static int parse_vantage(void *dst, const char *v, ep_err_t *err) {
 
 static int read_list_file(void *dst, const char *path, ep_err_t *err);
 
+
+#define HOP_RATE_UNSET UINT32_MAX
 
 #define SCAN_FLAG(name_, member, help_) \
   {.name = name_, .kind = EP_OPT_FLAG, EP_OPT_AT(scan_opts_t, member), .help = help_}
@@ -157,6 +160,10 @@ static const ep_opt_t scan_table[] = {
                 "  --circuit-timeout D   CREATE2 + EXTEND2 (default 20s)\n"),
   SCAN_DURATION("--link-timeout", cfg.link_timeout_ms,
                 "  --link-timeout D      TCP + TLS + link handshake per first hop (default 15s)\n"),
+  SCAN_UINT("--hop-rate", hop_rate, 0, 1000,
+            "  --hop-rate N          new circuits per second per first hop, 0: unpaced (default:\n"
+            "                        half the consensus DoSCircuitCreationRate, burst half its\n"
+            "                        Burst; raise it only on a network whose relays you run)\n"),
   SCAN_DURATION("--deadline", overall_ms, "  --deadline D          the whole round (default: none)\n"),
   SCAN_FLAG("--no-retry", cfg.no_retry,
             "  --no-retry            do not retry failures through another first hop\n"),
@@ -307,6 +314,7 @@ static int scan_parse(int argc, char **argv, scan_opts_t **out) {
   ep_scan_cfg_defaults(&o->cfg);
   ep_scandir_opts_defaults(&o->dir);
   o->rounds = 1;
+  o->hop_rate = HOP_RATE_UNSET;
   o->control_port = 80;
   o->ports.n = o->cfg.n_ports;
   memcpy(o->ports.v, o->cfg.ports, o->cfg.n_ports * sizeof o->cfg.ports[0]);
@@ -454,6 +462,14 @@ static int scan_round_run(ep_loop_t *loop, ep_tls_ctx_t *tls, scan_opts_t *o, un
       fprintf(stderr, "%s%u", i ? "," : " ", o->cfg.ports[i]);
     }
     fprintf(stderr, ", target %s\n", o->target != NULL ? o->target : "per port (the defaults)");
+  }
+  if (o->hop_rate != HOP_RATE_UNSET) {
+    /* after the consensus's parameters: the user's word wins */
+    o->cfg.hop_pacing.paced = o->hop_rate > 0;
+    o->cfg.hop_pacing.rate_milli = o->hop_rate * 1000u;
+    if (o->cfg.hop_pacing.burst < o->hop_rate) {
+      o->cfg.hop_pacing.burst = o->hop_rate;
+    }
   }
   ep_scan_summary_t sum;
   ep_err_t err = {0};
