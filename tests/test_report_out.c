@@ -151,6 +151,49 @@ static size_t count(const char *hay, const char *needle) {
   return n;
 }
 
+/* #13: files from two vantages; a violation seen from both is marked
+ * stronger than one seen from one vantage only. */
+START_TEST(html_marks_violations_seen_from_every_vantage) {
+  char path[] = "/tmp/exitprobe-test-vantage-XXXXXX";
+  int fd = mkstemp(path);
+  ck_assert_int_ge(fd, 0);
+  FILE *f = fdopen(fd, "w");
+  static const char fmt[] =
+      "{\"schema\":\"exitprobe/result/1\",\"round\":1,\"time\":\"2026-12-05T01:00:00Z\","
+      "\"exit\":{\"fingerprint\":\"%s\",\"nickname\":\"n\",\"address\":\"10.3.0.1\",\"or_port\":9001},"
+      "\"first_hop\":{\"fingerprint\":\"0011223344556677889900112233445566778899\","
+      "\"nickname\":\"g\",\"address\":\"127.0.0.9\",\"or_port\":1},\"port\":25,"
+      "\"class\":\"%s\",\"verdict\":\"%s\",\"why\":\"w\",\"end_reason_name\":\"\","
+      "\"vantage\":\"%s\",\"contact\":null,\"family\":[]}\n";
+  const char *both = "DDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDD", *one = "EEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEE";
+  fprintf(f, fmt, both, "exitpolicy", "violates", "fra1");
+  fprintf(f, fmt, both, "exitpolicy", "violates", "nyc1");
+  fprintf(f, fmt, one, "exitpolicy", "violates", "fra1");
+  fprintf(f, fmt, one, "reachable", "honours", "nyc1");
+  fclose(f);
+  ep_rmodel_t *m = ep_rmodel_new();
+  ck_assert_int_eq(ep_rmodel_add_file(m, path, NULL), EP_OK);
+  ep_rmodel_finish(m);
+  unlink(path);
+  ck_assert_uint_eq(ep_rmodel_vantages(m), 2);
+  char *html = render(m, 0);
+  ck_assert_uint_eq(count(html, "<th>vantage</th>"), 1);
+  ck_assert_uint_eq(count(html, "<tr class=\"violator\""), 3); /* DDDD from each vantage, EEEE from fra1 */
+  ck_assert_uint_eq(count(html, "seen from 2 of 2 vantages (stronger)"), 2);
+  ck_assert_uint_eq(count(html, "seen from 1 of 2 vantages</td>"), 1);
+  ck_assert_uint_eq(count(html, "class=\"strong\""), 2);
+  /* the stronger mark sits in DDDD's rows, not EEEE's */
+  const char *e = strstr(html, "data-fp=\"EEEE");
+  ck_assert_ptr_nonnull(e);
+  const char *end = strstr(e, "</tr>");
+  ck_assert_ptr_nonnull(end);
+  const char *strong = strstr(e, "class=\"strong\"");
+  ck_assert(strong == NULL || strong > end);
+  free(html);
+  ep_rmodel_free(m);
+}
+END_TEST
+
 START_TEST(html_report_counts_escapes_and_clusters) {
   char path[] = "/tmp/exitprobe-test-html-XXXXXX";
   fclose(records(path));
@@ -435,6 +478,7 @@ static Suite *report_out_suite(void) {
   tcase_add_test(tc, html_escape_leaves_no_markup);
   tcase_add_test(tc, csv_quoting_follows_rfc4180);
   tcase_add_test(tc, html_report_counts_escapes_and_clusters);
+  tcase_add_test(tc, html_marks_violations_seen_from_every_vantage);
   tcase_add_test(tc, model_refuses_bad_rounds_and_keeps_old_records);
   tcase_add_test(tc, scan_csv_row_reads_back_as_the_json_record);
   suite_add_tcase(s, tc);
