@@ -644,10 +644,7 @@ static void attempt_check_timeout(attempt_t *a, int64_t now, const int64_t *time
   if (a->hops_built == 0 && stage < EP_LINK_OPEN) {
     /* the first hop's link is what is stuck: say which part of it */
     snprintf(msg, sizeof msg, "link to the first hop: no %s within %lld ms (learned build timeout)",
-             stage == EP_LINK_CONNECTING ? "TCP connection"
-             : stage == EP_LINK_TLS      ? "TLS handshake"
-                                         : "link handshake (VERSIONS/CERTS/NETINFO)",
-             (long long)t);
+             ep_link_stage_wait_name(stage), (long long)t);
   } else {
     snprintf(msg, sizeof msg, "circuit not built in %lld ms (learned build timeout) %s",
              (long long)t, a->hops_built == 0 ? "at the first hop" : "past the first hop");

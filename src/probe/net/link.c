@@ -129,10 +129,7 @@ static void on_deadline(ep_loop_t *loop, void *arg) {
   (void)loop;
   ep_link_t *l = arg;
   l->deadline = 0;
-  fail(l, EP_ERR_TIMEOUT, "link to %s: no %s within %lld ms", l->name,
-       l->stage == EP_LINK_CONNECTING ? "TCP connection"
-       : l->stage == EP_LINK_TLS      ? "TLS handshake"
-                                      : "link handshake (VERSIONS/CERTS/NETINFO)",
+  fail(l, EP_ERR_TIMEOUT, "link to %s: no %s within %lld ms", l->name, ep_link_stage_wait_name(l->stage),
        (long long)(l->stage == EP_LINK_CONNECTING ? l->cfg.connect_timeout_ms
                                                   : l->cfg.handshake_timeout_ms));
 }
@@ -415,6 +412,15 @@ ep_channel_t *ep_link_channel(ep_link_t *l) {
   return (l != NULL && l->stage != EP_LINK_CLOSED) ? l->chan : NULL;
 }
 ep_link_stage_t ep_link_stage(const ep_link_t *l) { return l->stage; }
+
+const char *ep_link_stage_wait_name(ep_link_stage_t stage) {
+  switch (stage) {
+    case EP_LINK_CONNECTING: return "TCP connection";
+    case EP_LINK_TLS: return "TLS handshake";
+    case EP_LINK_HANDSHAKE: return "link handshake (VERSIONS/CERTS/NETINFO)";
+    default: return "";
+  }
+}
 const char *ep_link_peer_name(const ep_link_t *l) { return l->name; }
 const char *ep_link_tls_version(const ep_link_t *l) {
   return l->tls != NULL ? ep_tls_version(l->tls) : "";

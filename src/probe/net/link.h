@@ -60,6 +60,9 @@ ep_channel_t *ep_link_channel(ep_link_t *link);
  * or the flush is already due. NULL-safe. */
 void ep_link_flush(ep_link_t *link);
 ep_link_stage_t ep_link_stage(const ep_link_t *link);
+/* What a link in `stage` waits for: "TCP connection", "TLS handshake",
+ * "link handshake (VERSIONS/CERTS/NETINFO)" (open or closed: ""). */
+const char *ep_link_stage_wait_name(ep_link_stage_t stage);
 const char *ep_link_peer_name(const ep_link_t *link);   /* "127.0.0.1:16004" */
 /* TLS version and cipher once TLS is up ("" before). */
 const char *ep_link_tls_version(const ep_link_t *link);
