@@ -66,6 +66,7 @@ typedef struct relay {
   size_t n_create2;
   char begun_host[MAX_BEGUN][64];
   uint16_t begun_port[MAX_BEGUN];
+  int64_t begun_ms[MAX_BEGUN];   /* when each BEGIN arrived (monotonic) */
   size_t n_begun;
   uint16_t http_sid;         /* the HTTP stream, waiting for its request */
   char http_req[512];        /* what the client sent on it */
@@ -202,14 +203,18 @@ static void https_data(relay_t *r, const uint8_t *data, size_t n) {
 
 /* M_DEST's destinations: 25 greets (server first); 80 answers a request
  * (client first); 587 refuses on t1.test and greets on t2.test; 443 is
- * HTTPS; 21 closes with nothing said; any other port connects and stays
- * silent. */
+ * HTTPS; 21 closes with nothing said; 9 never answers the BEGIN (a DROP
+ * behind the exit); any other port connects and stays silent. */
 static void dest_begin(relay_t *r, const ep_relay_msg_t *m) {
   uint16_t sid = m->stream_id;
   const char *host = m->u.begin.host;
   if (r->n_begun < MAX_BEGUN) {
     snprintf(r->begun_host[r->n_begun], sizeof r->begun_host[0], "%.63s", host);
+    r->begun_ms[r->n_begun] = ep_now_ms();
     r->begun_port[r->n_begun++] = m->u.begin.port;
+  }
+  if (m->u.begin.port == 9) {
+    return;
   }
   if (m->u.begin.port == 587 && strcmp(host, "t1.test") == 0) {
     send_end(r, sid, EP_END_CONNECTREFUSED);
@@ -519,23 +524,51 @@ typedef struct fixture {
 } fixture_t;
 
 /* A relay in `mode` listening on 127.0.0.1 (its port returned), and the client's TLS context. */
+/* A relay with identity `id` on `loop` (its port in *port). */
+static relay_t *relay_new(ep_loop_t *loop, const lf_identity_t *id, const lf_identity_t *exitr,
+                          mode_t_ mode, uint16_t *port) {
+  relay_t *r = calloc(1, sizeof *r);
+  ck_assert_ptr_nonnull(r);
+  r->loop = loop;
+  r->id = id;
+  r->exitr = exitr;
+  r->mode = mode;
+  r->ctx = lf_tls_server_ctx(id);
+  ep_buf_init(&r->in, 1u << 20, "relay in", 0);
+  ep_buf_init(&r->out, 1u << 20, "relay out", 0);
+  *port = lf_listen_loopback(r->loop, relay_accept, r, &r->lfd);
+  return r;
+}
+
+/* The relay's side freed (not its loop). */
+static void relay_free(relay_t *r) {
+  if (r->c != NULL) {
+    ep_loop_del_fd(r->loop, ep_tls_fd(r->c));
+    ep_tls_conn_free(r->c);
+  }
+  close(r->lfd);
+  if (r->have_circ) {
+    lf_circ_free(&r->rc);
+  }
+  SSL_free(r->https);
+  SSL_CTX_free(r->https_ctx);
+  OPENSSL_free(r->https_der);
+  ep_buf_free(&r->in);
+  ep_buf_free(&r->out);
+  ep_tls_ctx_free(r->ctx);
+  free(r);
+}
+
 static uint16_t relay_start(fixture_t *fx, mode_t_ mode) {
   memset(fx, 0, sizeof *fx);
   ep_err_t err = {0};
   fx->guard = lf_identity_new(time(NULL));
   fx->exitr = lf_identity_new(time(NULL));
   ck_assert(fx->guard != NULL && fx->exitr != NULL);
-  relay_t *r = fx->r = calloc(1, sizeof *r);
-  ck_assert_ptr_nonnull(r);
-  r->loop = ep_loop_new(&err);
-  ck_assert_ptr_nonnull(r->loop);
-  r->id = fx->guard;
-  r->exitr = fx->exitr;
-  r->mode = mode;
-  r->ctx = lf_tls_server_ctx(fx->guard);
-  ep_buf_init(&r->in, 1u << 20, "relay in", 0);
-  ep_buf_init(&r->out, 1u << 20, "relay out", 0);
-  uint16_t port = lf_listen_loopback(r->loop, relay_accept, r, &r->lfd);
+  ep_loop_t *loop = ep_loop_new(&err);
+  ck_assert_ptr_nonnull(loop);
+  uint16_t port;
+  fx->r = relay_new(loop, fx->guard, fx->exitr, mode, &port);
   fx->cctx = ep_tls_ctx_new_client(&err);
   ck_assert_ptr_nonnull(fx->cctx);
   return port;
@@ -564,26 +597,13 @@ static void teardown_fx(fixture_t *fx) {
   relay_t *r = fx->r;
   ep_ncirc_free(fx->circ);
   ep_carrier_free(fx->car);
-  ep_loop_run_once(r->loop, 0, NULL);
-  if (r->c != NULL) {
-    ep_loop_del_fd(r->loop, ep_tls_fd(r->c));
-    ep_tls_conn_free(r->c);
-  }
-  close(r->lfd);
-  if (r->have_circ) {
-    lf_circ_free(&r->rc);
-  }
-  SSL_free(r->https);
-  SSL_CTX_free(r->https_ctx);
-  OPENSSL_free(r->https_der);
-  ep_buf_free(&r->in);
-  ep_buf_free(&r->out);
-  ep_tls_ctx_free(r->ctx);
+  ep_loop_t *loop = r->loop;
+  ep_loop_run_once(loop, 0, NULL);
+  relay_free(r);
   ep_tls_ctx_free(fx->cctx);
-  ep_loop_free(r->loop);
+  ep_loop_free(loop);
   lf_identity_free(fx->guard);
   lf_identity_free(fx->exitr);
-  free(r);
 }
 
 START_TEST(opens_after_created2_and_extended2) {
@@ -858,6 +878,91 @@ START_TEST(begin_flags_ask_for_ipv6) {
 }
 END_TEST
 
+/* The first BEGIN to `port` a relay saw (-1: none). */
+static int begun_at(const relay_t *r, uint16_t port, int64_t *ms) {
+  for (size_t i = 0; i < r->n_begun; i++) {
+    if (r->begun_port[i] == port) {
+      *ms = r->begun_ms[i];
+      return (int)i;
+    }
+  }
+  return -1;
+}
+
+/* #13: a failed port goes through another first hop at once, and one still
+ * unanswered after the retry delay does too, in parallel with the main
+ * circuit (not after its stream deadline); a port answered on the main
+ * circuit gets no retry. Two first hops, one exit behind both. */
+START_TEST(scan_retries_through_another_first_hop_in_parallel) {
+  fixture_t fx;
+  uint16_t port1 = relay_start(&fx, M_DEST);
+  lf_identity_t *guard2 = lf_identity_new(time(NULL));
+  ck_assert_ptr_nonnull(guard2);
+  uint16_t port2;
+  relay_t *r2 = relay_new(fx.r->loop, guard2, fx.exitr, M_DEST, &port2);
+  ep_scan_relay_t hops[2] = {{.target = lf_target(fx.guard, 0x7f000001, port1)},
+                             {.target = lf_target(guard2, 0x7f000001, port2)}};
+  ep_scan_relay_t exit = {.target = lf_target(fx.exitr, 0x7f000002, 5002)};
+  snprintf(hops[0].ref.fingerprint, sizeof hops[0].ref.fingerprint, "%s", "HOP1");
+  snprintf(hops[1].ref.fingerprint, sizeof hops[1].ref.fingerprint, "%s", "HOP2");
+  snprintf(exit.ref.fingerprint, sizeof exit.ref.fingerprint, "%s", "EXIT");
+  ep_scan_cfg_t cfg;
+  ep_scan_cfg_defaults(&cfg);
+  const uint16_t ports[] = {25, 587, 9};
+  memcpy(cfg.ports, ports, sizeof ports);
+  cfg.n_ports = 3;
+  cfg.target_host = "t1.test";         /* 587 refuses it; no second target */
+  cfg.stream_timeout_ms = 4000;
+  cfg.retry_after_ms = 1000;
+  cfg.no_control = cfg.allow_same_16 = true;
+  cfg.out = tmpfile();
+  ck_assert_ptr_nonnull(cfg.out);
+  ep_scan_summary_t sum;
+  ep_err_t err = {0};
+  ck_assert_msg(ep_scan_run(fx.r->loop, fx.cctx, &exit, 1, hops, 2, &cfg, &sum, &err) == EP_OK,
+                "%s", err.msg);
+  ep_scan_summary_free(&sum);
+  /* whichever hop carried the main circuit saw 25 first */
+  relay_t *m = fx.r, *r = r2;
+  int64_t t25, t587, t9, rt587, rt9, dummy;
+  if (begun_at(m, 25, &t25) < 0) {
+    m = r2;
+    r = fx.r;
+  }
+  ck_assert_int_ge(begun_at(m, 25, &t25), 0);
+  ck_assert_int_ge(begun_at(m, 587, &t587), 0);
+  ck_assert_int_ge(begun_at(m, 9, &t9), 0);
+  ck_assert_int_lt(begun_at(r, 25, &dummy), 0); /* answered: no retry */
+  ck_assert_int_ge(begun_at(r, 587, &rt587), 0);
+  ck_assert_int_ge(begun_at(r, 9, &rt9), 0);
+  /* 587 was refused at once: its retry does not wait for the delay; 9 was
+   * silent: its retry starts after the delay, before the main deadline */
+  ck_assert_int_lt(rt587 - t587, 1000);
+  ck_assert_int_ge(rt9 - t9, 900); /* the delay, counted from when the main circuit began */
+  ck_assert_int_lt(rt9 - t9, 4000);
+  ck_assert_uint_eq(m->n_create2 + r->n_create2, 2); /* one retry circuit for both ports */
+
+  ep_json_t *j = record_for(cfg.out, 9);
+  ck_assert_str_eq(ep_json_get_str(j, "class"), "timeout");
+  ck_assert_str_eq(ep_json_get_str(j, "retry_class"), "timeout");
+  /* one exit and no control stream: nothing shows the target answers */
+  ck_assert_str_eq(ep_json_get_str(j, "verdict"), "inconclusive");
+  ck_assert_msg(strstr(ep_json_get_str(j, "why"), "no other exit") != NULL, "%s", ep_json_get_str(j, "why"));
+  ep_json_free(j);
+  j = record_for(cfg.out, 587);
+  ck_assert_str_eq(ep_json_get_str(j, "retry_class"), "refused");
+  ep_json_free(j);
+  j = record_for(cfg.out, 25);
+  ck_assert_str_eq(ep_json_get_str(j, "class"), "reachable");
+  ck_assert_str_eq(ep_json_get_str(j, "retry_class"), "not-tried");
+  ep_json_free(j);
+  fclose(cfg.out);
+  relay_free(r2);
+  lf_identity_free(guard2);
+  teardown_fx(&fx);
+}
+END_TEST
+
 static Suite *circ_suite(void) {
   Suite *s = suite_create("circ");
   TCase *t = tcase_create("driver");
@@ -872,6 +977,7 @@ static Suite *circ_suite(void) {
   tcase_add_test(t, scan_without_second_target_confirms_nothing);
   tcase_add_test(t, scan_tls_through_the_stream);
   tcase_add_test(t, scan_tcp_window_and_silent_close);
+  tcase_add_test(t, scan_retries_through_another_first_hop_in_parallel);
   suite_add_tcase(s, t);
   return s;
 }

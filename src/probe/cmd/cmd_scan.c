@@ -167,6 +167,10 @@ static const ep_opt_t scan_table[] = {
   SCAN_DURATION("--deadline", overall_ms, "  --deadline D          the whole round (default: none)\n"),
   SCAN_FLAG("--no-retry", cfg.no_retry,
             "  --no-retry            do not retry failures through another first hop\n"),
+  SCAN_DURATION("--retry-after", cfg.retry_after_ms,
+                "  --retry-after D       a port that failed is retried through another first hop at\n"
+                "                        once; one still unanswered after D is too, in parallel\n"
+                "                        (default: half of --timeout); blame needs both to fail\n"),
   SCAN_FLAG("--no-control", cfg.no_control,
             "  --no-control          no control streams (BEGIN_DIR, an allowed port)\n"),
   SCAN_UINT("--control-port", control_port, 0, 65535,

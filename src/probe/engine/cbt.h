@@ -3,7 +3,11 @@
  * scaled, between a floor and the configured timeout. Pure: the caller
  * feeds it build times and asks for the timeout at a given moment.
  *
- * Until EP_CBT_MIN_SAMPLES builds are known the configured value holds. The
+ * Until EP_CBT_MIN_SAMPLES builds are known the configured value holds (10,
+ * not tor's 100: a scan's first round on a small network has few circuits,
+ * and an estimate too low from the first, fastest builds costs only a try
+ * through another first hop, at a doubled timeout, while the estimate is
+ * recomputed for every circuit in flight as builds come in). The
  * last EP_CBT_WINDOW build times count (a ring), so a network that slows
  * down raises the timeout within a window. */
 #ifndef EP_PROBE_CBT_H
@@ -13,7 +17,7 @@
 #include <stdint.h>
 
 #define EP_CBT_WINDOW 128
-#define EP_CBT_MIN_SAMPLES 20
+#define EP_CBT_MIN_SAMPLES 10
 #define EP_CBT_FLOOR_MS 1500
 #define EP_CBT_PERCENTILE 95  /* of observed build times */
 #define EP_CBT_SCALE_PCT 150  /* times 1.5 */

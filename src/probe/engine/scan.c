@@ -3,8 +3,9 @@
  * Objects: a hop is a first-hop relay with at most one carrier (its link and
  * circuits, probe/net/circ.h); an attempt is one circuit (through one hop, to
  * the exit) carrying probe and control streams; a job is one exit: its main
- * attempt, and a retry attempt for the ports that failed. Each state changes
- * in one function (set_*_state). */
+ * attempt, and a retry attempt, through another first hop and in parallel
+ * with the main one, for the ports that failed or are still unanswered after
+ * the retry delay. Each state changes in one function (set_*_state). */
 #include "config.h"
 
 #include "probe/engine/scan.h"
@@ -82,11 +83,13 @@ struct attempt {
   ep_ncirc_t *circ;
   int64_t circ_ms;
   int64_t build_start_ms;    /* this circuit's CREATE2 (the learned timeout counts from it) */
+  int64_t streams_ms;        /* when this circuit opened and its streams began */
   unsigned hops_built;       /* of this circuit: 0 until the first hop answered */
   ep_timer_id_t wait_timer;  /* waiting for a first hop's pacing or in-flight cap */
   pstream_t *streams;        /* allocated when the job starts, freed when it ends */
   size_t n_streams, cap_streams;
   bool link_failed, circ_failed, proto_error;
+  bool gave_up;              /* attempt_fail: no first hop left, or a protocol error */
   char fail_msg[160];
   char past_hop_msg[160];    /* the first failure beyond a working first hop */
 };
@@ -101,6 +104,7 @@ struct job {
   time_t started_wall;
   int64_t start_ms;
   attempt_t main, retry;
+  ep_timer_id_t retry_timer; /* the retry delay after the main circuit's streams began */
   bool port_done[EP_SCAN_MAX_PORTS];   /* record written or held */
 };
 
@@ -130,6 +134,8 @@ struct scan {
 static void attempt_start(attempt_t *a);
 static void attempt_finish(attempt_t *a);
 static void job_attempt_done(job_t *j, attempt_t *a);
+static void job_retry(job_t *j, bool delay_over);
+static void job_arm_retry(job_t *j);
 static void start_jobs(scan_t *s);
 
 static void set_hop_state(hop_t *h, hop_state_t to) { h->state = to; }
@@ -296,6 +302,17 @@ static void stream_rewind(pstream_t *st) {
 
 static void start_confirm(pstream_t *failed);
 
+/* Has every stream of the attempt its outcome? A retry circuit stays open
+ * while the main one runs: a port that fails there later still goes to it. */
+static bool attempt_all_done(const attempt_t *a) {
+  for (size_t i = 0; i < a->n_streams; i++) {
+    if (!a->streams[i].done) {
+      return false;
+    }
+  }
+  return !(a->is_retry && a->job->main.state != AT_DONE);
+}
+
 static void stream_done(pstream_t *st) {
   if (st->done) {
     return;
@@ -309,12 +326,12 @@ static void stream_done(pstream_t *st) {
       return; /* the second target's stream could not begin, and that was the last */
     }
   }
-  for (size_t i = 0; i < a->n_streams; i++) {
-    if (!a->streams[i].done) {
-      return;
-    }
+  if (st->kind == SK_PROBE && !a->is_retry && st->done) {
+    job_retry(a->job, false); /* a failed port is retried at once */
   }
-  attempt_finish(a);
+  if (attempt_all_done(a)) {
+    attempt_finish(a);
+  }
 }
 
 static void stream_end_and_done(pstream_t *st) {
@@ -460,21 +477,26 @@ static void attempt_finish(attempt_t *a) {
   job_attempt_done(a->job, a);
 }
 
+/* An unfinished stream of an attempt that gave up fails the way it did. */
+static void stream_fail_as(const attempt_t *a, pstream_t *st) {
+  if (!st->done) {
+    stream_svc_close(st);
+    st->o.first_hop_failed = a->link_failed;
+    st->o.circuit_failed = a->circ_failed;
+    st->o.protocol_error = a->proto_error;
+    set_stream_state(st, st->begun ? ST_DONE : ST_DROPPED);
+  }
+}
+
 /* Mark every unfinished stream as failed in the given way and finish. */
 static void attempt_fail(attempt_t *a, bool link, bool circ, bool proto, const char *msg) {
   a->link_failed = link;
   a->circ_failed = circ;
   a->proto_error = proto;
+  a->gave_up = true;
   snprintf(a->fail_msg, sizeof a->fail_msg, "%s", msg);
   for (size_t i = 0; i < a->n_streams; i++) {
-    pstream_t *st = &a->streams[i];
-    if (!st->done) {
-      stream_svc_close(st);
-      st->o.first_hop_failed = link;
-      st->o.circuit_failed = circ;
-      st->o.protocol_error = proto;
-      set_stream_state(st, st->begun ? ST_DONE : ST_DROPPED);
-    }
+    stream_fail_as(a, &a->streams[i]);
   }
   attempt_finish(a);
 }
@@ -484,6 +506,15 @@ static void attempt_fail(attempt_t *a, bool link, bool circ, bool proto, const c
  * is the verdict's (ep_probe_judge, from fail_msg and past_hop_msg). */
 static void attempt_give_up(attempt_t *a, bool link, const char *msg) {
   attempt_fail(a, link, !link, false, msg);
+}
+
+static bool attempt_has_pending(const attempt_t *a) {
+  for (size_t i = 0; i < a->n_streams; i++) {
+    if (!a->streams[i].done) {
+      return true;
+    }
+  }
+  return false;
 }
 
 /* The circuit or link under the attempt broke before every stream had its
@@ -496,6 +527,10 @@ static void attempt_try_again(attempt_t *a, bool link, const char *msg) {
   snprintf(a->fail_msg, sizeof a->fail_msg, "%s", msg);
   if (!link && a->past_hop_msg[0] == '\0') {
     snprintf(a->past_hop_msg, sizeof a->past_hop_msg, "%s", msg);
+  }
+  if (a->is_retry && !attempt_has_pending(a)) {
+    attempt_finish(a); /* held open with nothing to carry: rebuilt if a port comes */
+    return;
   }
   if (!s->finalizing && a->n_tried < s->cfg->first_hop_tries && a->n_tried < MAX_HOP_TRIES) {
     ep_debug("scan: exit %s: %s; trying another first hop", a->job->exit->ref.fingerprint, msg);
@@ -515,8 +550,12 @@ static void on_circ_opened(void *arg, ep_ncirc_t *c) {
   attempt_t *a = arg;
   a->circ_ms = ep_ncirc_build_ms(c);
   ep_cbt_add(a->job->s->cbt, a->circ_ms);
+  a->streams_ms = ep_now_ms();
   set_attempt_state(a, AT_STREAMS);
   begin_streams(a);
+  if (!a->is_retry && a->state == AT_STREAMS) {
+    job_arm_retry(a->job);
+  }
 }
 
 static void on_circ_hop(void *arg, ep_ncirc_t *c, unsigned hops) {
@@ -862,7 +901,10 @@ static void job_write(job_t *j, bool interrupted) {
                         .may_be_restricted = j->exit->may_be_restricted,
                         .target_ok_elsewhere = s->records.reachable[p]};
     probe_try(m, st, &in.main);
-    probe_try(&j->retry, j->retried ? probe_stream(&j->retry, p) : NULL, &in.retry);
+    /* the retry speaks only for a port that failed on the main circuit (a
+     * port still unanswered after the retry delay got one in parallel) */
+    bool main_failed = st != NULL && st->done && stream_failed(st);
+    probe_try(&j->retry, j->retried && main_failed ? probe_stream(&j->retry, p) : NULL, &in.retry);
     pstream_t *cf = find_stream(m, SK_CONFIRM, p);
     probe_try(m, cf, &in.confirm);
     in.confirm_target = cf != NULL ? cf->host : NULL;
@@ -910,6 +952,10 @@ static void job_finish(job_t *j, bool interrupted) {
     return;
   }
   job_write(j, interrupted);
+  if (j->retry_timer != 0) {
+    ep_loop_timer_cancel(j->s->loop, j->retry_timer);
+    j->retry_timer = 0;
+  }
   attempt_free_streams(&j->main);
   attempt_free_streams(&j->retry);
   set_job_state(j, JOB_DONE);
@@ -931,25 +977,106 @@ static bool circuit_never_built(const attempt_t *a) {
   return (a->link_failed && !past_hop) || ((a->link_failed || a->circ_failed) && a->circ_ms == 0);
 }
 
+/* How long a port may stay unanswered on the main circuit before it is
+ * also tried through another first hop, in parallel: a silent exit then
+ * costs the stream deadline once, not twice (#13). */
+static int64_t retry_delay_ms(const ep_scan_cfg_t *cfg) {
+  return cfg->retry_after_ms > 0 ? cfg->retry_after_ms : cfg->stream_timeout_ms / 2;
+}
+
+/* Should the main circuit's stream go to the retry now? When it failed, or
+ * is still unanswered after the retry delay. */
+static bool port_wants_retry(job_t *j, pstream_t *st, bool delay_over) {
+  if (probe_stream(&j->retry, st->port_idx) != NULL) {
+    return false;
+  }
+  if (st->done) {
+    return stream_failed(st);
+  }
+  return delay_over && st->begun && j->main.state == AT_STREAMS;
+}
+
+/* The ports that want it go to the retry attempt, through a different first
+ * hop: started on the first one, streams added to its circuit after. The
+ * confirmation rules are the verdict's and do not change: a port is blamed
+ * only when both circuits saw it fail. */
+static void job_retry(job_t *j, bool delay_over) {
+  scan_t *s = j->s;
+  const ep_scan_cfg_t *cfg = s->cfg;
+  attempt_t *m = &j->main, *r = &j->retry;
+  if (cfg->no_retry || s->finalizing || j->finished) {
+    return;
+  }
+  /* a main circuit that never got built: a retry cannot tell more */
+  if (m->state == AT_DONE ? circuit_never_built(m) : m->state != AT_STREAMS) {
+    return;
+  }
+  if (!j->retried && r->cap_streams == 0) {
+    attempt_init(r, j, true, cfg->n_ports);
+  }
+  size_t added = 0;
+  for (size_t p = 0; p < cfg->n_ports; p++) {
+    pstream_t *st = probe_stream(m, p);
+    if (st != NULL && port_wants_retry(j, st, delay_over) &&
+        add_stream(r, SK_PROBE, cfg->ports[p], p) != NULL) {
+      added++;
+    }
+  }
+  if (added == 0) {
+    return;
+  }
+  if (!j->retried) {
+    set_job_state(j, JOB_RETRY);
+    attempt_start(r);
+  } else if (r->state == AT_STREAMS) {
+    begin_streams(r);
+  } else if (r->state == AT_DONE && r->gave_up) {
+    for (size_t i = 0; i < r->n_streams; i++) {
+      stream_fail_as(r, &r->streams[i]); /* no first hop left: the new ports fail alike */
+    }
+  } else if (r->state == AT_DONE) {
+    set_attempt_state(r, AT_IDLE); /* its circuit broke with nothing to carry */
+    attempt_start(r);
+  } /* building, or waiting for a first hop: they begin when it opens */
+}
+
+static void on_retry_delay(ep_loop_t *loop, void *arg) {
+  (void)loop;
+  job_t *j = arg;
+  j->retry_timer = 0;
+  job_retry(j, true);
+}
+
+/* The main circuit's streams began: the retry delay counts from now. */
+static void job_arm_retry(job_t *j) {
+  scan_t *s = j->s;
+  if (j->retry_timer != 0) {
+    ep_loop_timer_cancel(s->loop, j->retry_timer);
+    j->retry_timer = 0;
+  }
+  if (!s->cfg->no_retry) {
+    j->retry_timer = ep_loop_timer_in(s->loop, retry_delay_ms(s->cfg), on_retry_delay, j);
+  }
+}
+
+/* An attempt is over. The job is over when the main one is and the retry,
+ * if it started, is too. */
 static void job_attempt_done(job_t *j, attempt_t *a) {
   scan_t *s = j->s;
   if (j->finished) {
     return;
   }
-  if (a == &j->main && !s->cfg->no_retry && !s->finalizing) {
-    /* Retry every failed port through a different first hop. */
-    attempt_init(&j->retry, j, true, s->cfg->n_ports);
-    for (size_t p = 0; p < s->cfg->n_ports; p++) {
-      pstream_t *st = probe_stream(&j->main, p);
-      if (st != NULL && stream_failed(st)) {
-        add_stream(&j->retry, SK_PROBE, s->cfg->ports[p], p);
+  attempt_t *r = &j->retry;
+  if (a == &j->main) {
+    job_retry(j, false); /* the ports that failed last */
+    if (j->retried && r->state != AT_DONE) {
+      if (r->state == AT_STREAMS && attempt_all_done(r)) {
+        attempt_finish(r); /* and through it, job_attempt_done(j, r) */
       }
-    }
-    if (j->retry.n_streams > 0 && !circuit_never_built(&j->main)) {
-      set_job_state(j, JOB_RETRY);
-      attempt_start(&j->retry);
       return;
     }
+  } else if (j->main.state != AT_DONE) {
+    return; /* the main circuit still runs */
   }
   job_finish(j, false);
   start_jobs(s);

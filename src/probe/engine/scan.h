@@ -50,6 +50,8 @@ typedef struct ep_scan_cfg {
   int64_t stream_timeout_ms;     /* BEGIN to answer, and to the greeting (default 10 s) */
   int64_t deadline_ms;           /* absolute monotonic deadline of the whole scan; 0 none */
   bool no_retry;                 /* do not retry failures through another first hop */
+  int64_t retry_after_ms;        /* a port unanswered this long on the main circuit is also
+                                  * tried through another first hop (0: half the stream timeout) */
   bool no_control;               /* no control streams */
   bool allow_same_16;            /* first hop may share the exit's /16 (test networks) */
   unsigned first_hop_tries;      /* first hops to try before circuit-failed (default 3) */
