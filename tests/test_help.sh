@@ -31,5 +31,15 @@ for c in scan exits circuit fetch report; do
 		fail=1
 	fi
 done
-[ $fail -eq 0 ] && echo "ok: --help of every command unchanged; unknown options exit 2"
+# report over input without one record: status 4 and why, no empty table
+# (an empty table would read as "nothing violates")
+printf '{"x":1}\n' >"$tmp/norecords.jsonl"
+"$ep" report "$tmp/norecords.jsonl" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc -ne 4 ] || [ -s "$tmp/out" ] ||
+	! grep -qx "exitprobe report: no exitprobe record in the input (1 bad line(s) skipped)" "$tmp/err"; then
+	echo "FAIL: exitprobe report on no records: exit $rc, stdout $(wc -c <"$tmp/out") bytes, stderr: $(cat "$tmp/err")"
+	fail=1
+fi
+[ $fail -eq 0 ] && echo "ok: --help of every command unchanged; unknown options exit 2; report on no records exits 4"
 exit $fail

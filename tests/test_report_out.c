@@ -194,6 +194,29 @@ START_TEST(html_marks_violations_seen_from_every_vantage) {
 }
 END_TEST
 
+/* A file without one record (findings: report over nothing): the model
+ * finishes and renders without touching its absent arrays (UBSan aborts
+ * on qsort of NULL). */
+START_TEST(empty_input_finishes_and_renders) {
+  char path[] = "/tmp/exitprobe-test-empty-XXXXXX";
+  int fd = mkstemp(path);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(write(fd, "{\"x\":1}\n", 8), 8);
+  close(fd);
+  ep_rmodel_t *m = ep_rmodel_new();
+  ck_assert_int_eq(ep_rmodel_add_file(m, path, NULL), EP_OK);
+  unlink(path);
+  ep_rmodel_finish(m);
+  ck_assert_uint_eq(ep_rmodel_records(m), 0);
+  ck_assert_uint_eq(ep_rmodel_bad_lines(m), 1);
+  ck_assert_uint_eq(ep_rmodel_rounds(m), 0);
+  char *html = render(m, 0);
+  ck_assert_ptr_nonnull(strstr(html, "</html>"));
+  free(html);
+  ep_rmodel_free(m);
+}
+END_TEST
+
 START_TEST(html_report_counts_escapes_and_clusters) {
   char path[] = "/tmp/exitprobe-test-html-XXXXXX";
   fclose(records(path));
@@ -476,6 +499,7 @@ static Suite *report_out_suite(void) {
   tcase_add_test(tc, hidx_finds_every_item_and_honours_its_cap);
   tcase_add_test(tc, strpool_interns_once_within_its_caps);
   tcase_add_test(tc, html_escape_leaves_no_markup);
+  tcase_add_test(tc, empty_input_finishes_and_renders);
   tcase_add_test(tc, csv_quoting_follows_rfc4180);
   tcase_add_test(tc, html_report_counts_escapes_and_clusters);
   tcase_add_test(tc, html_marks_violations_seen_from_every_vantage);

@@ -124,6 +124,12 @@ int ep_cmd_report(int argc, char **argv) {
     }
   }
   ep_rmodel_finish(m);
+  if (status == EP_EXIT_OK && ep_rmodel_records(m) == 0) {
+    /* an empty table would read as "nothing violates": say there was nothing */
+    fprintf(stderr, "exitprobe report: no exitprobe record in the input (%zu bad line(s) skipped)\n",
+            ep_rmodel_bad_lines(m));
+    status = EP_EXIT_FAILURE;
+  }
   ep_err_t err = {0};
   int rc = status != EP_EXIT_OK ? EP_OK
            : o.csv             ? ep_report_csv(m, stdout, &err)

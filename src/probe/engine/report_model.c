@@ -476,7 +476,9 @@ static int cmp_round(const void *a, const void *b) {
 
 void ep_rmodel_finish(ep_rmodel_t *m) {
   /* The round index points into the array: sorting retires it. */
-  qsort(m->rounds, m->n_rounds, sizeof *m->rounds, cmp_round);
+  if (m->n_rounds > 1) { /* none: m->rounds is NULL, which qsort must not get */
+    qsort(m->rounds, m->n_rounds, sizeof *m->rounds, cmp_round);
+  }
   ep_hidx_free(&m->round_idx);
   ep_hidx_init(&m->round_idx, 0, "(round, port) bars (finished)");
 }
