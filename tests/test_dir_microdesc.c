@@ -233,6 +233,36 @@ START_TEST(oversized_onion_key) {
 }
 END_TEST
 
+/* CRLF line endings (findings): every microdescriptor is malformed (tor
+ * writes LF), each counted once, not once per keyword line. */
+START_TEST(crlf_counts_each_microdescriptor_once) {
+  size_t n;
+  char *t = (char *)tu_read_data("dir/microdescs-2022-11-19", &n);
+  size_t lines = 0;
+  for (size_t i = 0; i < n; i++) {
+    lines += t[i] == '\n';
+  }
+  char *crlf = malloc(n + lines);
+  ck_assert_ptr_nonnull(crlf);
+  size_t m = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (t[i] == '\n') {
+      crlf[m++] = '\r';
+    }
+    crlf[m++] = t[i];
+  }
+  ep_err_t err = {0};
+  ep_microdescs_t *l = ep_microdescs_parse(crlf, m, EP_MD_SKIP_INVALID, &err);
+  ck_assert_msg(l != NULL, "%s", err.msg);
+  ck_assert_uint_eq(ep_microdescs_count(l), 0);
+  ck_assert_uint_eq(ep_microdescs_n_invalid(l), 1788);
+  ck_assert_ptr_nonnull(strstr(ep_microdescs_first_error(l), "CR before the newline"));
+  ep_microdescs_free(l);
+  free(crlf);
+  free(t);
+}
+END_TEST
+
 START_TEST(skip_invalid_keeps_the_rest) {
   size_t n;
   char *t = (char *)tu_read_data("dir/testnet-micro-d", &n);
@@ -569,6 +599,7 @@ static Suite *dir_microdesc_suite(void) {
   tcase_add_test(tc, bad_microdescs);
   tcase_add_test(tc, oversized_onion_key);
   tcase_add_test(tc, skip_invalid_keeps_the_rest);
+  tcase_add_test(tc, crlf_counts_each_microdescriptor_once);
   tcase_add_test(tc, oversize_costs_only_itself);
   tcase_add_test(tc, collector_type_annotation);
   suite_add_tcase(s, tc);

@@ -92,7 +92,10 @@ typedef struct mdsplit {
 /* Does the line at l (up to n bytes of the text are readable from l) begin
  * with keyword kw followed by a blank, a newline or the end of the text? */
 static bool line_is_kw(const char *l, size_t n, const char *kw, size_t k) {
-  return n >= k && memcmp(l, kw, k) == 0 && (n == k || l[k] == ' ' || l[k] == '\t' || l[k] == '\n');
+  /* '\r' ends a keyword too: a CRLF file splits where an LF one does, and
+   * each microdescriptor is then one malformed one, not two (findings) */
+  return n >= k && memcmp(l, kw, k) == 0 &&
+         (n == k || l[k] == ' ' || l[k] == '\t' || l[k] == '\n' || l[k] == '\r');
 }
 
 /* A keyword or annotation line at l (n bytes readable from there) through
