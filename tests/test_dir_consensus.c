@@ -653,6 +653,8 @@ START_TEST(malformed_consensus_errors) {
                "consensus line 12: the router entry has no 's' item");
   expect_error(HDR SRC R2 "s Fast\n" R1 "s Fast\n" SIG, EP_ERR_MALFORMED,
                "consensus line 14: router entries are not sorted by identity");
+  expect_error(HDR SRC R1 "s Fast\n" R1 "s Fast\n" SIG, EP_ERR_MALFORMED,
+               "consensus line 14: a second router entry for the same identity");
   expect_error(HDR SRC R1 "s Fast\ns Fast\n" SIG, EP_ERR_MALFORMED,
                "consensus line 14: 's' may appear only once in the router entry");
   expect_error(HDR SRC R1 "s Fast\np allow 25\n" SIG, EP_ERR_MALFORMED,

@@ -115,7 +115,12 @@ static int parse_r(ep_consensus_t *c, const ep_dir_tok_t *tok, ep_err_t *err) {
   }
   rs->or_port = (uint16_t)op;
   rs->dir_port = (uint16_t)dp;
-  if (c->n_rs > 0 && memcmp(c->rs[c->n_rs - 1].identity, rs->identity, EP_SHA1_LEN) >= 0) {
+  int order = c->n_rs > 0 ? memcmp(c->rs[c->n_rs - 1].identity, rs->identity, EP_SHA1_LEN) : -1;
+  if (order == 0) {
+    return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: a second router entry for the same identity",
+                      c->doc, tok->lineno);
+  }
+  if (order > 0) {
     return ep_err_set(err, EP_ERR_MALFORMED, "%s line %zu: router entries are not sorted by identity",
                       c->doc, tok->lineno);
   }
