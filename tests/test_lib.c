@@ -614,6 +614,18 @@ START_TEST(json_parses_and_rejects) {
   ck_assert_int_eq(iv, 9007199254740993LL);
   ck_assert_ptr_null(ep_json_get(j, "zz"));
   ep_json_free(j);
+  /* U+0000 (a NUL our writer escapes from a banner) is kept, with the
+   * length; lone surrogates read as U+FFFD: no invalid UTF-8 comes out */
+  const char *odd = "[\"a\\u0000b\", \"\\ud800x\", \"\\udc00\", \"\\ud83d\\ude00\"]";
+  j = ep_json_parse(odd, strlen(odd), &err);
+  ck_assert_msg(j != NULL, "%s", err.msg);
+  const char *nul = ep_json_str(ep_json_at(j, 0), &len);
+  ck_assert_uint_eq(len, 3);
+  ck_assert_int_eq(memcmp(nul, "a\0b", 3), 0);
+  ck_assert_str_eq(ep_json_str(ep_json_at(j, 1), &len), "\xef\xbf\xbdx");
+  ck_assert_str_eq(ep_json_str(ep_json_at(j, 2), &len), "\xef\xbf\xbd");
+  ck_assert_str_eq(ep_json_str(ep_json_at(j, 3), &len), "\xf0\x9f\x98\x80");
+  ep_json_free(j);
   /* Beyond int64: a number, but never an exact integer (strtoll saturates). */
   j = ep_json_parse("[9223372036854775808, -9223372036854775808, 9223372036854775807]", 64, &err);
   ck_assert_ptr_nonnull(j);

@@ -437,6 +437,42 @@ static void hostile_record(ep_result_t *r, ep_relay_contact_t *c) {
   r->contact = c;
 }
 
+/* A banner's NUL byte (\u0000 in the record) shows as U+2400 in the
+ * report, and what follows it is not lost (findings: it cut the text). */
+START_TEST(report_keeps_text_after_a_nul) {
+  ep_result_t r;
+  ep_relay_contact_t c;
+  hostile_record(&r, &c);
+  r.c.cls = EP_CLASS_TIMEOUT; /* a failure: the pair's last answer is kept */
+  r.service_answer[0] = '\0';   /* the answer is then the banner */
+  ep_buf_t j;
+  ep_buf_init(&j, 64 * 1024, "json", 0);
+  ck_assert_int_eq(ep_result_to_json(&r, &j, NULL), EP_OK);
+  char path[] = "/tmp/exitprobe-test-nul-XXXXXX";
+  int fd = mkstemp(path);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(write(fd, j.data, j.len), (ssize_t)j.len);
+  close(fd);
+  ep_buf_free(&j);
+  ep_rmodel_t *m = ep_rmodel_new();
+  ck_assert_int_eq(ep_rmodel_add_file(m, path, NULL), EP_OK);
+  unlink(path);
+  ep_rmodel_finish(m);
+  ck_assert_uint_eq(ep_rmodel_records(m), 1);
+  char *out = NULL;
+  size_t n = 0;
+  FILE *f = open_memstream(&out, &n);
+  ck_assert_int_eq(ep_report_csv(m, f, NULL), EP_OK);
+  fclose(f);
+  const char *nul = strstr(out, "@SUM(1)\xe2\x90\x80");
+  ck_assert_msg(nul != NULL, "%s", out);
+  ck_assert_ptr_nonnull(strstr(nul, "[2J"));
+  free(out);
+  ep_rmodel_free(m);
+  ep_relay_contact_clear(&c);
+}
+END_TEST
+
 START_TEST(scan_csv_row_reads_back_as_the_json_record) {
   ep_result_t r;
   ep_relay_contact_t c;
@@ -500,6 +536,7 @@ static Suite *report_out_suite(void) {
   tcase_add_test(tc, strpool_interns_once_within_its_caps);
   tcase_add_test(tc, html_escape_leaves_no_markup);
   tcase_add_test(tc, empty_input_finishes_and_renders);
+  tcase_add_test(tc, report_keeps_text_after_a_nul);
   tcase_add_test(tc, csv_quoting_follows_rfc4180);
   tcase_add_test(tc, html_report_counts_escapes_and_clusters);
   tcase_add_test(tc, html_marks_violations_seen_from_every_vantage);

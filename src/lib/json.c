@@ -186,6 +186,12 @@ static char *parse_string(jp_t *p, size_t *lenp) {
             cp = lo;
           }
         }
+        /* a lone surrogate is no character: U+FFFD (findings). U+0000 is
+         * kept (ep_json_str gives the length; our writer escapes NUL bytes
+         * of banners so) */
+        if (cp >= 0xd800 && cp < 0xe000) {
+          cp = 0xfffd;
+        }
         /* \uXXXX is 6 raw chars, its UTF-8 at most 3 (4 for a pair of 12). */
         o += put_utf8(out + o, cp);
         break;

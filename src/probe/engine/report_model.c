@@ -74,8 +74,31 @@ static const char *intern_str(rec_t *r, const char *s) {
   return v;
 }
 
+/* A JSON string as report text: a NUL in it (our writer escapes a banner's
+ * NUL bytes as \u0000) shows as U+2400 SYMBOL FOR NULL instead of cutting
+ * the text there (findings). */
+static const char *intern_json(rec_t *r, const ep_json_t *v) {
+  size_t len = 0;
+  const char *s = ep_json_str(v, &len);
+  if (s == NULL || memchr(s, '\0', len) == NULL) {
+    return intern_str(r, s);
+  }
+  char text[EP_CAP_REPORT_FIELD + 1];
+  size_t o = 0;
+  for (size_t i = 0; i < len && o + 3 < sizeof text; i++) {
+    if (s[i] == '\0') {
+      memcpy(text + o, "\xe2\x90\x80", 3);
+      o += 3;
+    } else {
+      text[o++] = s[i];
+    }
+  }
+  text[o] = '\0';
+  return intern_str(r, text);
+}
+
 static const char *field(rec_t *r, const ep_json_t *obj, const char *key) {
-  return intern_str(r, ep_json_get_str(obj, key));
+  return intern_json(r, ep_json_get(obj, key));
 }
 
 static const char *family(rec_t *r) {
@@ -283,8 +306,8 @@ static void count(unsigned *honours, unsigned *violates, unsigned *inconclusive,
 }
 
 static const char *answer(rec_t *r) {
-  const char *a = ep_json_get_str(r->j, "service_answer");
-  return intern_str(r, a != NULL ? a : ep_json_get_str(r->j, "banner"));
+  const ep_json_t *a = ep_json_get(r->j, "service_answer");
+  return intern_json(r, ep_json_str(a, NULL) != NULL ? a : ep_json_get(r->j, "banner"));
 }
 
 static void take_last(rec_t *r, ep_rm_pair_t *p, const head_t *h) {
