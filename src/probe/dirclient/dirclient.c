@@ -143,9 +143,21 @@ static void on_deadline(ep_loop_t *loop, void *arg) {
   (void)loop;
   ep_dirclient_t *dc = arg;
   dc->deadline = 0;
+  static const char *const waiting[] = {[PH_CONSENSUS] = "the consensus",
+                                        [PH_MDS] = "microdescriptors",
+                                        [PH_DESCS] = "server descriptors",
+                                        [PH_DONE] = "the end"};
   ep_err_t e = {0};
-  ep_err_set(&e, EP_ERR_TIMEOUT, "directory: not complete within %lld ms (last failure: %s)",
-             (long long)dc->o.timeout_ms, dc->last_err.msg[0] != '\0' ? dc->last_err.msg : "none");
+  if (dc->last_err.msg[0] != '\0') {
+    ep_err_set(&e, EP_ERR_TIMEOUT, "directory: not complete within %lld ms (last failure: %s)",
+               (long long)dc->o.timeout_ms, dc->last_err.msg);
+  } else {
+    /* nothing failed: say what was still awaited (findings: "none" named nothing) */
+    ep_err_set(&e, EP_ERR_TIMEOUT,
+               "directory: not complete within %lld ms: still waiting for %s (%zu request(s) "
+               "unanswered, none failed)",
+               (long long)dc->o.timeout_ms, waiting[dc->phase], dc->n_inflight);
+  }
   ep_dc_finish(dc, NULL, &e);
 }
 
