@@ -78,6 +78,9 @@ typedef struct relay {
   uint16_t https_sid;
   char https_req[512];
   size_t https_req_len;
+  /* RESOLVEs seen (#14) */
+  size_t n_resolve;
+  char resolved_name[64];
 } relay_t;
 
 /* RELAY_BEGIN flags the client asks with on port 25 (#13: IPv6), and the
@@ -328,6 +331,8 @@ static void on_begin(relay_t *r, const ep_relay_msg_t *m) {
  * "fail.test", else nontransient (as tor's send_resolved_cell). */
 static void on_resolve(relay_t *r, const ep_relay_msg_t *m) {
   const char *name = m->u.resolve.host;
+  r->n_resolve++;
+  snprintf(r->resolved_name, sizeof r->resolved_name, "%.63s", name);
   if (strcmp(name, "silent.test") == 0) {
     return;
   }
@@ -976,6 +981,56 @@ START_TEST(begin_flags_ask_for_ipv6) {
 }
 END_TEST
 
+/* #14: with a name as target the exit's circuit also carries a RESOLVE of
+ * it, and every record says what the exit's resolver answered; with
+ * --no-dns-check (or an address as target) nothing is asked. */
+START_TEST(scan_resolves_target_names_on_the_same_circuit) {
+  fixture_t fx;
+  ep_scan_cfg_t cfg;
+  one_port(&cfg, 25);
+  cfg.target_host = "ok.test";
+  cfg.stream_timeout_ms = 5000;
+  scan_fake_exit(&fx, &cfg);
+  ck_assert_uint_eq(fx.r->n_resolve, 1);
+  ck_assert_str_eq(fx.r->resolved_name, "ok.test");
+  ck_assert_uint_eq(fx.r->n_create2, 1);   /* no extra circuit */
+  ep_json_t *j = record_for(cfg.out, 25);
+  ck_assert_str_eq(ep_json_get_str(j, "class"), "reachable");
+  ck_assert_str_eq(ep_json_get_str(j, "dns"), "ok");
+  ck_assert_str_eq(ep_json_get_str(j, "dns_detail"), "ok.test: 127.0.0.1 ttl 60, ::1 ttl 60");
+  ck_assert(ep_json_get(j, "dns_reprobe_address") != NULL && ep_json_type(ep_json_get(j, "dns_reprobe_address")) == EP_JSON_NULL);
+  ep_json_free(j);
+  fclose(cfg.out);
+  teardown_fx(&fx);
+
+  one_port(&cfg, 25);
+  cfg.target_host = "ok.test";
+  cfg.no_dns_check = true;
+  scan_fake_exit(&fx, &cfg);
+  ck_assert_uint_eq(fx.r->n_resolve, 0);
+  j = record_for(cfg.out, 25);
+  ck_assert_str_eq(ep_json_get_str(j, "dns"), "not-tried");
+  ck_assert(ep_json_get(j, "dns_detail") != NULL && ep_json_type(ep_json_get(j, "dns_detail")) == EP_JSON_NULL);
+  ep_json_free(j);
+  fclose(cfg.out);
+  teardown_fx(&fx);
+
+  /* A name nobody resolves (this exit's resolver says no, and there is no
+   * other exit): undecided, not broken. */
+  one_port(&cfg, 25);
+  cfg.target_host = "nosuch.test";
+  scan_fake_exit(&fx, &cfg);
+  ck_assert_uint_eq(fx.r->n_resolve, 1);
+  j = record_for(cfg.out, 25);
+  ck_assert_str_eq(ep_json_get_str(j, "dns"), "undecided");
+  ck_assert_msg(strstr(ep_json_get_str(j, "dns_detail"), "nosuch.test: error (nontransient)") != NULL,
+                "%s", ep_json_get_str(j, "dns_detail"));
+  ep_json_free(j);
+  fclose(cfg.out);
+  teardown_fx(&fx);
+}
+END_TEST
+
 static Suite *circ_suite(void) {
   Suite *s = suite_create("circ");
   TCase *t = tcase_create("driver");
@@ -991,6 +1046,7 @@ static Suite *circ_suite(void) {
   tcase_add_test(t, scan_without_second_target_confirms_nothing);
   tcase_add_test(t, scan_tls_through_the_stream);
   tcase_add_test(t, scan_tcp_window_and_silent_close);
+  tcase_add_test(t, scan_resolves_target_names_on_the_same_circuit);
   suite_add_tcase(s, t);
   return s;
 }

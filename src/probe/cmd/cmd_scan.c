@@ -169,6 +169,14 @@ static const ep_opt_t scan_table[] = {
             "  --no-retry            do not retry failures through another first hop\n"),
   SCAN_FLAG("--no-control", cfg.no_control,
             "  --no-control          no control streams (BEGIN_DIR, an allowed port)\n"),
+  SCAN_FLAG("--no-dns-check", cfg.no_dns_check,
+            "  --no-dns-check        no RELAY_RESOLVE of the target names on each exit's circuit\n"
+            "                        (default: when a target is a name, each exit's resolver is\n"
+            "                        checked, and a port whose name fails there is probed by\n"
+            "                        the address the other exits gave)\n"),
+  SCAN_STRING("--dns-probe-domain", cfg.dns_probe_domain,
+              "  --dns-probe-domain D  also RESOLVE one name unique to each exit and round under\n"
+              "                        D, a wildcard zone you run (off by default)\n"),
   SCAN_UINT("--control-port", control_port, 0, 65535,
             "  --control-port P      control port for explicitly given exits (default 80)\n"),
   SCAN_FLAG("--allow-same-16", cfg.allow_same_16,
