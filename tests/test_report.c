@@ -238,6 +238,21 @@ START_TEST(report_dns_column_and_lists) {
   ck_assert_ptr_nonnull(strstr(text, "\"dns\":\"broken\",\"dns_broken\":1,\"dns_wrong\":0"));
   ck_assert_ptr_nonnull(strstr(text, "\"dns\":\"wrong\",\"dns_broken\":0,\"dns_wrong\":2"));
   free(text);
+  /* The page: a DNS broken section, one row per exit, the relay text escaped. */
+  mem = open_memstream(&text, &tlen);
+  ck_assert_int_eq(ep_report_html(rep, mem, "t", NULL), EP_OK);
+  fclose(mem);
+  ck_assert_ptr_nonnull(strstr(text, "<h2 id=\"dns\">DNS broken</h2>"));
+  ck_assert_ptr_nonnull(strstr(text, "data-dns=\"broken\""));
+  ck_assert_ptr_nonnull(strstr(text, "data-dns=\"wrong\""));
+  size_t rows = 0;
+  for (const char *q = text; (q = strstr(q, "<tr class=\"dns\"")) != NULL; q++) {
+    rows++;
+  }
+  ck_assert_uint_eq(rows, 2);
+  ck_assert_ptr_null(strchr(text, 0x1b));
+  ck_assert_ptr_nonnull(strstr(text, "10.6.6.6 ttl 60 \\x1b[2J"));
+  free(text);
   ep_rmodel_free(rep);
   unlink(path);
 }
