@@ -81,6 +81,7 @@ typedef struct relay {
   /* RESOLVEs seen (#14) */
   size_t n_resolve;
   char resolved_name[64];
+  uint16_t flaky_sid;        /* BEGIN to "flaky.test", answered after its RESOLVE */
 } relay_t;
 
 /* RELAY_BEGIN flags the client asks with on port 25 (#13: IPv6), and the
@@ -214,6 +215,10 @@ static void dest_begin(relay_t *r, const ep_relay_msg_t *m) {
     snprintf(r->begun_host[r->n_begun], sizeof r->begun_host[0], "%.63s", host);
     r->begun_port[r->n_begun++] = m->u.begin.port;
   }
+  if (strcmp(host, "flaky.test") == 0) {
+    r->flaky_sid = sid;   /* END RESOLVEFAILED once the RESOLVE is answered (on_resolve) */
+    return;
+  }
   if (m->u.begin.port == 587 && strcmp(host, "t1.test") == 0) {
     send_end(r, sid, EP_END_CONNECTREFUSED);
     return;
@@ -339,11 +344,12 @@ static void on_resolve(relay_t *r, const ep_relay_msg_t *m) {
   ep_resolved_answer_t a[2];
   memset(a, 0, sizeof a);
   size_t n = 1;
-  if (strcmp(name, "ok.test") == 0 || strcmp(name, "lie.test") == 0) {
+  bool truthful = strcmp(name, "ok.test") == 0 || strcmp(name, "flaky.test") == 0;
+  if (truthful || strcmp(name, "lie.test") == 0) {
     a[0].type = EP_RESOLVED_IPV4;
-    ep_ipaddr_set_ipv4(&a[0].addr, name[0] == 'o' ? 0x7f000001u : 0x0a090909u);
+    ep_ipaddr_set_ipv4(&a[0].addr, truthful ? 0x7f000001u : 0x0a090909u);
     a[0].ttl = 60;
-    if (name[0] == 'o') {
+    if (truthful) {
       a[1].type = EP_RESOLVED_IPV6;
       a[1].addr = (ep_ipaddr_t){.family = EP_IPADDR_V6, .bytes = {[15] = 1}};
       a[1].ttl = 60;
@@ -367,6 +373,10 @@ static void on_resolve(relay_t *r, const ep_relay_msg_t *m) {
   uint8_t payload[EP_CELL_PAYLOAD_LEN];
   lf_circ_send(&r->rc, 1, EP_RELAY_RESOLVED, m->stream_id, body, len, payload, NULL);
   put_cell(r, r->linkproto, r->rc.circ_id, EP_CELL_RELAY, payload, sizeof payload);
+  if (strcmp(name, "flaky.test") == 0 && r->flaky_sid != 0) {
+    send_end(r, r->flaky_sid, EP_END_RESOLVEFAILED);   /* BEGIN by name fails though RESOLVE worked */
+    r->flaky_sid = 0;
+  }
 }
 
 static void on_relay(relay_t *r, const ep_cell_t *cell) {
@@ -1011,6 +1021,25 @@ START_TEST(scan_resolves_target_names_on_the_same_circuit) {
   j = record_for(cfg.out, 25);
   ck_assert_str_eq(ep_json_get_str(j, "dns"), "not-tried");
   ck_assert(ep_json_get(j, "dns_detail") != NULL && ep_json_type(ep_json_get(j, "dns_detail")) == EP_JSON_NULL);
+  ep_json_free(j);
+  fclose(cfg.out);
+  teardown_fx(&fx);
+
+  /* BEGIN to the name gets END RESOLVEFAILED: the port is probed again on
+   * the same circuit by the address the name resolved to, and judged by it. */
+  one_port(&cfg, 25);
+  cfg.target_host = "flaky.test";
+  scan_fake_exit(&fx, &cfg);
+  ck_assert_uint_eq(fx.r->n_create2, 1);
+  ck_assert_uint_eq(fx.r->n_begun, 2);
+  ck_assert_str_eq(fx.r->begun_host[0], "flaky.test");
+  ck_assert_str_eq(fx.r->begun_host[1], "127.0.0.1");
+  j = record_for(cfg.out, 25);
+  ck_assert_str_eq(ep_json_get_str(j, "class"), "reachable");
+  ck_assert_str_eq(ep_json_get_str(j, "verdict"), "honours");
+  ck_assert_str_eq(ep_json_get_str(j, "dns_reprobe_address"), "127.0.0.1");
+  ck_assert_str_eq(ep_json_get_str(j, "connected_addr"), "127.0.0.1");
+  ck_assert_str_eq(ep_json_get_str(j, "target"), "flaky.test");
   ep_json_free(j);
   fclose(cfg.out);
   teardown_fx(&fx);
