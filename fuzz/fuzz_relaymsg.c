@@ -10,9 +10,10 @@
  * Part 2: a one-hop circuit is opened with CREATE_FAST (the harness plays
  * the relay with ep_fast_server_handshake), two streams are begun, and the
  * same records are sent to the client as relay cells the hop originates
- * (so they are recognized and reach the state machine). Stream ids 1 and 2
- * in a record mean the two real streams. Events and cells out are drained;
- * the circuit either stays consistent or closes itself. */
+ * (so they are recognized and reach the state machine). Stream ids 1, 2
+ * and 3 in a record mean the two real streams and a RESOLVE (its RESOLVED
+ * events must carry a body the RESOLVED parser accepts). Events and cells
+ * out are drained; the circuit either stays consistent or closes itself. */
 #include "config.h"
 
 #include <stdint.h>
@@ -42,7 +43,7 @@ typedef struct harness {
   ep_relay_crypto_t *relay;               /* the hop's side of the crypto */
   uint8_t create_fast_x[EP_FAST_HANDSHAKE_LEN];
   bool have_x;
-  uint16_t streams[2];
+  uint16_t streams[3];
   size_t n_streams;
   size_t n_events;
   bool destroyed;
@@ -77,7 +78,13 @@ static int h_send(void *ctx, uint32_t circ_id, uint8_t command,
 static int h_emit(void *ctx, const ep_event_t *ev) {
   harness_t *h = ctx;
   h->n_events++;
-  FUZZ_CHECK(ev->type >= EP_EV_CIRC_OPEN && ev->type <= EP_EV_STREAM_WRITABLE);
+  FUZZ_CHECK(ev->type >= EP_EV_CIRC_OPEN && ev->type <= EP_EV_STREAM_RESOLVED);
+  if (ev->type == EP_EV_STREAM_RESOLVED) {
+    /* only for the RESOLVE, and always a body the parser accepts */
+    ep_resolved_t res;
+    FUZZ_CHECK(ev->stream_id == h->streams[2]);
+    FUZZ_CHECK(ep_resolved_parse(ev->data, ev->len, &res, NULL) == EP_OK);
+  }
   FUZZ_CHECK(ev->len <= EP_RELAY_PAYLOAD_MAX);
   return EP_OK;
 }
@@ -104,6 +111,7 @@ static void drive_circuit(const uint8_t *p, size_t n) {
   FUZZ_CHECK(ep_circ_state(c) == EP_CIRC_OPEN);
   FUZZ_CHECK(ep_circ_begin(c, "127.0.0.1", 25, 0, &h.streams[0], &e) == EP_OK);
   FUZZ_CHECK(ep_circ_begin_dir(c, &h.streams[1], &e) == EP_OK);
+  FUZZ_CHECK(ep_circ_resolve(c, "exitprobe-testnet.test", &h.streams[2], &e) == EP_OK);
 
   size_t off = 0;
   while (off + 4 <= n && !ep_circ_is_closed(c)) {
@@ -114,7 +122,7 @@ static void drive_circuit(const uint8_t *p, size_t n) {
     if (len > n - off) {
       len = n - off;
     }
-    if (sid == 1 || sid == 2) {
+    if (sid >= 1 && sid <= 3) {
       sid = h.streams[sid - 1];
     }
     uint8_t body[EP_CELL_PAYLOAD_LEN];
@@ -164,8 +172,10 @@ static void parse_records(ep_relay_ctx_t ctx, const uint8_t *p, size_t n) {
         } else if (cmd == EP_RELAY_BEGIN) {
           FUZZ_CHECK(strcmp(again.u.begin.host, m.u.begin.host) == 0);
           FUZZ_CHECK(again.u.begin.port == m.u.begin.port);
-        } else if (cmd == EP_RELAY_DATA) {
+        } else if (cmd == EP_RELAY_DATA || cmd == EP_RELAY_RESOLVED) {
           FUZZ_CHECK(again.u.data.len == m.u.data.len);
+        } else if (cmd == EP_RELAY_RESOLVE) {
+          FUZZ_CHECK(strcmp(again.u.resolve.host, m.u.resolve.host) == 0);
         } else if (cmd == EP_RELAY_SENDME && m.u.sendme.has_digest) {
           FUZZ_CHECK(memcmp(again.u.sendme.digest, m.u.sendme.digest, 20) == 0);
         }

@@ -79,6 +79,10 @@ typedef struct relay {
   uint16_t https_sid;
   char https_req[512];
   size_t https_req_len;
+  /* RESOLVEs seen (#14) */
+  size_t n_resolve;
+  char resolved_name[64];
+  uint16_t flaky_sid;        /* BEGIN to "flaky.test", answered after its RESOLVE */
 } relay_t;
 
 /* RELAY_BEGIN flags the client asks with on port 25 (#13: IPv6), and the
@@ -216,6 +220,10 @@ static void dest_begin(relay_t *r, const ep_relay_msg_t *m) {
   if (m->u.begin.port == 9) {
     return;
   }
+  if (strcmp(host, "flaky.test") == 0) {
+    r->flaky_sid = sid;   /* END RESOLVEFAILED once the RESOLVE is answered (on_resolve) */
+    return;
+  }
   if (m->u.begin.port == 587 && strcmp(host, "t1.test") == 0) {
     send_end(r, sid, EP_END_CONNECTREFUSED);
     return;
@@ -327,6 +335,55 @@ static void on_begin(relay_t *r, const ep_relay_msg_t *m) {
   send_msg(r, 1, &x);
 }
 
+/* RESOLVE: "ok.test" -> A 127.0.0.1 and AAAA ::1 (TTL 60); "lie.test" ->
+ * A 10.9.9.9; "silent.test" -> nothing; "hostile.test" -> a RESOLVED whose
+ * IPv4 answer has 5 bytes; any other name -> error, transient for
+ * "fail.test", else nontransient (as tor's send_resolved_cell). */
+static void on_resolve(relay_t *r, const ep_relay_msg_t *m) {
+  const char *name = m->u.resolve.host;
+  r->n_resolve++;
+  snprintf(r->resolved_name, sizeof r->resolved_name, "%.63s", name);
+  if (strcmp(name, "silent.test") == 0) {
+    return;
+  }
+  ep_resolved_answer_t a[2];
+  memset(a, 0, sizeof a);
+  size_t n = 1;
+  bool truthful = strcmp(name, "ok.test") == 0 || strcmp(name, "flaky.test") == 0;
+  if (truthful || strcmp(name, "lie.test") == 0) {
+    a[0].type = EP_RESOLVED_IPV4;
+    ep_ipaddr_set_ipv4(&a[0].addr, truthful ? 0x7f000001u : 0x0a090909u);
+    a[0].ttl = 60;
+    if (truthful) {
+      a[1].type = EP_RESOLVED_IPV6;
+      a[1].addr = (ep_ipaddr_t){.family = EP_IPADDR_V6, .bytes = {[15] = 1}};
+      a[1].ttl = 60;
+      n = 2;
+    }
+  } else {
+    a[0].type = strcmp(name, "fail.test") == 0 ? EP_RESOLVED_ERR_TRANSIENT
+                                               : EP_RESOLVED_ERR_NONTRANSIENT;
+    a[0].value = (const uint8_t *)"Error resolving hostname";
+    a[0].len = 24;
+  }
+  uint8_t body[EP_RELAY_PAYLOAD_MAX];
+  size_t len;
+  ep_err_t e = {0};
+  ck_assert_int_eq(ep_resolved_encode(a, n, body, sizeof body, &len, &e), EP_OK);
+  if (strcmp(name, "hostile.test") == 0) {
+    static const uint8_t bad[] = {EP_RESOLVED_IPV4, 5, 127, 0, 0, 1, 1, 0, 0, 0, 60};
+    memcpy(body, bad, sizeof bad);
+    len = sizeof bad;
+  }
+  uint8_t payload[EP_CELL_PAYLOAD_LEN];
+  lf_circ_send(&r->rc, 1, EP_RELAY_RESOLVED, m->stream_id, body, len, payload, NULL);
+  put_cell(r, r->linkproto, r->rc.circ_id, EP_CELL_RELAY, payload, sizeof payload);
+  if (strcmp(name, "flaky.test") == 0 && r->flaky_sid != 0) {
+    send_end(r, r->flaky_sid, EP_END_RESOLVEFAILED);   /* BEGIN by name fails though RESOLVE worked */
+    r->flaky_sid = 0;
+  }
+}
+
 static void on_relay(relay_t *r, const ep_cell_t *cell) {
   uint8_t body[EP_CELL_PAYLOAD_LEN];
   int hop = lf_circ_recv(&r->rc, cell->payload, body);
@@ -343,6 +400,8 @@ static void on_relay(relay_t *r, const ep_cell_t *cell) {
     on_extend2(r, &m);
   } else if (m.command == EP_RELAY_BEGIN) {
     on_begin(r, &m);
+  } else if (m.command == EP_RELAY_RESOLVE) {
+    on_resolve(r, &m);
   } else if (m.command == EP_RELAY_DATA && r->mode == M_DEST) {
     dest_data(r, &m);
   }
@@ -468,6 +527,9 @@ typedef struct client {
   ep_ncirc_failure_t f;
   char fail_msg[EP_ERR_MSG_MAX];
   bool begin_streams;
+  const char *resolve[2];    /* names to RESOLVE instead of the streams (a, b) */
+  int64_t resolve_timeout_ms;
+  ep_resolved_t answers[2];  /* parsed from the RESOLVED events */
   ep_streamrec_t a, b;
   uint8_t a_data[EP_CAP_BANNER + 1];
   size_t n_data_events, ended;
@@ -483,6 +545,15 @@ static void on_opened(void *arg, ep_ncirc_t *c) {
   ep_err_t e = {0};
   ep_streamrec_init(&cl->a, cl->a_data, sizeof cl->a_data);
   ep_streamrec_init(&cl->b, NULL, 0);
+  if (cl->resolve[0] != NULL) {
+    ck_assert_msg(ep_ncirc_resolve(c, &cl->a, cl->resolve[0], cl->resolve_timeout_ms, &e) == EP_OK,
+                  "%s", e.msg);
+    ck_assert_msg(ep_ncirc_resolve(c, &cl->b, cl->resolve[1], cl->resolve_timeout_ms, &e) == EP_OK,
+                  "%s", e.msg);
+    ck_assert(cl->a.resolve && cl->a.state == EP_SREC_BEGUN);
+    ck_assert_int_eq(ep_ncirc_resolve(c, &cl->a, NULL, 0, &e), EP_ERR_MALFORMED);
+    return;
+  }
   ck_assert_msg(ep_ncirc_begin_flags(c, &cl->a, begin_flags_sent ? "[::1]" : "127.0.0.1", 25,
                                      begin_flags_sent, 5000, &e) == EP_OK, "%s", e.msg);
   ck_assert_msg(ep_ncirc_begin(c, &cl->b, "127.0.0.1", 80, 5000, &e) == EP_OK, "%s", e.msg);
@@ -506,13 +577,23 @@ static void on_stream(void *arg, ep_ncirc_t *c, ep_streamrec_t *rec, ep_srec_wha
     ck_assert_ptr_nonnull(ev);
     cl->n_data_events++;
   }
-  if (what == EP_SREC_END || what == EP_SREC_DEADLINE) {
+  if (what == EP_SREC_RESOLVED) {
+    ep_err_t e = {0};
+    ck_assert_ptr_nonnull(ev);
+    ck_assert_msg(ep_resolved_parse(ev->data, ev->len, &cl->answers[rec == &cl->b], &e) == EP_OK,
+                  "%s", e.msg);
+  }
+  if (what == EP_SREC_END || what == EP_SREC_DEADLINE || what == EP_SREC_RESOLVED) {
     ck_assert_uint_eq(rec->state, EP_SREC_CLOSED);
     cl->done = ++cl->ended == 2;
   }
 }
 
 static bool client_done(void *arg) { return ((client_t *)arg)->done; }
+
+/* Names for the next run() to RESOLVE instead of beginning streams. */
+static const char **resolve_names;
+static int64_t resolve_timeout;
 
 typedef struct fixture {
   lf_identity_t *guard, *exitr;
@@ -586,6 +667,11 @@ static void run(fixture_t *fx, mode_t_ mode, int64_t build_timeout_ms, bool stre
   ck_assert_msg(fx->car != NULL, "%s", err.msg);
   ep_ncirc_cfg_t cc = {.build_timeout_ms = build_timeout_ms};
   fx->cl.begin_streams = streams;
+  if (resolve_names != NULL) {
+    fx->cl.resolve[0] = resolve_names[0];
+    fx->cl.resolve[1] = resolve_names[1];
+    fx->cl.resolve_timeout_ms = resolve_timeout;
+  }
   fx->circ = ep_ncirc_new(fx->car, n_ext > 0 ? &exit : NULL, n_ext, &cc, &cbs, &fx->cl, &err);
   ck_assert_msg(fx->circ != NULL, "%s", err.msg);
   int rc = ep_loop_run_until(r->loop, client_done, &fx->cl, ep_now_ms() + 10000, &err);
@@ -681,6 +767,53 @@ START_TEST(recorder_connected_data_capped_end_exitpolicy) {
   ck_assert_uint_eq(cl->b.end_ttl, 600);
   ck_assert_int_eq(cl->b.connected_ms, -1);
   ck_assert_uint_eq(cl->b.data_len, 0);
+  teardown_fx(&fx);
+}
+END_TEST
+
+/* RESOLVE on a built circuit: the answers (A and AAAA with TTLs, an error)
+ * come through the recorder and parse; a silent resolver meets the
+ * deadline; a malformed RESOLVED is a protocol error that closes the
+ * circuit. */
+START_TEST(resolve_answers_errors_deadline_hostile) {
+  fixture_t fx;
+  memset(&fx, 0, sizeof fx);
+  static const char *names1[2] = {"ok.test", "fail.test"};
+  client_t *cl = &fx.cl;
+  /* run() memsets the fixture: the names go in through a static. */
+  resolve_names = names1;
+  resolve_timeout = 5000;
+  run(&fx, M_GOOD, 5000, true, 1);
+  ck_assert(cl->opened && !cl->failed);
+  ck_assert(cl->a.resolved && !cl->a.connected && !cl->a.ended);
+  ck_assert_int_ge(cl->a.end_ms, 0);
+  ck_assert_uint_eq(cl->answers[0].n, 2);
+  ck_assert_uint_eq(cl->answers[0].a[0].addr.bytes[0], 127);
+  ck_assert_uint_eq(cl->answers[0].a[0].ttl, 60);
+  ck_assert_uint_eq(cl->answers[0].a[1].addr.family, EP_IPADDR_V6);
+  ck_assert_uint_eq(cl->a.data_len, 10 + 22);   /* the body, kept */
+  ck_assert(cl->b.resolved && cl->answers[1].error && cl->answers[1].error_transient);
+  teardown_fx(&fx);
+
+  static const char *names2[2] = {"silent.test", "nosuch.test"};
+  resolve_names = names2;
+  resolve_timeout = 300;
+  int64_t t0 = ep_now_ms();
+  run(&fx, M_GOOD, 5000, true, 1);
+  ck_assert(fx.cl.a.deadline_hit && !fx.cl.a.resolved);
+  ck_assert_int_ge(ep_now_ms() - t0, 300);
+  ck_assert(fx.cl.b.resolved && fx.cl.answers[1].error && !fx.cl.answers[1].error_transient);
+  teardown_fx(&fx);
+
+  static const char *names3[2] = {"hostile.test", "silent.test"};
+  resolve_names = names3;
+  resolve_timeout = 5000;
+  run(&fx, M_GOOD, 5000, true, 1);
+  ck_assert(fx.cl.failed);
+  ck_assert_int_eq(fx.cl.f.why, EP_NCIRC_PROTOCOL);
+  ck_assert_msg(strstr(fx.cl.f.msg, "IPv4 of 5 bytes") != NULL, "%s", fx.cl.f.msg);
+  ck_assert(!fx.cl.a.resolved && !fx.cl.b.resolved);
+  resolve_names = NULL;
   teardown_fx(&fx);
 }
 END_TEST
@@ -963,6 +1096,75 @@ START_TEST(scan_retries_through_another_first_hop_in_parallel) {
 }
 END_TEST
 
+/* #14: with a name as target the exit's circuit also carries a RESOLVE of
+ * it, and every record says what the exit's resolver answered; with
+ * --no-dns-check (or an address as target) nothing is asked. */
+START_TEST(scan_resolves_target_names_on_the_same_circuit) {
+  fixture_t fx;
+  ep_scan_cfg_t cfg;
+  one_port(&cfg, 25);
+  cfg.target_host = "ok.test";
+  cfg.stream_timeout_ms = 5000;
+  scan_fake_exit(&fx, &cfg);
+  ck_assert_uint_eq(fx.r->n_resolve, 1);
+  ck_assert_str_eq(fx.r->resolved_name, "ok.test");
+  ck_assert_uint_eq(fx.r->n_create2, 1);   /* no extra circuit */
+  ep_json_t *j = record_for(cfg.out, 25);
+  ck_assert_str_eq(ep_json_get_str(j, "class"), "reachable");
+  ck_assert_str_eq(ep_json_get_str(j, "dns"), "ok");
+  ck_assert_str_eq(ep_json_get_str(j, "dns_detail"), "ok.test: 127.0.0.1 ttl 60, ::1 ttl 60");
+  ck_assert(ep_json_get(j, "dns_reprobe_address") != NULL && ep_json_type(ep_json_get(j, "dns_reprobe_address")) == EP_JSON_NULL);
+  ep_json_free(j);
+  fclose(cfg.out);
+  teardown_fx(&fx);
+
+  one_port(&cfg, 25);
+  cfg.target_host = "ok.test";
+  cfg.no_dns_check = true;
+  scan_fake_exit(&fx, &cfg);
+  ck_assert_uint_eq(fx.r->n_resolve, 0);
+  j = record_for(cfg.out, 25);
+  ck_assert_str_eq(ep_json_get_str(j, "dns"), "not-tried");
+  ck_assert(ep_json_get(j, "dns_detail") != NULL && ep_json_type(ep_json_get(j, "dns_detail")) == EP_JSON_NULL);
+  ep_json_free(j);
+  fclose(cfg.out);
+  teardown_fx(&fx);
+
+  /* BEGIN to the name gets END RESOLVEFAILED: the port is probed again on
+   * the same circuit by the address the name resolved to, and judged by it. */
+  one_port(&cfg, 25);
+  cfg.target_host = "flaky.test";
+  scan_fake_exit(&fx, &cfg);
+  ck_assert_uint_eq(fx.r->n_create2, 1);
+  ck_assert_uint_eq(fx.r->n_begun, 2);
+  ck_assert_str_eq(fx.r->begun_host[0], "flaky.test");
+  ck_assert_str_eq(fx.r->begun_host[1], "127.0.0.1");
+  j = record_for(cfg.out, 25);
+  ck_assert_str_eq(ep_json_get_str(j, "class"), "reachable");
+  ck_assert_str_eq(ep_json_get_str(j, "verdict"), "honours");
+  ck_assert_str_eq(ep_json_get_str(j, "dns_reprobe_address"), "127.0.0.1");
+  ck_assert_str_eq(ep_json_get_str(j, "connected_addr"), "127.0.0.1");
+  ck_assert_str_eq(ep_json_get_str(j, "target"), "flaky.test");
+  ep_json_free(j);
+  fclose(cfg.out);
+  teardown_fx(&fx);
+
+  /* A name nobody resolves (this exit's resolver says no, and there is no
+   * other exit): undecided, not broken. */
+  one_port(&cfg, 25);
+  cfg.target_host = "nosuch.test";
+  scan_fake_exit(&fx, &cfg);
+  ck_assert_uint_eq(fx.r->n_resolve, 1);
+  j = record_for(cfg.out, 25);
+  ck_assert_str_eq(ep_json_get_str(j, "dns"), "undecided");
+  ck_assert_msg(strstr(ep_json_get_str(j, "dns_detail"), "nosuch.test: error (nontransient)") != NULL,
+                "%s", ep_json_get_str(j, "dns_detail"));
+  ep_json_free(j);
+  fclose(cfg.out);
+  teardown_fx(&fx);
+}
+END_TEST
+
 static Suite *circ_suite(void) {
   Suite *s = suite_create("circ");
   TCase *t = tcase_create("driver");
@@ -973,11 +1175,13 @@ static Suite *circ_suite(void) {
   tcase_add_test(t, destroy_mid_extend_fails_with_reason_and_hop);
   tcase_add_test(t, silent_extend_fails_at_the_deadline);
   tcase_add_test(t, recorder_connected_data_capped_end_exitpolicy);
+  tcase_add_test(t, resolve_answers_errors_deadline_hostile);
   tcase_add_test(t, scan_checks_services_and_confirms_on_the_same_circuit);
   tcase_add_test(t, scan_without_second_target_confirms_nothing);
   tcase_add_test(t, scan_tls_through_the_stream);
   tcase_add_test(t, scan_tcp_window_and_silent_close);
   tcase_add_test(t, scan_retries_through_another_first_hop_in_parallel);
+  tcase_add_test(t, scan_resolves_target_names_on_the_same_circuit);
   suite_add_tcase(s, t);
   return s;
 }

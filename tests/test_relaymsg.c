@@ -529,6 +529,153 @@ START_TEST(linkspec_bad_lengths_and_unknown_types) {
 }
 END_TEST
 
+/* ---- RESOLVE / RESOLVED (tor-spec §6.4) ---- */
+
+START_TEST(resolve_round_trip_and_bad_names) {
+  ep_relay_msg_t m, out;
+  ep_err_t e = {0};
+  ck_assert_int_eq(ep_relay_msg_resolve(&m, 9, "exitprobe-testnet.test", &e), EP_OK);
+  size_t len;
+  encode_parse(&m, EP_RELAY_CTX_RELAY, &out, &len);
+  ck_assert_uint_eq(len, strlen("exitprobe-testnet.test") + 1);
+  ck_assert_uint_eq(buf[len - 1], 0);
+  ck_assert_str_eq(out.u.resolve.host, "exitprobe-testnet.test");
+  /* Names: empty, too long. */
+  ck_assert_int_eq(ep_relay_msg_resolve(&m, 9, "", &e), EP_ERR_MALFORMED);
+  char big[300];
+  memset(big, 'a', sizeof big - 1);
+  big[sizeof big - 1] = '\0';
+  ck_assert_int_eq(ep_relay_msg_resolve(&m, 9, big, &e), EP_ERR_LIMIT);
+  /* The wire: no NUL, empty name; stream 0 is not allowed. */
+  ck_assert_int_eq(parse_bytes(EP_RELAY_CTX_RELAY, EP_RELAY_RESOLVE, 3, "abc", 3, &out),
+                   EP_ERR_MALFORMED);
+  ck_assert_int_eq(parse_bytes(EP_RELAY_CTX_RELAY, EP_RELAY_RESOLVE, 3, "\0", 1, &out),
+                   EP_ERR_MALFORMED);
+  ck_assert_int_eq(parse_bytes(EP_RELAY_CTX_RELAY, EP_RELAY_RESOLVE, 0, "a\0", 2, &out),
+                   EP_ERR_MALFORMED);
+  /* A client never parses RESOLVE, a relay never RESOLVED. */
+  ck_assert_int_eq(parse_bytes(EP_RELAY_CTX_RELAY, EP_RELAY_RESOLVED, 3,
+                               "\x04\x04\x7f\0\0\x01\0\0\0\x3c", 10, &out),
+                   EP_ERR_STATE);
+}
+END_TEST
+
+START_TEST(resolved_answers_as_tor_sends_them) {
+  /* What tor's send_resolved_cell writes for an A and an AAAA answer. */
+  const uint8_t body[] = {0x04, 4,  127, 0, 0, 1, 0, 0, 0, 60, 0x06, 16, 0, 0, 0, 0, 0, 0,
+                          0,    0,  0,   0, 0, 0, 0, 0, 0, 1, 0,    0,  1, 0x2c};
+  ep_resolved_t r;
+  ep_err_t e = {0};
+  ck_assert_msg(ep_resolved_parse(body, sizeof body, &r, &e) == EP_OK, "%s", e.msg);
+  ck_assert_uint_eq(r.n, 2);
+  ck_assert(!r.error);
+  char txt[600];
+  ck_assert_str_eq(ep_resolved_answer_format(txt, sizeof txt, &r.a[0]), "127.0.0.1 ttl 60");
+  ck_assert_str_eq(ep_resolved_answer_format(txt, sizeof txt, &r.a[1]), "::1 ttl 300");
+  ck_assert_uint_eq(r.a[1].addr.family, EP_IPADDR_V6);
+  /* The same through the client context: kept as bytes, checked. */
+  ep_relay_msg_t out;
+  ck_assert_int_eq(parse_bytes(EP_RELAY_CTX_CLIENT, EP_RELAY_RESOLVED, 5, body, sizeof body, &out),
+                   EP_OK);
+  ck_assert_uint_eq(out.u.data.len, sizeof body);
+  /* An error as tor sends it: "Error resolving hostname", TTL. */
+  uint8_t errb[64];
+  const char *msg = "Error resolving hostname";
+  errb[0] = EP_RESOLVED_ERR_TRANSIENT;
+  errb[1] = (uint8_t)strlen(msg);
+  memcpy(errb + 2, msg, strlen(msg));
+  ep_put_u32(errb + 2 + strlen(msg), 0);
+  ck_assert_int_eq(ep_resolved_parse(errb, 6 + strlen(msg), &r, &e), EP_OK);
+  ck_assert(r.error && r.error_transient);
+  ck_assert_str_eq(ep_resolved_answer_format(txt, sizeof txt, &r.a[0]), "error-transient ttl 0");
+  errb[0] = EP_RESOLVED_ERR_NONTRANSIENT;
+  ck_assert_int_eq(ep_resolved_parse(errb, 6 + strlen(msg), &r, &e), EP_OK);
+  ck_assert(r.error && !r.error_transient);
+}
+END_TEST
+
+START_TEST(resolved_hostile_bodies) {
+  ep_resolved_t r;
+  ep_err_t e = {0};
+  /* Nothing at all. */
+  ck_assert_int_eq(ep_resolved_parse((const uint8_t *)"", 0, &r, &e), EP_ERR_MALFORMED);
+  /* Truncated: type only; value past the end; TTL short. */
+  ck_assert_int_eq(ep_resolved_parse((const uint8_t *)"\x04", 1, &r, &e), EP_ERR_TRUNCATED);
+  ck_assert_int_eq(ep_resolved_parse((const uint8_t *)"\x04\x04\x7f\0", 4, &r, &e),
+                   EP_ERR_TRUNCATED);
+  ck_assert_int_eq(ep_resolved_parse((const uint8_t *)"\x04\x04\x7f\0\0\x01\0\0\0", 9, &r, &e),
+                   EP_ERR_TRUNCATED);
+  /* Lengths that do not fit their type. */
+  ck_assert_int_eq(ep_resolved_parse((const uint8_t *)"\x04\x05\x7f\0\0\x01\x02\0\0\0\0", 11, &r,
+                                     &e),
+                   EP_ERR_MALFORMED);
+  ck_assert_int_eq(ep_resolved_parse((const uint8_t *)"\x06\x04\x7f\0\0\x01\0\0\0\0", 10, &r, &e),
+                   EP_ERR_MALFORMED);
+  ck_assert_int_eq(ep_resolved_parse((const uint8_t *)"\x00\x00\0\0\0\0", 6, &r, &e),
+                   EP_ERR_MALFORMED);
+  ck_assert_int_eq(ep_resolved_parse((const uint8_t *)"\x00\x02\x61\0\0\0\0\0", 8, &r, &e),
+                   EP_ERR_MALFORMED);
+  /* An error beside an address. */
+  ck_assert_int_eq(
+      ep_resolved_parse((const uint8_t *)"\x04\x04\x7f\0\0\x01\0\0\0\0\xf0\x00\0\0\0\0", 16, &r, &e),
+      EP_ERR_MALFORMED);
+  /* A hostname with an escape sequence comes out escaped; an unknown type
+   * is kept as a number. */
+  ck_assert_int_eq(ep_resolved_parse((const uint8_t *)"\x00\x03\x1b[2\0\0\0\x01\x07\x01z\0\0\0\x02",
+                                     16, &r, &e),
+                   EP_OK);
+  char txt[600];
+  ck_assert_str_eq(ep_resolved_answer_format(txt, sizeof txt, &r.a[0]),
+                   "hostname '\\x1b[2' ttl 1");
+  ck_assert_str_eq(ep_resolved_answer_format(txt, sizeof txt, &r.a[1]), "type-7 (1 bytes) ttl 2");
+  /* 83 answers of 6 bytes: 16 kept, the rest counted. */
+  uint8_t many[EP_RELAY_PAYLOAD_MAX];
+  memset(many, 0, sizeof many);
+  for (size_t i = 0; i + 6 <= sizeof many; i += 6) {
+    many[i] = 0x07;
+  }
+  ck_assert_int_eq(ep_resolved_parse(many, 83 * 6, &r, &e), EP_OK);
+  ck_assert_uint_eq(r.n, EP_RESOLVED_MAX_ANSWERS);
+  ck_assert_uint_eq(r.n_more, 83 - EP_RESOLVED_MAX_ANSWERS);
+  /* Through the client context a malformed RESOLVED is an error. */
+  ep_relay_msg_t out;
+  ck_assert_int_eq(parse_bytes(EP_RELAY_CTX_CLIENT, EP_RELAY_RESOLVED, 5, "\x04", 1, &out),
+                   EP_ERR_TRUNCATED);
+}
+END_TEST
+
+START_TEST(resolved_encode_round_trip) {
+  ep_resolved_answer_t a[3];
+  memset(a, 0, sizeof a);
+  a[0].type = EP_RESOLVED_IPV4;
+  ep_ipaddr_set_ipv4(&a[0].addr, 0x7f000002u);
+  a[0].ttl = 60;
+  a[1].type = EP_RESOLVED_IPV6;
+  const uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 7};
+  ep_ipaddr_set_ipv6(&a[1].addr, v6);
+  a[1].ttl = 61;
+  a[2].type = EP_RESOLVED_HOSTNAME;
+  a[2].value = (const uint8_t *)"x.test";
+  a[2].len = 6;
+  a[2].ttl = 62;
+  uint8_t out[EP_RELAY_PAYLOAD_MAX];
+  size_t len;
+  ep_err_t e = {0};
+  ck_assert_int_eq(ep_resolved_encode(a, 3, out, sizeof out, &len, &e), EP_OK);
+  ck_assert_uint_eq(len, 10 + 22 + 12);
+  ep_resolved_t r;
+  ck_assert_int_eq(ep_resolved_parse(out, len, &r, &e), EP_OK);
+  ck_assert_uint_eq(r.n, 3);
+  char txt[600];
+  ck_assert_str_eq(ep_resolved_answer_format(txt, sizeof txt, &r.a[0]), "127.0.0.2 ttl 60");
+  ck_assert_str_eq(ep_resolved_answer_format(txt, sizeof txt, &r.a[1]), "2001:db8::7 ttl 61");
+  ck_assert_str_eq(ep_resolved_answer_format(txt, sizeof txt, &r.a[2]), "hostname 'x.test' ttl 62");
+  ck_assert_int_eq(ep_resolved_encode(a, 3, out, 20, &len, &e), EP_ERR_LIMIT);
+  ck_assert_str_eq(ep_resolved_type_name(EP_RESOLVED_ERR_NONTRANSIENT), "error-nontransient");
+  ck_assert_ptr_null(ep_resolved_type_name(7));
+}
+END_TEST
+
 START_TEST(contexts_parse_only_what_they_expect) {
   ep_relay_msg_t out;
   /* A client never accepts forward-only messages... */
@@ -565,13 +712,16 @@ START_TEST(contexts_parse_only_what_they_expect) {
                    EP_OK);
   ck_assert_int_eq(parse_bytes(EP_RELAY_CTX_CLIENT, EP_RELAY_SENDME, 0, "", 0, &out),
                    EP_OK);
-  /* No encoder for what we never send. */
+  /* No encoder for what we never send (EXTEND, the old form); an empty
+   * RESOLVE name is refused. */
   ep_err_t e = {0};
   ep_relay_msg_t m;
   memset(&m, 0, sizeof m);
-  m.command = EP_RELAY_RESOLVE;
+  m.command = EP_RELAY_EXTEND;
   size_t len;
   ck_assert_int_eq(ep_relay_msg_encode(&m, buf, sizeof buf, &len, &e), EP_ERR_UNSUPPORTED);
+  m.command = EP_RELAY_RESOLVE;
+  ck_assert_int_eq(ep_relay_msg_encode(&m, buf, sizeof buf, &len, &e), EP_ERR_MALFORMED);
 }
 END_TEST
 
@@ -591,6 +741,10 @@ static Suite *relaymsg_suite(void) {
   tcase_add_test(tc, extend2_extended2_round_trip);
   tcase_add_test(tc, linkspec_bad_lengths_and_unknown_types);
   tcase_add_test(tc, contexts_parse_only_what_they_expect);
+  tcase_add_test(tc, resolve_round_trip_and_bad_names);
+  tcase_add_test(tc, resolved_answers_as_tor_sends_them);
+  tcase_add_test(tc, resolved_hostile_bodies);
+  tcase_add_test(tc, resolved_encode_round_trip);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -176,12 +176,95 @@ START_TEST(report_finds_consistent_violators) {
 }
 END_TEST
 
+/* #14: the records' dns fields: a DNS column (broken / wrong if any round
+ * said so), the DNS broken and DNS wrong lists (one line per exit, relay
+ * text escaped), and the JSON rows' dns keys. */
+START_TEST(report_dns_column_and_lists) {
+  char path[] = "/tmp/exitprobe-test-report-XXXXXX";
+  int fd = mkstemp(path);
+  ck_assert_int_ge(fd, 0);
+  FILE *f = fdopen(fd, "w");
+  const char *silent = "EEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEE";
+  const char *liar = "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF";
+  for (unsigned round = 1; round <= 2; round++) {
+    for (unsigned port = 25; port <= 80; port += 55) {
+      ep_result_t r;
+      make_result(&r, round, silent, "silent", EP_CLASS_REACHABLE, EP_VERDICT_HONOURS);
+      r.port = port;
+      snprintf(r.dns, sizeof r.dns, "%s", round == 1 ? "broken" : "ok");
+      snprintf(r.dns_detail, sizeof r.dns_detail, "a.test: error (transient) after 2000 ms");
+      snprintf(r.dns_reprobe_addr, sizeof r.dns_reprobe_addr, "127.0.0.1");
+      ck_assert_int_eq(ep_result_write(&r, f, NULL), EP_OK);
+      make_result(&r, round, liar, "liar", EP_CLASS_REACHABLE, EP_VERDICT_HONOURS);
+      r.port = port;
+      snprintf(r.dns, sizeof r.dns, "wrong");
+      snprintf(r.dns_detail, sizeof r.dns_detail, "a.test: 10.6.6.6 ttl 60 \x1b[2J");
+      ck_assert_int_eq(ep_result_write(&r, f, NULL), EP_OK);
+    }
+  }
+  fclose(f);
+  ep_rmodel_t *rep = ep_rmodel_new();
+  ep_err_t err = {0};
+  ck_assert_int_eq(ep_rmodel_add_file(rep, path, &err), EP_OK);
+  ck_assert_uint_eq(ep_rmodel_pairs(rep), 4);
+  for (size_t i = 0; i < ep_rmodel_pairs(rep); i++) {
+    const ep_rm_pair_t *p = ep_rmodel_pair(rep, i);
+    bool is_silent = strcmp(p->exit.fingerprint, silent) == 0;
+    ck_assert_uint_eq(p->dns_broken, is_silent ? 1 : 0);
+    ck_assert_uint_eq(p->dns_wrong, is_silent ? 0 : 2);
+    ck_assert_str_eq(ep_report_dns(p), is_silent ? "broken" : "wrong");
+    ck_assert_str_eq(p->last_dns, is_silent ? "ok" : "wrong");
+    ck_assert_str_eq(p->last_dns_reprobe, is_silent ? "127.0.0.1" : "");
+  }
+  char *text = NULL;
+  size_t tlen = 0;
+  FILE *mem = open_memstream(&text, &tlen);
+  ck_assert_int_eq(ep_report_print(rep, mem, false, NULL), EP_OK);
+  fclose(mem);
+  ck_assert_ptr_null(strchr(text, 0x1b));
+  ck_assert_ptr_nonnull(strstr(text, " DNS "));
+  const char *b = strstr(text, "\nDNS broken");
+  const char *w = strstr(text, "\nDNS wrong");
+  ck_assert(b != NULL && w != NULL && b < w);
+  ck_assert_ptr_nonnull(strstr(b, silent));
+  ck_assert_ptr_null(strstr(strstr(b, silent) + 40, silent));   /* once, not once per port */
+  ck_assert_ptr_nonnull(strstr(b, "1 of 2 rounds: a.test: error (transient)"));
+  ck_assert_ptr_nonnull(strstr(w, "2 of 2 rounds: a.test: 10.6.6.6 ttl 60 \\x1b[2J"));
+  ck_assert_ptr_null(strstr(w, silent));
+  free(text);
+  mem = open_memstream(&text, &tlen);
+  ck_assert_int_eq(ep_report_print(rep, mem, true, NULL), EP_OK);
+  fclose(mem);
+  ck_assert_ptr_nonnull(strstr(text, "\"dns\":\"broken\",\"dns_broken\":1,\"dns_wrong\":0"));
+  ck_assert_ptr_nonnull(strstr(text, "\"dns\":\"wrong\",\"dns_broken\":0,\"dns_wrong\":2"));
+  free(text);
+  /* The page: a DNS broken section, one row per exit, the relay text escaped. */
+  mem = open_memstream(&text, &tlen);
+  ck_assert_int_eq(ep_report_html(rep, mem, "t", NULL), EP_OK);
+  fclose(mem);
+  ck_assert_ptr_nonnull(strstr(text, "<h2 id=\"dns\">DNS broken</h2>"));
+  ck_assert_ptr_nonnull(strstr(text, "data-dns=\"broken\""));
+  ck_assert_ptr_nonnull(strstr(text, "data-dns=\"wrong\""));
+  size_t rows = 0;
+  for (const char *q = text; (q = strstr(q, "<tr class=\"dns\"")) != NULL; q++) {
+    rows++;
+  }
+  ck_assert_uint_eq(rows, 2);
+  ck_assert_ptr_null(strchr(text, 0x1b));
+  ck_assert_ptr_nonnull(strstr(text, "10.6.6.6 ttl 60 \\x1b[2J"));
+  free(text);
+  ep_rmodel_free(rep);
+  unlink(path);
+}
+END_TEST
+
 static Suite *report_suite(void) {
   Suite *s = suite_create("report");
   TCase *tc = tcase_create("core");
   tcase_add_test(tc, result_record_is_valid_json);
   tcase_add_test(tc, result_public_network_fields);
   tcase_add_test(tc, report_finds_consistent_violators);
+  tcase_add_test(tc, report_dns_column_and_lists);
   suite_add_tcase(s, tc);
   return s;
 }

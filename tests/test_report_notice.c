@@ -40,6 +40,7 @@ static ep_rm_pair_t pair(const char *fp, const char *nick, unsigned port, const 
   p.last_target = "127.0.0.1";
   p.last_answer = p.fail_answer = p.last_service = "";
   p.last_control = p.last_control_detail = p.last_retry_class = p.last_retry_first_hop = "";
+  p.last_dns = p.last_dns_detail = p.last_dns_reprobe = "";
   p.last_first_hop.nickname = p.fail_first_hop.nickname = "relay0";
   p.last_first_hop.address = p.fail_first_hop.address = "127.0.0.1";
   snprintf(p.fail_first_hop.fingerprint, 41, "%s", "B000000000000000000000000000000000000000");
@@ -225,6 +226,57 @@ START_TEST(grouped_by_operator_inconclusive_skipped) {
 }
 END_TEST
 
+/* #14: an exit whose only fault is its resolver gets a notice about it
+ * (the fixes, the command that shows it); one that also violates gets the
+ * DNS block after its port, once. */
+START_TEST(dns_broken_exit_gets_the_resolver_fixes) {
+  ep_rm_pair_t p = pair("E000000000000000000000000000000000000000", "dnsbad", 25, "op", "", 0);
+  p.honours = 3;
+  p.inconclusive = 0;
+  p.dns_broken = 3;
+  p.last_dns = "broken";
+  p.last_dns_detail = "a.test: error (transient) after 2000 ms \x1b[2J";
+  p.last_target = "a.test";
+  ep_buf_t txt, eml;
+  render(&p, &txt, &eml);
+  const char *t = (const char *)txt.data;
+  ck_assert_msg(strstr(t, "Subject: Tor exit dnsbad (E0000000): its DNS resolver is broken\n") == t, "%s", t);
+  ck_assert_ptr_nonnull(strstr(t, "Relay E000000000000000000000000000000000000000, its DNS resolver"));
+  ck_assert_ptr_nonnull(strstr(t, "broken in 3 of 3 rounds probed"));
+  ck_assert_ptr_nonnull(strstr(t, "\\x1b[2J"));
+  ck_assert_ptr_null(strchr(t, 0x1b));
+  ck_assert_ptr_nonnull(strstr(t, "ServerDNSResolvConfFile"));
+  ck_assert_ptr_nonnull(strstr(t, "local caching resolver"));
+  ck_assert_ptr_nonnull(strstr(t, "exitprobe circuit --exit E000000000000000000000000000000000000000 --resolve a.test"));
+  ck_assert_ptr_null(strstr(t, "Two ways out"));
+  ep_buf_free(&txt);
+  ep_buf_free(&eml);
+  /* Violating too: the port's block, then the resolver's. */
+  p.violates = 1;
+  render(&p, &txt, &eml);
+  t = (const char *)txt.data;
+  const char *ways = strstr(t, "Two ways out");
+  ck_assert(ways != NULL && strstr(ways, "Its DNS resolver:") != NULL);
+  ep_buf_free(&txt);
+  ep_buf_free(&eml);
+  /* Written as a notice even without a violation; a clean exit gets none. */
+  char dir[] = "/tmp/exitprobe-test-notice-XXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  p.violates = 0;
+  ep_rm_pair_t clean = pair("F000000000000000000000000000000000000000", "fine", 25, "op2", "", 0);
+  const ep_rm_pair_t *all[2] = {&p, &clean};
+  ep_notice_cfg_t cfg = {.now = 1764946800};
+  size_t n = 0;
+  ep_err_t err = {0};
+  ck_assert_int_eq(ep_notices_write(all, 2, dir, &cfg, &n, &err), EP_OK);
+  ck_assert_uint_eq(n, 1);
+  ck_assert_uint_eq(count_files(dir, ".txt"), 1);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 static Suite *notice_suite(void) {
   Suite *s = suite_create("report_notice");
   TCase *tc = tcase_create("core");
@@ -232,6 +284,7 @@ static Suite *notice_suite(void) {
   tcase_add_test(tc, to_only_for_a_plain_address);
   tcase_add_test(tc, header_values);
   tcase_add_test(tc, grouped_by_operator_inconclusive_skipped);
+  tcase_add_test(tc, dns_broken_exit_gets_the_resolver_fixes);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -779,6 +779,17 @@ int ep_channel_stream_begin_dir(ep_channel_t *ch, uint32_t circ_id, uint16_t *st
   return rc;
 }
 
+int ep_channel_stream_resolve(ep_channel_t *ch, uint32_t circ_id, const char *host,
+                              uint16_t *stream_id, ep_err_t *err) {
+  ep_circ_t *c = need_circ(ch, circ_id, err);
+  if (c == NULL) {
+    return err != NULL ? err->code : EP_ERR_STATE;
+  }
+  int rc = ep_circ_resolve(c, host, stream_id, err);
+  reap(ch, c, circ_id);
+  return rc;
+}
+
 int ep_channel_stream_write(ep_channel_t *ch, uint32_t circ_id, uint16_t stream_id,
                             const uint8_t *data, size_t n, size_t *written, ep_err_t *err) {
   *written = 0;

@@ -140,6 +140,10 @@ int ep_channel_stream_begin(ep_channel_t *ch, uint32_t circ_id, const char *host
                             uint32_t flags, uint16_t *stream_id, ep_err_t *err);
 int ep_channel_stream_begin_dir(ep_channel_t *ch, uint32_t circ_id, uint16_t *stream_id,
                                 ep_err_t *err);
+/* RELAY_RESOLVE for host (see ep_circ_resolve): EP_EV_STREAM_RESOLVED or
+ * EP_EV_STREAM_END answers it. */
+int ep_channel_stream_resolve(ep_channel_t *ch, uint32_t circ_id, const char *host,
+                              uint16_t *stream_id, ep_err_t *err);
 /* Packages what the windows allow; *written may be short (wait for
  * EP_EV_STREAM_WRITABLE / EP_EV_CIRC_WRITABLE). */
 int ep_channel_stream_write(ep_channel_t *ch, uint32_t circ_id, uint16_t stream_id,

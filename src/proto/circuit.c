@@ -40,6 +40,7 @@ const char *ep_event_type_name(ep_event_type_t type) {
     case EP_EV_STREAM_END: return "stream-end";
     case EP_EV_STREAM_DATA: return "stream-data";
     case EP_EV_STREAM_WRITABLE: return "stream-writable";
+    case EP_EV_STREAM_RESOLVED: return "stream-resolved";
     default: return "none";
   }
 }
@@ -533,6 +534,8 @@ static int handle_relay(ep_circ_t *c, const ep_cell_t *cell, uint8_t *body,
       return ep_circ_on_connected(c, hi, &m);
     case EP_RELAY_END:
       return ep_circ_on_end(c, hi, &m);
+    case EP_RELAY_RESOLVED:
+      return ep_circ_on_resolved(c, hi, &m);
     case EP_RELAY_EXTENDED2:
       return on_extended2(c, hi, &m);
     case EP_RELAY_TRUNCATED:

@@ -107,6 +107,11 @@ int ep_circ_handle_cell_in_place(ep_circ_t *c, const ep_cell_t *cell, uint8_t *p
 int ep_circ_begin(ep_circ_t *c, const char *host, uint16_t port, uint32_t flags,
                   uint16_t *stream_id, ep_err_t *err);
 int ep_circ_begin_dir(ep_circ_t *c, uint16_t *stream_id, ep_err_t *err);
+/* RELAY_RESOLVE for host on the last hop (tor-spec §6.4): a stream id
+ * that names the request, no stream at the exit. The answer comes as
+ * EP_EV_STREAM_RESOLVED (or EP_EV_STREAM_END); either forgets the id.
+ * ep_circ_end_stream forgets it early (sends END, which the exit ignores). */
+int ep_circ_resolve(ep_circ_t *c, const char *host, uint16_t *stream_id, ep_err_t *err);
 /* Package up to n bytes as DATA cells, as the circuit and stream package
  * windows allow; *written says how many went. Only on a connected stream
  * (EP_ERR_STATE otherwise). A short write means a window is empty: wait for

@@ -31,7 +31,7 @@ typedef struct hop {
   uint8_t rsa_id[20];
 } hop_t;
 
-typedef enum { ST_FREE = 0, ST_CONNECTING, ST_OPEN } stream_state_t;
+typedef enum { ST_FREE = 0, ST_CONNECTING, ST_OPEN, ST_RESOLVING } stream_state_t;
 
 typedef struct stream {
   uint16_t id;
@@ -92,5 +92,6 @@ int ep_circ_on_data(ep_circ_t *c, unsigned hi, const ep_relay_msg_t *m);
 int ep_circ_on_sendme(ep_circ_t *c, unsigned hi, const ep_relay_msg_t *m);
 int ep_circ_on_connected(ep_circ_t *c, unsigned hi, const ep_relay_msg_t *m);
 int ep_circ_on_end(ep_circ_t *c, unsigned hi, const ep_relay_msg_t *m);
+int ep_circ_on_resolved(ep_circ_t *c, unsigned hi, const ep_relay_msg_t *m);
 
 #endif

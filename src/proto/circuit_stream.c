@@ -79,15 +79,26 @@ static int new_stream(ep_circ_t *c, bool dir, stream_t **out, ep_err_t *err) {
   return EP_OK;
 }
 
-int ep_circ_begin(ep_circ_t *c, const char *host, uint16_t port, uint32_t flags,
-                  uint16_t *stream_id, ep_err_t *err) {
+/* A new stream whose first message is BEGIN host:port (host non-NULL,
+ * !resolve), BEGIN_DIR (host NULL) or RESOLVE host (resolve). */
+static int stream_start(ep_circ_t *c, const char *host, uint16_t port, uint32_t flags,
+                        bool resolve, uint16_t *stream_id, ep_err_t *err) {
   stream_t *s;
-  int rc = new_stream(c, false, &s, err);
+  int rc = new_stream(c, host == NULL, &s, err);
   if (rc != EP_OK) {
     return rc;
   }
   ep_relay_msg_t m;
-  rc = ep_relay_msg_begin(&m, s->id, host, port, flags, err);
+  if (host == NULL) {
+    memset(&m, 0, sizeof m);
+    m.command = EP_RELAY_BEGIN_DIR;
+    m.stream_id = s->id;
+  } else if (resolve) {
+    s->state = ST_RESOLVING;
+    rc = ep_relay_msg_resolve(&m, s->id, host, err);
+  } else {
+    rc = ep_relay_msg_begin(&m, s->id, host, port, flags, err);
+  }
   if (rc == EP_OK) {
     rc = ep_circ_send_msg(c, s->hop, EP_CELL_RELAY, &m, err);
   }
@@ -99,19 +110,23 @@ int ep_circ_begin(ep_circ_t *c, const char *host, uint16_t port, uint32_t flags,
   return EP_OK;
 }
 
+int ep_circ_begin(ep_circ_t *c, const char *host, uint16_t port, uint32_t flags,
+                  uint16_t *stream_id, ep_err_t *err) {
+  if (host == NULL) {
+    return ep_err_set(err, EP_ERR_MALFORMED, "BEGIN: no host");
+  }
+  return stream_start(c, host, port, flags, false, stream_id, err);
+}
+
 int ep_circ_begin_dir(ep_circ_t *c, uint16_t *stream_id, ep_err_t *err) {
-  stream_t *s;
-  int rc = new_stream(c, true, &s, err);
-  if (rc != EP_OK) {
-    return rc;
+  return stream_start(c, NULL, 0, 0, false, stream_id, err);
+}
+
+int ep_circ_resolve(ep_circ_t *c, const char *host, uint16_t *stream_id, ep_err_t *err) {
+  if (host == NULL) {
+    return ep_err_set(err, EP_ERR_MALFORMED, "RESOLVE: no name");
   }
-  rc = ep_circ_send_relay(c, s->hop, EP_CELL_RELAY, EP_RELAY_BEGIN_DIR, s->id, NULL, 0, NULL, err);
-  if (rc != EP_OK) {
-    memset(s, 0, sizeof *s);
-    return rc;
-  }
-  *stream_id = s->id;
-  return EP_OK;
+  return stream_start(c, host, 0, 0, true, stream_id, err);
 }
 
 size_t ep_circ_writable(const ep_circ_t *c, uint16_t stream_id) {
@@ -342,3 +357,16 @@ int ep_circ_on_end(ep_circ_t *c, unsigned hi, const ep_relay_msg_t *m) {
   return ep_circ_emit(c, &ev);
 }
 
+
+int ep_circ_on_resolved(ep_circ_t *c, unsigned hi, const ep_relay_msg_t *m) {
+  stream_t *s = ep_circ_find_stream(c, m->stream_id);
+  if (s == NULL || s->hop != hi || s->state != ST_RESOLVING) {
+    return EP_OK;   /* no RESOLVE of ours: dropped */
+  }
+  ep_event_t ev = ep_circ_event(c, EP_EV_STREAM_RESOLVED, s->id);
+  ev.ttl = EP_TTL_ABSENT;
+  ev.len = m->u.data.len;
+  ev.data = m->u.data.data;
+  forget_stream(c, s);
+  return ep_circ_emit(c, &ev);
+}

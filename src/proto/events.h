@@ -46,7 +46,11 @@ typedef enum ep_event_type {
    * already done (the data counts as delivered; SENDMEs are queued as due). */
   EP_EV_STREAM_DATA,
   /* A stream-level SENDME reopened a stream we had filled. */
-  EP_EV_STREAM_WRITABLE
+  EP_EV_STREAM_WRITABLE,
+  /* RELAY_RESOLVED for a RESOLVE (ep_circ_resolve): len bytes of body at
+   * data (borrowed, as DATA's), already checked: ep_resolved_parse reads
+   * it. The request is gone. */
+  EP_EV_STREAM_RESOLVED
 } ep_event_type_t;
 
 /* The state a circuit was in when it was destroyed. */

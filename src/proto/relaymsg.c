@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "lib/crypto.h"
+#include "lib/escape.h"
 #include "lib/names.h"
 #include "lib/reader.h"
 
@@ -113,10 +114,12 @@ bool ep_relay_command_expected(ep_relay_ctx_t ctx, unsigned command) {
     case EP_RELAY_CONNECTED:
     case EP_RELAY_EXTENDED2:
     case EP_RELAY_TRUNCATED:
+    case EP_RELAY_RESOLVED:
       return ctx == EP_RELAY_CTX_CLIENT;
     case EP_RELAY_BEGIN:
     case EP_RELAY_BEGIN_DIR:
     case EP_RELAY_EXTEND2:
+    case EP_RELAY_RESOLVE:
       return ctx == EP_RELAY_CTX_RELAY;
     default:
       return false;
@@ -198,6 +201,23 @@ static int parse_begin(ep_reader_t *r, ep_relay_begin_t *b, ep_err_t *err) {
   memcpy(b->host, s, hlen);
   b->host[hlen] = '\0';
   b->port = (uint16_t)port;
+  return EP_OK;
+}
+
+static int parse_resolve(ep_reader_t *r, ep_relay_resolve_t *q, ep_err_t *err) {
+  const uint8_t *s;
+  size_t n;
+  ep_rd_rest(r, &s, &n);
+  const uint8_t *nul = memchr(s, 0, n);
+  if (nul == NULL) {
+    return ep_err_set(err, EP_ERR_MALFORMED, "RESOLVE: name not NUL-terminated");
+  }
+  size_t hlen = (size_t)(nul - s);
+  if (hlen == 0 || hlen > EP_BEGIN_HOST_MAX) {
+    return ep_err_set(err, EP_ERR_MALFORMED, "RESOLVE: name of %zu bytes", hlen);
+  }
+  memcpy(q->host, s, hlen);
+  q->host[hlen] = '\0';
   return EP_OK;
 }
 
@@ -350,6 +370,15 @@ int ep_relay_msg_parse(ep_relay_ctx_t ctx, uint8_t command, uint16_t stream_id,
         out->u.truncated_reason = 0;
       }
       return EP_OK;
+    case EP_RELAY_RESOLVE:
+      return parse_resolve(&r, &out->u.resolve, err);
+    case EP_RELAY_RESOLVED: {
+      ep_resolved_t check;
+      int rc = ep_resolved_parse(data, len, &check, err);
+      out->u.data.data = data;
+      out->u.data.len = len;
+      return rc;
+    }
     case EP_RELAY_DATA:
     case EP_RELAY_DROP:
     case EP_RELAY_BEGIN_DIR:
@@ -388,6 +417,21 @@ int ep_relay_msg_begin(ep_relay_msg_t *m, uint16_t stream_id, const char *host, 
   m->u.begin.port = port;
   m->u.begin.flags = flags;
   m->u.begin.has_flags = flags != 0;
+  return EP_OK;
+}
+
+int ep_relay_msg_resolve(ep_relay_msg_t *m, uint16_t stream_id, const char *host,
+                         ep_err_t *err) {
+  memset(m, 0, sizeof *m);
+  size_t n = strnlen(host, EP_BEGIN_HOST_MAX + 1);
+  if (n == 0 || n > EP_BEGIN_HOST_MAX) {
+    return ep_err_set(err, n == 0 ? EP_ERR_MALFORMED : EP_ERR_LIMIT, "RESOLVE: name of %zu bytes",
+                      n);
+  }
+  m->command = EP_RELAY_RESOLVE;
+  m->stream_id = stream_id;
+  memcpy(m->u.resolve.host, host, n);
+  m->u.resolve.host[n] = '\0';
   return EP_OK;
 }
 
@@ -515,8 +559,18 @@ int ep_relay_msg_encode(const ep_relay_msg_t *msg, uint8_t *out, size_t cap, siz
     case EP_RELAY_TRUNCATED:
       ep_wr_u8(&w, msg->u.truncated_reason);
       break;
+    case EP_RELAY_RESOLVE: {
+      size_t n = strnlen(msg->u.resolve.host, sizeof msg->u.resolve.host);
+      if (n == 0 || n > EP_BEGIN_HOST_MAX) {
+        return ep_err_set(err, EP_ERR_MALFORMED, "RESOLVE: name of %zu bytes", n);
+      }
+      ep_wr_bytes(&w, msg->u.resolve.host, n);
+      ep_wr_u8(&w, 0);
+      break;
+    }
     case EP_RELAY_DATA:
     case EP_RELAY_DROP:
+    case EP_RELAY_RESOLVED:
       if (msg->u.data.len > 0) {
         ep_wr_bytes(&w, msg->u.data.data, msg->u.data.len);
       }
@@ -531,4 +585,139 @@ int ep_relay_msg_encode(const ep_relay_msg_t *msg, uint8_t *out, size_t cap, siz
   }
   *len = ep_wr_len(&w);
   return EP_OK;
+}
+
+/* ---- RESOLVED answers ---- */
+
+static const ep_name_t resolved_types[] = {
+  {EP_RESOLVED_HOSTNAME, "hostname"},
+  {EP_RESOLVED_IPV4, "ipv4"},
+  {EP_RESOLVED_IPV6, "ipv6"},
+  {EP_RESOLVED_ERR_TRANSIENT, "error-transient"},
+  {EP_RESOLVED_ERR_NONTRANSIENT, "error-nontransient"},
+};
+
+const char *ep_resolved_type_name(unsigned type) {
+  return ep_name_of(resolved_types, EP_NAMES_N(resolved_types), type);
+}
+
+static bool resolved_is_error(uint8_t type) {
+  return type == EP_RESOLVED_ERR_TRANSIENT || type == EP_RESOLVED_ERR_NONTRANSIENT;
+}
+
+/* One answer's value, checked by its type. */
+static int resolved_value(ep_resolved_answer_t *a, size_t i, ep_err_t *err) {
+  switch (a->type) {
+    case EP_RESOLVED_IPV4:
+      if (a->len != 4) {
+        return ep_err_set(err, EP_ERR_MALFORMED, "RESOLVED: answer %zu: IPv4 of %u bytes", i + 1,
+                          (unsigned)a->len);
+      }
+      ep_ipaddr_set_ipv4(&a->addr, ep_get_u32(a->value));
+      a->has_addr = true;
+      return EP_OK;
+    case EP_RESOLVED_IPV6:
+      if (a->len != 16) {
+        return ep_err_set(err, EP_ERR_MALFORMED, "RESOLVED: answer %zu: IPv6 of %u bytes", i + 1,
+                          (unsigned)a->len);
+      }
+      ep_ipaddr_set_ipv6(&a->addr, a->value);
+      a->has_addr = true;
+      return EP_OK;
+    case EP_RESOLVED_HOSTNAME:
+      if (a->len == 0 || memchr(a->value, 0, a->len) != NULL) {
+        return ep_err_set(err, EP_ERR_MALFORMED, "RESOLVED: answer %zu: %s host name", i + 1,
+                          a->len == 0 ? "an empty" : "a NUL in the");
+      }
+      return EP_OK;
+    default:
+      return EP_OK;   /* errors (value ignored, tor-spec §6.4) and unknown types: kept as is */
+  }
+}
+
+int ep_resolved_parse(const uint8_t *data, size_t len, ep_resolved_t *out, ep_err_t *err) {
+  memset(out, 0, sizeof *out);
+  ep_reader_t r;
+  ep_reader_init(&r, data, len);
+  size_t total = 0;
+  size_t errors = 0;
+  while (!ep_rd_empty(&r)) {
+    ep_resolved_answer_t a;
+    memset(&a, 0, sizeof a);
+    if (ep_rd_u8(&r, &a.type) < 0 || ep_rd_u8(&r, &a.len) < 0) {
+      return ep_err_set(err, EP_ERR_TRUNCATED, "RESOLVED: answer %zu: no type and length",
+                        total + 1);
+    }
+    if (ep_rd_ptr(&r, &a.value, a.len) < 0 || ep_rd_u32(&r, &a.ttl) < 0) {
+      return ep_err_set(err, EP_ERR_TRUNCATED,
+                        "RESOLVED: answer %zu: %u value bytes and a TTL, %zu bytes left",
+                        total + 1, (unsigned)a.len, ep_rd_remaining(&r));
+    }
+    int rc = resolved_value(&a, total, err);
+    if (rc != EP_OK) {
+      return rc;
+    }
+    if (resolved_is_error(a.type)) {
+      errors++;
+      out->error = true;
+      out->error_transient = a.type == EP_RESOLVED_ERR_TRANSIENT;
+    }
+    if (out->n < EP_RESOLVED_MAX_ANSWERS) {
+      out->a[out->n++] = a;
+    } else {
+      out->n_more++;
+    }
+    total++;
+  }
+  if (total == 0) {
+    return ep_err_set(err, EP_ERR_MALFORMED, "RESOLVED: no answer");
+  }
+  if (errors > 0 && total > 1) {
+    return ep_err_set(err, EP_ERR_MALFORMED, "RESOLVED: an error among %zu answers", total);
+  }
+  return EP_OK;
+}
+
+int ep_resolved_encode(const ep_resolved_answer_t *a, size_t n, uint8_t *out, size_t cap,
+                       size_t *len, ep_err_t *err) {
+  ep_writer_t w;
+  ep_writer_init(&w, out, cap < EP_RELAY_PAYLOAD_MAX ? cap : EP_RELAY_PAYLOAD_MAX);
+  *len = 0;
+  for (size_t i = 0; i < n; i++) {
+    ep_wr_u8(&w, a[i].type);
+    if (a[i].type == EP_RESOLVED_IPV4 || a[i].type == EP_RESOLVED_IPV6) {
+      size_t alen = a[i].type == EP_RESOLVED_IPV6 ? 16 : 4;
+      ep_wr_u8(&w, (uint8_t)alen);
+      ep_wr_bytes(&w, a[i].addr.bytes, alen);
+    } else {
+      ep_wr_u8(&w, a[i].len);
+      if (a[i].len > 0) {
+        ep_wr_bytes(&w, a[i].value, a[i].len);
+      }
+    }
+    ep_wr_u32(&w, a[i].ttl);
+  }
+  if (!ep_wr_ok(&w)) {
+    return ep_err_set(err, EP_ERR_LIMIT, "RESOLVED: %zu answers do not fit %zu bytes", n, cap);
+  }
+  *len = ep_wr_len(&w);
+  return EP_OK;
+}
+
+const char *ep_resolved_answer_format(char *buf, size_t cap, const ep_resolved_answer_t *a) {
+  char val[4 * EP_BEGIN_HOST_MAX + 16];
+  const char *name = ep_resolved_type_name(a->type);
+  if (a->has_addr) {
+    ep_ipaddr_format(val, sizeof val, &a->addr);
+  } else if (a->type == EP_RESOLVED_HOSTNAME) {
+    char esc[4 * EP_BEGIN_HOST_MAX + 1];
+    ep_escape_text(esc, sizeof esc, a->value, a->len);
+    snprintf(val, sizeof val, "hostname '%s'", esc);
+  } else if (name != NULL) {
+    snprintf(val, sizeof val, "%s", name);
+  } else {
+    snprintf(val, sizeof val, "type-%u (%u bytes)", (unsigned)a->type, (unsigned)a->len);
+  }
+  snprintf(buf, cap, "%s ttl %lu", val, (unsigned long)a->ttl);
+  return buf;
 }

@@ -143,6 +143,12 @@ typedef struct ep_relay_extended2 {
   const uint8_t *hdata;
 } ep_relay_extended2_t;
 
+/* RELAY_RESOLVE (tor-spec §6.4): a host name (or in-addr.arpa name), NUL
+ * terminated on the wire. */
+typedef struct ep_relay_resolve {
+  char host[EP_BEGIN_HOST_MAX + 1];   /* NUL-terminated */
+} ep_relay_resolve_t;
+
 typedef struct ep_relay_bytes {
   size_t len;
   const uint8_t *data;
@@ -159,7 +165,9 @@ typedef struct ep_relay_msg {
     ep_relay_extend2_t extend2;
     ep_relay_extended2_t extended2;
     uint8_t truncated_reason;         /* TRUNCATED (0 when empty) */
-    ep_relay_bytes_t data;            /* DATA, DROP, BEGIN_DIR (ignored bytes) */
+    ep_relay_resolve_t resolve;
+    ep_relay_bytes_t data;            /* DATA, DROP, BEGIN_DIR (ignored bytes); RESOLVED
+                                         (its body, checked: read it with ep_resolved_parse) */
   } u;
 } ep_relay_msg_t;
 
@@ -198,6 +206,62 @@ void ep_relay_msg_end(ep_relay_msg_t *m, uint16_t stream_id, uint8_t reason);
 void ep_relay_msg_sendme_v1(ep_relay_msg_t *m, uint16_t stream_id,
                             const uint8_t digest[EP_SENDME_DIGEST_LEN]);
 void ep_relay_msg_sendme_v0(ep_relay_msg_t *m, uint16_t stream_id);
+
+/* A RESOLVE for host (1..255 bytes, no NUL; not checked further: the
+ * exit judges the name). EP_ERR_LIMIT / EP_ERR_MALFORMED otherwise. */
+int ep_relay_msg_resolve(ep_relay_msg_t *m, uint16_t stream_id, const char *host,
+                         ep_err_t *err);
+
+/* ---- RESOLVED answers (tor-spec §6.4) ---- */
+
+/* Answer types. Unknown types are kept as numbers. */
+enum {
+  EP_RESOLVED_HOSTNAME = 0x00,
+  EP_RESOLVED_IPV4 = 0x04,
+  EP_RESOLVED_IPV6 = 0x06,
+  EP_RESOLVED_ERR_TRANSIENT = 0xf0,
+  EP_RESOLVED_ERR_NONTRANSIENT = 0xf1
+};
+
+/* Answers kept from one RESOLVED; more are counted (n_more), not kept. A
+ * 498-byte body holds at most 83 (6 bytes each at least). */
+#define EP_RESOLVED_MAX_ANSWERS 16
+
+typedef struct ep_resolved_answer {
+  uint8_t type;
+  uint8_t len;
+  const uint8_t *value;               /* len bytes, borrowed from the body */
+  bool has_addr;                      /* IPv4 / IPv6: addr holds it */
+  ep_ipaddr_t addr;
+  uint32_t ttl;
+} ep_resolved_answer_t;
+
+typedef struct ep_resolved {
+  size_t n;                           /* answers kept in a[] */
+  size_t n_more;                      /* answers past EP_RESOLVED_MAX_ANSWERS */
+  bool error;                         /* the (only) answer is an error */
+  bool error_transient;               /* ... of type 0xF0 */
+  ep_resolved_answer_t a[EP_RESOLVED_MAX_ANSWERS];
+} ep_resolved_t;
+
+/* Parse a RESOLVED body. out->a[i].value borrows from data.
+ *   EP_ERR_MALFORMED  no answer at all; an IPv4 answer whose length is not
+ *                     4, an IPv6 one not 16, an empty host name or one with
+ *                     a NUL; an error answer beside other answers,
+ *   EP_ERR_TRUNCATED  an answer running past the body. */
+int ep_resolved_parse(const uint8_t *data, size_t len, ep_resolved_t *out, ep_err_t *err);
+/* Encode answers (tests and the fake relay): n answers from a[], values
+ * from value (hostname, error text) or addr (IPv4/IPv6). EP_ERR_LIMIT past
+ * cap (or 498 bytes). */
+int ep_resolved_encode(const ep_resolved_answer_t *a, size_t n, uint8_t *out, size_t cap,
+                       size_t *len, ep_err_t *err);
+/* "hostname", "ipv4", "ipv6", "error-transient", "error-nontransient";
+ * NULL for unknown types. */
+const char *ep_resolved_type_name(unsigned type);
+/* One answer as text into buf: "127.0.0.1 ttl 60", "::1 ttl 60",
+ * "hostname 'a.b' ttl 60" (escaped), "error-transient ttl 0",
+ * "type-7 (3 bytes) ttl 60". Returns buf. */
+const char *ep_resolved_answer_format(char *buf, size_t cap, const ep_resolved_answer_t *a);
 
 /* ---- Names ---- */
 

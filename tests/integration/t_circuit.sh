@@ -11,7 +11,10 @@
 #   the reason byte the exit sent;
 # - relays named by nickname or fingerprint are looked up in the verified
 #   directory (--dir-authorities), and a first hop is picked when none is
-#   given; an unknown name exits 3 saying so.
+#   given; an unknown name exits 3 saying so;
+# - --resolve NAME prints each RESOLVED answer: the address through a working
+#   resolver, a transient error through the silent one, the lie through the
+#   lying one (#14).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 EP=${EXITPROBE:?}
@@ -81,6 +84,21 @@ check "lower-case \$fingerprint: END EXITPOLICY on port 23 (the policy rejects i
 out=$("$EP" circuit --exit nosuchrelay "${dir[@]}" --timeout 4s 2>&1); rc=$?
 check "unknown nickname named" "$out" "relay nosuchrelay: no relay has this nickname"
 [ $rc -eq 3 ] && echo "ok: unknown relay: exit status 3" || { echo "FAIL: unknown relay: status $rc"; fails=$((fails + 1)); }
+
+# --resolve (#14): RELAY_RESOLVE at each kind of exit resolver (tests/testnet/README.md "Exits' resolvers"),
+# answer by answer; no stream is opened without --port.
+name=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["identities"]["dns_name"])' "$EXITPROBE_TESTNET_MANIFEST")
+out=$("$EP" circuit --first-hop "$first" --exit "$(spec exit0)" --resolve "$name" --timeout 8s --trace 2>&1)
+check "--resolve through exit0 (dnsmasq): the address and its TTL" "$out" "answer +1: 127\.0\.0\.1 ttl [0-9]+"
+check "--resolve: the cells (RESOLVE out, RESOLVED in)" "$out" "in  circ 0x[0-9a-f]+ relay .* resolved stream [0-9]+ len 10"
+if grep -qE "BEGIN |begin " <<<"$out"; then echo "FAIL: --resolve alone opened a stream"; fails=$((fails + 1)); else echo "ok: --resolve alone opens no stream"; fi
+out=$("$EP" circuit --first-hop "$first" --exit "$(spec exit1)" --resolve "$name" --timeout 8s 2>&1)
+check "--resolve through exit1 (silent resolver): a transient error" "$out" "resolved +$name after [0-9]+ ms: 1 answer \(error, transient\)"
+out=$("$EP" circuit --first-hop "$first" --exit "$(spec exit2)" --resolve "$name" --timeout 8s 2>&1)
+check "--resolve through exit2 (lying resolver): the lie" "$out" "answer +1: 127\.0\.0\.66 ttl [0-9]+"
+out=$("$EP" circuit --first-hop "$first" --exit "$(spec v6exit0)" --resolve dual.exitprobe-testnet.test --port 25 --timeout 8s 2>&1)
+check "--resolve with --port: A and AAAA" "$out" "answer +2: ::1 ttl [0-9]+"
+check "--resolve with --port: the stream too" "$out" "port 25: class reachable"
 
 # --tor-data-dir (#13): the relays looked up in a snapshot of a relay's own DataDirectory
 netdir=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["dir"])' "$EXITPROBE_TESTNET_MANIFEST")

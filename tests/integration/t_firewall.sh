@@ -150,8 +150,15 @@ for rel in m["relays"]:
         continue
     for port, beh in rel.get("port_behaviours", {"25": rel["port25_behaviour"]}).items():
         if beh in FILTERED:
-            bad = [l for l in nat.splitlines() if f"--dport {port} " in l and f"--uid-owner {rel['uid']} " in l]
+            # TCP: the exit's own resolver's UDP to 127.0.0.1:53 has its nat rule (issue #14)
+            bad = [l for l in nat.splitlines() if f"--dport {port} " in l and f"--uid-owner {rel['uid']} " in l
+                   and "-p udp" not in l]
             check(not bad, f"{rel['nickname']}: no nat rule on port {port} (filter decides)")
+    # issue #14: every exit's resolver (UDP 127.0.0.1:53) goes to the one the manifest names
+    want = f"--dport 53 -m owner --uid-owner {rel['uid']} "
+    res = [l for l in nat.splitlines() if "-p udp" in l and want in l]
+    check(len(res) == 1 and f"--to-ports {m['services'][rel['resolver']]}" in res[0],
+          f"{rel['nickname']}: its resolver is {rel['resolver']} ({res})")
 if root25 != "skip":
     r = json.loads(root25)
     check(r.get("result") == "refused", f"root (outside the uid range) to 127.0.0.1:25 is not redirected: {r}")

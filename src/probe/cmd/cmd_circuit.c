@@ -26,13 +26,14 @@
 #include "proto/cell.h"
 #include "proto/relaymsg.h"
 
-#define CIRC_MAX_STREAMS (EP_SCAN_MAX_PORTS + 1) /* the ports + BEGIN_DIR */
+#define CIRC_MAX_STREAMS (EP_SCAN_MAX_PORTS + 2) /* the ports + BEGIN_DIR + RESOLVE */
 
 typedef struct circ_run circ_run_t;
 
 typedef struct stream_state {
   circ_run_t *run;
-  uint16_t port;            /* 0: BEGIN_DIR */
+  uint16_t port;            /* 0: BEGIN_DIR (or RESOLVE) */
+  const char *resolve;      /* RESOLVE this name instead of a stream */
   bool done;
   ep_stream_outcome_t o;
   ep_streamrec_t rec;       /* what the stream got; DATA lands in data[] */
@@ -127,12 +128,70 @@ static void say_service(circ_run_t *r, const stream_state_t *s) {
   }
 }
 
+/* The run is finished once every stream is done. */
+static void check_finished(circ_run_t *r) {
+  bool all = true;
+  for (size_t i = 0; i < r->n_streams; i++) {
+    all = all && r->streams[i].done;
+  }
+  r->finished = all;
+}
+
+/* --resolve: what RESOLVED said, answer by answer (each escaped). */
+static void say_resolved(circ_run_t *r, stream_state_t *s, const ep_event_t *ev) {
+  ep_resolved_t res;
+  ep_err_t err = {0};
+  char name[4 * EP_BEGIN_HOST_MAX + 4];
+  ep_escape_text(name, sizeof name, s->resolve, strlen(s->resolve));
+  if (ev == NULL || ep_resolved_parse(ev->data, ev->len, &res, &err) != EP_OK) {
+    say(r, "resolved", "%s: %s", name, ev == NULL ? "no body" : err.msg);
+    return;
+  }
+  say(r, "resolved", "%s after %lld ms: %zu answer%s%s", name, (long long)s->rec.end_ms,
+      res.n + res.n_more, res.n + res.n_more == 1 ? "" : "s",
+      res.error ? (res.error_transient ? " (error, transient)" : " (error, nontransient)") : "");
+  for (size_t i = 0; i < res.n; i++) {
+    char a[4 * EP_BEGIN_HOST_MAX + 64];
+    say(r, "answer", "%zu: %s", i + 1, ep_resolved_answer_format(a, sizeof a, &res.a[i]));
+  }
+  if (res.n_more > 0) {
+    say(r, "answer", "%zu more not kept", res.n_more);
+  }
+}
+
+/* --resolve: RESOLVED, END or our deadline. */
+static void resolve_event(circ_run_t *r, stream_state_t *s, ep_srec_what_t what,
+                          const ep_event_t *ev) {
+  char rb[24];
+  switch (what) {
+    case EP_SREC_RESOLVED:
+      say_resolved(r, s, ev);
+      break;
+    case EP_SREC_END:
+      say(r, "end", "RESOLVE: END %s (%u) after %lld ms", ep_end_reason_upper(s->rec.end_reason, rb, sizeof rb),
+          s->rec.end_reason, (long long)s->rec.end_ms);
+      break;
+    case EP_SREC_DEADLINE:
+      say(r, "deadline", "RESOLVE: no answer within %lld ms", (long long)r->stream_timeout_ms);
+      break;
+    default:
+      return;
+  }
+  s->done = true;
+  check_finished(r);
+}
+
 static void stream_done(stream_state_t *s) {
   circ_run_t *r = s->run;
   if (s->done) {
     return;
   }
   s->done = true;
+  if (s->resolve != NULL) {
+    say(r, "result", "RESOLVE: no answer (the circuit is gone)");
+    check_finished(r);
+    return;
+  }
   ep_scan_outcome_from_rec(&s->rec, &s->o);
   if (s->svc != NULL) {
     s->svc_res = *ep_svc_result(s->svc);
@@ -153,11 +212,7 @@ static void stream_done(stream_state_t *s) {
   } else {
     say(r, "result", "port %u: class %s (%s)", s->port, ep_class_name(c.cls), c.why);
   }
-  bool all = true;
-  for (size_t i = 0; i < r->n_streams; i++) {
-    all = all && r->streams[i].done;
-  }
-  r->finished = all;
+  check_finished(r);
 }
 
 static void fail_all(circ_run_t *r, bool first_hop, bool circuit) {
@@ -174,6 +229,18 @@ static void begin_streams(circ_run_t *r, ep_ncirc_t *c) {
     stream_state_t *s = &r->streams[i];
     ep_err_t err = {0};
     ep_streamrec_init(&s->rec, s->data, sizeof s->data);
+    if (s->resolve != NULL) {
+      char name[4 * EP_BEGIN_HOST_MAX + 4];
+      ep_escape_text(name, sizeof name, s->resolve, strlen(s->resolve));
+      if (ep_ncirc_resolve(c, &s->rec, s->resolve, r->stream_timeout_ms, &err) != EP_OK) {
+        say(r, "error", "cannot RESOLVE %s: %s", name, err.msg);
+        s->done = true;
+        check_finished(r);
+      } else {
+        say(r, "resolve", "RESOLVE %s on stream %u", name, s->rec.id);
+      }
+      continue;
+    }
     if (ep_ncirc_begin(c, &s->rec, s->port == 0 ? NULL : r->target, s->port, r->stream_timeout_ms,
                        &err) != EP_OK) {
       say(r, "error", "cannot begin a stream to port %u: %s", s->port, err.msg);
@@ -278,6 +345,10 @@ static void on_stream(void *arg, ep_ncirc_t *c, ep_streamrec_t *rec, ep_srec_wha
   stream_state_t *s = (stream_state_t *)((char *)rec - offsetof(stream_state_t, rec));
   circ_run_t *r = s->run;
   char ab[64], buf[96], rb[24];
+  if (s->resolve != NULL) {
+    resolve_event(r, s, what, ev);
+    return;
+  }
   switch (what) {
     case EP_SREC_CONNECTED:
       if (rec->conn_has_addr) {
@@ -317,7 +388,7 @@ static void on_stream(void *arg, ep_ncirc_t *c, ep_streamrec_t *rec, ep_srec_wha
 static bool run_finished(void *arg) { return ((circ_run_t *)arg)->finished; }
 
 typedef struct circuit_opts {
-  const char *first, *exit, *target;
+  const char *first, *exit, *target, *resolve;
   ep_opt_ports_t ports;
   ep_opt_services_t services;
   bool one_hop, begin_dir, trace;
@@ -346,6 +417,9 @@ static const ep_opt_t circuit_table[] = {
    .max = CIRC_MAX_STREAMS - 1,
    .help = "  --service PORT=SVC  check PORT as service SVC (e.g. 8443=https; repeatable)\n"},
   CIRCUIT_STRING("--target", target, "  --target HOST       where the exit connects (default 127.0.0.1)\n"),
+  CIRCUIT_STRING("--resolve", resolve,
+                 "  --resolve NAME      RELAY_RESOLVE NAME at the exit and print each answer\n"
+                 "                      (address, TTL, error); without --port no stream is opened\n"),
   CIRCUIT_FLAG("--begin-dir", begin_dir,
                "  --begin-dir         also open a BEGIN_DIR stream on the same circuit\n"),
   {.name = "--timeout", .kind = EP_OPT_DURATION, EP_OPT_AT(circuit_opts_t, timeout_ms), .min = 1,
@@ -378,6 +452,8 @@ static const ep_optspec_t circuit_spec = {
           "Builds one circuit (CREATE2 ntor to the first hop, EXTEND2 to the exit), opens one\n"
           "stream per port to the target, and prints what came back: CONNECTED, the service's\n"
           "greeting, RELAY_END with its raw reason byte, DESTROY. For protocol debugging.\n"
+          "With --resolve NAME it asks the exit's resolver instead (RELAY_RESOLVE) and prints\n"
+          "each answer of its RELAY_RESOLVED.\n"
           "\n"
           "A RELAY is a fingerprint or a nickname, looked up in the verified directory (as\n"
           "scan does; a nickname must name one relay), or IP:ORPORT~FINGERPRINT~NTOR_KEY\n"
@@ -393,12 +469,35 @@ static const ep_optspec_t circuit_spec = {
 
 #define CIRCUIT_RUN (-1) /* circuit_parse: options fine, run */
 
+/* Whether the command line names --port (so --resolve keeps its ports). */
+static bool port_given(int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--") == 0) {
+      break;
+    }
+    if (strcmp(argv[i], "--port") == 0 || strncmp(argv[i], "--port=", 7) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
 /* Options into o and r (relays, streams); CIRCUIT_RUN, or the exit status. */
 static int circuit_parse(int argc, char **argv, circ_run_t *r, circuit_opts_t *o) {
   *o = (circuit_opts_t){.target = "127.0.0.1", .ports = {.v = {25}, .n = 1}, .timeout_ms = 10000};
   ep_opts_rc_t orc = ep_opts_parse(&circuit_spec, o, argc, argv, NULL);
   if (orc != EP_OPTS_OK) {
     return ep_opts_exit_status(orc);
+  }
+  if (o->resolve != NULL) {
+    size_t n = strlen(o->resolve);
+    if (n == 0 || n > EP_BEGIN_HOST_MAX) {
+      fprintf(stderr, "exitprobe circuit: --resolve: a name of 1 to %u bytes\n", EP_BEGIN_HOST_MAX);
+      return EP_EXIT_USAGE;
+    }
+    if (!port_given(argc, argv)) {
+      o->ports.n = 0;   /* only the RESOLVE */
+    }
   }
   if (o->one_hop ? o->first == NULL : o->exit == NULL) {
     ep_opts_usage(&circuit_spec, stderr);
@@ -420,6 +519,11 @@ static int circuit_parse(int argc, char **argv, circ_run_t *r, circuit_opts_t *o
       }
     }
     s->o.expect_greeting = ep_svc_server_first(s->o.service);
+  }
+  if (o->resolve != NULL) {
+    stream_state_t *s = &r->streams[r->n_streams++];
+    s->run = r;
+    s->resolve = o->resolve;
   }
   if (o->begin_dir || r->n_streams == 0) {
     stream_state_t *s = &r->streams[r->n_streams++];

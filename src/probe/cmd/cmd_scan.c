@@ -21,6 +21,7 @@
 #include "proto/relaymsg.h"
 #include "probe/engine/result.h"
 #include "probe/engine/scan.h"
+#include "probe/engine/dnscheck.h"
 #include "probe/cmd/scanhops.h"
 #include "probe/cmd/scandir.h"
 #include "probe/engine/targets.h"
@@ -89,6 +90,23 @@ static int parse_vantage(void *dst, const char *v, ep_err_t *err) {
   if (n == 0 || n > EP_CAP_VANTAGE || strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                                  "0123456789._:@-") != n) {
     (void)err;
+    return EP_ERR_MALFORMED;
+  }
+  *(const char **)dst = v;
+  return EP_OK;
+}
+
+/* --dns-probe-domain D: a domain with room for a label under it (#14). */
+static int parse_dns_domain(void *dst, const char *v, ep_err_t *err) {
+  ep_dns_round_t *r = malloc(sizeof *r);
+  if (r == NULL) {
+    return ep_err_set(err, EP_ERR_NOMEM, "out of memory");
+  }
+  int rc = strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") == strlen(v)
+               ? ep_dns_round_init(r, NULL, 0, v, err)
+               : EP_ERR_MALFORMED;
+  free(r);
+  if (rc != EP_OK) {
     return EP_ERR_MALFORMED;
   }
   *(const char **)dst = v;
@@ -173,6 +191,15 @@ static const ep_opt_t scan_table[] = {
                 "                        (default: half of --timeout); blame needs both to fail\n"),
   SCAN_FLAG("--no-control", cfg.no_control,
             "  --no-control          no control streams (BEGIN_DIR, an allowed port)\n"),
+  SCAN_FLAG("--no-dns-check", cfg.no_dns_check,
+            "  --no-dns-check        no RELAY_RESOLVE of the target names on each exit's circuit\n"
+            "                        (default: when a target is a name, each exit's resolver is\n"
+            "                        checked, and a port whose name fails there is probed by\n"
+            "                        the address the other exits gave)\n"),
+  {.name = "--dns-probe-domain", .kind = EP_OPT_FUNC, EP_OPT_AT(scan_opts_t, cfg.dns_probe_domain),
+   .fn = parse_dns_domain, .want = "a domain name (letters, digits, . - _) of at most 215 bytes",
+   .help = "  --dns-probe-domain D  also RESOLVE one name unique to each exit and round under\n"
+           "                        D, a wildcard zone you run (off by default)\n"},
   SCAN_UINT("--control-port", control_port, 0, 65535,
             "  --control-port P      control port for explicitly given exits (default 80)\n"),
   SCAN_FLAG("--allow-same-16", cfg.allow_same_16,

@@ -256,11 +256,67 @@ void ep_scan_summary_add(ep_scan_summary_t *sum, const ep_result_t *r) {
   snprintf(v->why, sizeof v->why, "%s", r->c.why);
 }
 
+void ep_scan_summary_add_dns(ep_scan_summary_t *sum, const ep_relay_ref_t *exit, unsigned cls,
+                             const char *name, const char *detail) {
+  if (cls >= EP_SCAN_DNS_CLASSES) {
+    return;
+  }
+  sum->dns[cls]++;
+  if (strcmp(name, "broken") != 0 && strcmp(name, "wrong") != 0) {
+    return;
+  }
+  ep_err_t err = {0};
+  if (EP_VEC_RESERVE(sum->dns_faults, sum->dns_faults_alloc, sum->n_dns_faults + 1,
+                     EP_CAP_VIOLATORS, "DNS faults", &err) != EP_OK) {
+    sum->dns_faults_left_out++;
+    return;
+  }
+  ep_scan_dns_fault_t *f = &sum->dns_faults[sum->n_dns_faults++];
+  f->exit = *exit;
+  snprintf(f->cls, sizeof f->cls, "%s", name);
+  snprintf(f->detail, sizeof f->detail, "%s", detail);
+}
+
 void ep_scan_summary_free(ep_scan_summary_t *sum) {
   if (sum != NULL) {
     free(sum->violators);
     sum->violators = NULL;
     sum->n_violators = sum->violators_alloc = 0;
+    free(sum->dns_faults);
+    sum->dns_faults = NULL;
+    sum->n_dns_faults = sum->dns_faults_alloc = 0;
+  }
+}
+
+/* DNS (#14): exits per class, then the broken and wrong ones. */
+static void summary_print_dns(const ep_scan_summary_t *sum, FILE *out) {
+  size_t tried = sum->dns[1] + sum->dns[2] + sum->dns[3] + sum->dns[4];
+  if (tried == 0) {
+    return;
+  }
+  fprintf(out, "dns: %zu ok, %zu broken, %zu wrong, %zu undecided, %zu not tried\n", sum->dns[1],
+          sum->dns[2], sum->dns[3], sum->dns[4], sum->dns[0]);
+  static const char *const kinds[] = {"broken", "wrong"};
+  static const char *const heads[] = {
+      "\nDNS broken (a name that resolves through other exits fails here; ports judged by address):\n",
+      "\nDNS wrong (answers no other exit gave):\n"};
+  for (size_t k = 0; k < 2; k++) {
+    bool head = false;
+    for (size_t i = 0; i < sum->n_dns_faults; i++) {
+      const ep_scan_dns_fault_t *f = &sum->dns_faults[i];
+      if (strcmp(f->cls, kinds[k]) != 0) {
+        continue;
+      }
+      if (!head) {
+        fputs(heads[k], out);
+        head = true;
+      }
+      char nick[4 * sizeof f->exit.nickname + 1];
+      char detail[4 * sizeof f->detail + 1];
+      ep_escape_text(nick, sizeof nick, f->exit.nickname, strlen(f->exit.nickname));
+      ep_escape_text(detail, sizeof detail, f->detail, strlen(f->detail));
+      fprintf(out, "  %s %-19s %s\n", f->exit.fingerprint, nick, detail);
+    }
   }
 }
 
@@ -297,6 +353,7 @@ void ep_scan_summary_print(const ep_scan_summary_t *sum, FILE *out) {
               v->exit.or_port, v->port, ep_class_name(v->cls), why);
     }
   }
+  summary_print_dns(sum, out);
 }
 
 void ep_scan_progress_print(FILE *out, bool tty, bool final, unsigned round, size_t done,

@@ -25,6 +25,15 @@ typedef struct ep_scan_violator {
   char why[160];
 } ep_scan_violator_t;
 
+/* An exit whose resolver is broken or wrong (#14). */
+typedef struct ep_scan_dns_fault {
+  ep_relay_ref_t exit;
+  char cls[12];                  /* "broken", "wrong" */
+  char detail[320];
+} ep_scan_dns_fault_t;
+
+#define EP_SCAN_DNS_CLASSES 5    /* ep_dns_class_t: not-tried, ok, broken, wrong, undecided */
+
 typedef struct ep_scan_summary {
   size_t exits, probes;          /* candidates, (exit, port) records written */
   size_t classes[EP_CLASS_COUNT];
@@ -44,6 +53,10 @@ typedef struct ep_scan_summary {
   size_t hop_resourcelimit;      /* DESTROY RESOURCELIMIT from a first hop (no verdict) */
   size_t build_timeouts;         /* circuits that hit the (learned) build timeout */
   int64_t cbt_ms;                /* the circuit build timeout at the end of the round */
+  /* DNS health (#14): exits per class (ep_dns_class_t), the broken and wrong ones listed */
+  size_t dns[EP_SCAN_DNS_CLASSES];
+  ep_scan_dns_fault_t *dns_faults;   /* at most EP_CAP_VIOLATORS */
+  size_t n_dns_faults, dns_faults_alloc, dns_faults_left_out;
 } ep_scan_summary_t;
 
 typedef struct ep_held_record ep_held_record_t;
@@ -92,6 +105,10 @@ void ep_records_flush(ep_records_t *rs);
 /* Counts one written record (and lists it if it violates). */
 void ep_scan_summary_add(ep_scan_summary_t *sum, const ep_result_t *r);
 void ep_scan_summary_free(ep_scan_summary_t *sum);
+/* Counts one exit's DNS class (cls: an ep_dns_class_t, named `name`); a
+ * broken or wrong one is listed with its detail. */
+void ep_scan_summary_add_dns(ep_scan_summary_t *sum, const ep_relay_ref_t *exit, unsigned cls,
+                             const char *name, const char *detail);
 /* The human summary: counts per class and verdict, then the violators. */
 void ep_scan_summary_print(const ep_scan_summary_t *sum, FILE *out);
 

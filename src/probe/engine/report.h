@@ -22,5 +22,8 @@ int ep_report_html(const ep_rmodel_t *m, FILE *out, const char *title, ep_err_t 
 /* The status word of a pair: "consistent violator", "intermittent
  * violator", "honours" or "inconclusive". */
 const char *ep_report_status(const ep_rm_pair_t *p);
+/* The exit's DNS (#14) over the pair's records: "broken" or "wrong" if any
+ * round said so, else the last record's dns, "" for records without. */
+const char *ep_report_dns(const ep_rm_pair_t *p);
 
 #endif

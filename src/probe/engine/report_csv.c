@@ -14,8 +14,8 @@ static const char csv_header[] =
     "fingerprint,nickname,address,or_port,port,vantage,status,records,violates,honours,"
     "inconclusive,main_failure,last_class,last_verdict,last_why,last_end_reason_name,"
     "last_answer,last_control,last_control_detail,last_retry_class,last_first_hop,first_time,"
-    "last_time,first_fail_time,last_fail_time,contact,contact_email,contact_url,platform,family"
-    "\r\n";
+    "last_time,first_fail_time,last_fail_time,contact,contact_email,contact_url,platform,family,"
+    "dns,dns_broken,dns_wrong,dns_detail\r\n";
 
 static void cell(ep_buf_t *b, const char *s, bool last) {
   ep_escape_csv_buf(b, s, strlen(s), NULL);
@@ -48,7 +48,11 @@ static void csv_row(ep_buf_t *b, const ep_rm_pair_t *p) {
   for (size_t i = 0; i < sizeof text / sizeof text[0]; i++) {
     cell(b, text[i], false);
   }
-  cell(b, p->family, true);
+  cell(b, p->family, false);
+  cell(b, ep_report_dns(p), false);
+  num(b, p->dns_broken);
+  num(b, p->dns_wrong);
+  cell(b, p->last_dns_detail, true);
 }
 
 int ep_report_csv(const ep_rmodel_t *m, FILE *out, ep_err_t *err) {

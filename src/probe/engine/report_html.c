@@ -165,6 +165,9 @@ static void violator_row(FILE *o, const ep_rm_pair_t *p, unsigned seen, size_t v
   labelled(o, "why", p->fail_why);
   labelled(o, "control", p->last_control);
   labelled(o, "retry", p->last_retry_class);
+  if (p->dns_broken > 0 || p->dns_wrong > 0) {
+    labelled(o, "dns", ep_report_dns(p));   /* #14: its resolver too (see "DNS broken") */
+  }
   fputs("<br>first hop: ", o);
   relay_cell(o, &p->fail_first_hop);
   fprintf(o, "</td><td>%u / %u</td>", p->violates, p->records);
@@ -365,6 +368,48 @@ static void port_section(FILE *o, const ep_rmodel_t *m, const size_t *s, size_t 
   fputs(viol > EP_CAP_REPORT_HTML_ROWS ? "</table></details>\n" : "</table>\n", o);
 }
 
+/* #14: was an earlier pair (in ix order) of the same exit listed already? */
+static bool dns_listed_before(const size_t *ix, size_t i) {
+  const ep_rm_pair_t *p = P(ix[i]);
+  for (size_t j = 0; j < i; j++) {
+    const ep_rm_pair_t *q = P(ix[j]);
+    if ((q->dns_broken > 0 || q->dns_wrong > 0) && strcmp(q->exit.fingerprint, p->exit.fingerprint) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/* #14: the exits whose resolver was broken or wrong, one row each. */
+static void dns_section(FILE *o, const size_t *ix, size_t n) {
+  bool head = false;
+  for (size_t i = 0; i < n; i++) {
+    const ep_rm_pair_t *p = P(ix[i]);
+    if ((p->dns_broken == 0 && p->dns_wrong == 0) || dns_listed_before(ix, i)) {
+      continue;
+    }
+    if (!head) {
+      fputs("<h2 id=\"dns\">DNS broken</h2>\n<p class=\"sum\">Exits whose resolver failed names that "
+            "resolve through other exits (broken: their ports were probed by address, so the port "
+            "verdicts above are about the ports), or answered with addresses no other exit got "
+            "(wrong).</p>\n<table><tr><th>relay</th><th>dns</th><th>rounds</th><th>answers (last)"
+            "</th></tr>\n", o);
+      head = true;
+    }
+    fprintf(o, "<tr class=\"dns\" data-fp=\"%s\" data-dns=\"%s\"><td>", p->exit.fingerprint,
+            ep_report_dns(p));
+    relay_cell(o, &p->exit);
+    labelled(o, "contact", p->contact);
+    fprintf(o, "</td><td>%s</td><td>%u / %u</td><td><code>", ep_report_dns(p),
+            p->dns_broken > 0 ? p->dns_broken : p->dns_wrong, p->records);
+    esc(o, p->last_dns_detail);
+    fputs("</code></td></tr>\n", o);
+  }
+  if (head) {
+    fputs("</table>\n", o);
+  }
+}
+
 int ep_report_html(const ep_rmodel_t *m, FILE *o, const char *title, ep_err_t *err) {
   size_t n = ep_rmodel_pairs(m);
   size_t *ix = ep_rmodel_sorted(m);
@@ -389,6 +434,7 @@ int ep_report_html(const ep_rmodel_t *m, FILE *o, const char *title, ep_err_t *e
     }
     port_section(o, m, s, i, j, &ri, seen);
   }
+  dns_section(o, ix, n);
   net_clusters(o, ix, n);
   operator_clusters(o, ix, n);
   fputs("<p class=\"sum\">Written by exitprobe. Violators are listed consistent first; per port "

@@ -336,6 +336,9 @@ static void take_last(rec_t *r, ep_rm_pair_t *p, const head_t *h) {
   p->last_retry_class = field(r, j, "retry_class");
   p->last_retry_first_hop = field(r, j, "retry_first_hop");
   p->last_total_ms = ep_json_int(ep_json_get(j, "total_ms"), &v) && v >= 0 ? v : -1;
+  p->last_dns = field(r, j, "dns");
+  p->last_dns_detail = field(r, j, "dns_detail");
+  p->last_dns_reprobe = field(r, j, "dns_reprobe_address");
   relay(r, ep_json_get(j, "first_hop"), &p->last_first_hop);
   copy_time(p->last_time, h->time);
 }
@@ -360,6 +363,9 @@ static void update_pair(rec_t *r, ep_rm_pair_t *p, const head_t *h) {
   p->records++;
   p->classes[h->cls]++;
   count(&p->honours, &p->violates, &p->inconclusive, h->verdict);
+  const char *dns = ep_json_get_str(r->j, "dns");
+  p->dns_broken += dns != NULL && strcmp(dns, "broken") == 0;
+  p->dns_wrong += dns != NULL && strcmp(dns, "wrong") == 0;
   if (p->first_time[0] == '\0' || strcmp(t, p->first_time) < 0) {
     copy_time(p->first_time, t);
   }

@@ -62,6 +62,11 @@ typedef struct ep_rm_pair {
   ep_class_t fail_class;
   const char *fail_why, *fail_end_reason_name, *fail_answer;
   ep_rm_relay_t fail_first_hop;
+  /* DNS health of the exit (#14): records whose dns was broken / wrong, and
+   * the last record's dns ("" for records before #14), detail, and the
+   * address the port was probed by when its name failed ("" none). */
+  unsigned dns_broken, dns_wrong;
+  const char *last_dns, *last_dns_detail, *last_dns_reprobe;
 } ep_rm_pair_t;
 
 /* One (round, port): how many exits did what (a chart bar). */

@@ -173,15 +173,63 @@ static int put_pair(ep_buf_t *b, const ep_rm_pair_t *p, const ep_notice_cfg_t *c
   return rc;
 }
 
+/* Did the exit's resolver fail (#14) in the pair's records? */
+static bool dns_fault(const ep_rm_pair_t *p) { return p->dns_broken > 0 || p->dns_wrong > 0; }
+
+/* The exit's DNS resolver (#14): what it answered, what it means, the fixes. */
+static int put_dns(ep_buf_t *b, const ep_rm_pair_t *p, bool head, ep_err_t *err) {
+  bool broken = p->dns_broken > 0;
+  unsigned n = broken ? p->dns_broken : p->dns_wrong;
+  char seen[160];
+  snprintf(seen, sizeof seen, "%s in %u of %u round%s probed", broken ? "broken" : "wrong", n,
+           p->records, p->records == 1 ? "" : "s");
+  int rc = head ? ep_buf_printf(b, err, "Relay %s, its DNS resolver\n", p->exit.fingerprint)
+                : ep_buf_append_str(b, "  Its DNS resolver:\n", err);
+  if (rc == EP_OK && head) rc = put_field(b, "nickname", name_of(p->exit.nickname), err);
+  if (rc == EP_OK) rc = put_field(b, "dns", seen, err);
+  if (rc == EP_OK) rc = put_field(b, "answers", name_of(p->last_dns_detail), err);
+  if (rc == EP_OK) {
+    rc = ep_buf_append_str(
+        b, broken ? "\n  What it likely means: the resolver tor uses fails names that resolve through\n"
+                    "  other exits, so clients get RESOLVEFAILED on every port they ask for by name.\n"
+                    "  (The ports themselves were probed by address: their verdicts are about the ports.)\n"
+                  : "\n  What it likely means: the resolver tor uses answers with addresses no other exit\n"
+                    "  got (a filtering or hijacking resolver), so clients reach someone else.\n",
+        err);
+  }
+  if (rc == EP_OK) {
+    rc = ep_buf_append_str(b, "\n  The usual fixes:\n"
+                              "    1. Run a local caching resolver on the relay's host (e.g. unbound, no\n"
+                              "       forwarding to filtering resolvers) and point tor at it: in torrc\n"
+                              "       \"ServerDNSResolvConfFile /etc/tor/resolv.conf\", that file saying\n"
+                              "       \"nameserver 127.0.0.1\"; reload tor; or\n"
+                              "    2. Put working, non-rewriting resolvers in that file instead.\n", err);
+  }
+  const char *fp = word_safe(p->exit.fingerprint) && p->exit.fingerprint[0] ? p->exit.fingerprint : "FINGERPRINT";
+  const char *target = word_safe(p->last_target) && p->last_target[0] ? p->last_target : "NAME";
+  if (rc == EP_OK) {
+    rc = ep_buf_printf(b, err, "\n  To see it yourself (the exit's resolver, cell by cell):\n"
+                               "    exitprobe circuit --exit %s --resolve %s\n\n", fp, target);
+  }
+  return rc;
+}
+
 static void subject_of(const ep_rm_pair_t *const *pairs, size_t n, char *out, size_t cap) {
-  if (n == 1) {
+  size_t nv = 0;
+  for (size_t i = 0; i < n; i++) {
+    nv += pairs[i]->violates > 0;
+  }
+  if (nv == 0) {   /* only DNS faults (#14) */
+    snprintf(out, cap, "Tor exit %s (%.8s): its DNS resolver is %s", name_of(pairs[0]->exit.nickname),
+             pairs[0]->exit.fingerprint, pairs[0]->dns_broken > 0 ? "broken" : "giving wrong answers");
+  } else if (n == 1) {
     snprintf(out, cap, "Tor exit %s (%.8s): port %u fails contrary to its exit policy (%s)",
              name_of(pairs[0]->exit.nickname), pairs[0]->exit.fingerprint, pairs[0]->port,
              ep_class_name(pairs[0]->fail_class != EP_CLASS_COUNT ? pairs[0]->fail_class
                                                                  : EP_CLASS_OTHER_END));
   } else {
     snprintf(out, cap, "Tor exits of yours: %zu relay/port pairs fail contrary to their exit policies",
-             n);
+             nv);
   }
 }
 
@@ -197,7 +245,16 @@ static int put_body(const ep_rm_pair_t *const *pairs, size_t n, const ep_notice_
   if (rc == EP_OK) rc = put_field(b, "contact", pairs[0]->contact[0] ? pairs[0]->contact : "(none)", err);
   if (rc == EP_OK) rc = ep_buf_append_str(b, "\n", err);
   for (size_t i = 0; rc == EP_OK && i < n; i++) {
-    rc = put_pair(b, pairs[i], cfg, err);
+    /* the exit's DNS block once, with its first pair (pairs are sorted by exit) */
+    bool first_of_exit = i == 0 || strcmp(pairs[i - 1]->exit.fingerprint, pairs[i]->exit.fingerprint) != 0;
+    if (pairs[i]->violates > 0) {
+      rc = put_pair(b, pairs[i], cfg, err);
+      if (rc == EP_OK && first_of_exit && dns_fault(pairs[i])) {
+        rc = put_dns(b, pairs[i], false, err);
+      }
+    } else if (first_of_exit && dns_fault(pairs[i])) {
+      rc = put_dns(b, pairs[i], true, err);
+    }
   }
   if (rc == EP_OK) {
     rc = ep_buf_append_str(b, "Clients that pick your exit for these ports get failed connections, so\n"
@@ -315,7 +372,7 @@ int ep_notices_write(const ep_rm_pair_t *const *pairs, size_t np, const char *di
     return ep_err_set(err, EP_ERR_NOMEM, "out of memory (notices)");
   }
   for (size_t i = 0; i < np; i++) {
-    if (pairs[i]->violates > 0) {
+    if (pairs[i]->violates > 0 || dns_fault(pairs[i])) {
       v[nv++] = pairs[i];
     }
   }

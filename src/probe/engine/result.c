@@ -3,6 +3,7 @@
 
 #include "probe/engine/result.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "lib/caps.h"
@@ -21,6 +22,7 @@ void ep_result_init(ep_result_t *r) {
   r->verdict = EP_VERDICT_INCONCLUSIVE;
   r->confirm_cls = EP_CLASS_COUNT;
   r->ip_version = 4;
+  snprintf(r->dns, sizeof r->dns, "not-tried");
 }
 
 const char *ep_svc_id_kind_name(ep_svc_id_kind_t k) {
@@ -199,6 +201,10 @@ int ep_result_to_json(const ep_result_t *r, ep_buf_t *o, ep_err_t *err) {
   if (rc == EP_OK) rc = kv_str_or_null(o, "vantage", r->vantage, true, err);
   if (rc == EP_OK) rc = kv_int(o, "ip_version", r->ip_version, false, true, err);
   if (rc == EP_OK) rc = kv_str_or_null(o, "connected_addr", r->connected_addr, true, err);
+  /* DNS health (#14) */
+  if (rc == EP_OK) rc = kv_str(o, "dns", r->dns, true, err);
+  if (rc == EP_OK) rc = kv_str_or_null(o, "dns_detail", r->dns_detail, true, err);
+  if (rc == EP_OK) rc = kv_str_or_null(o, "dns_reprobe_address", r->dns_reprobe_addr, true, err);
   /* the operator (#12): the record's last block */
   if (rc == EP_OK) rc = ep_relay_contact_json(r->contact, o, false, err);
   if (rc == EP_OK) rc = ep_buf_append(o, "}\n", 2, err);

@@ -66,6 +66,10 @@ typedef struct ep_result {
   char vantage[EP_CAP_VANTAGE + 1];  /* --vantage NAME; "": null */
   uint8_t ip_version;                /* 4 or 6: the family the probe asked for */
   char connected_addr[48];           /* the address CONNECTED named; "": null */
+  /* DNS health of the exit (#14), the same in each of its records */
+  char dns[12];                      /* "ok", "broken", "wrong", "undecided", "not-tried" */
+  char dns_detail[320];              /* each name's answer, one line (relay text escaped); "": null */
+  char dns_reprobe_addr[48];         /* the port was probed by this address after its name failed; "": null */
 } ep_result_t;
 
 void ep_result_init(ep_result_t *r);

@@ -19,7 +19,8 @@ static const char csv_header[] =
     "exitpolicy_address,exitpolicy_ttl,banner,banner_capped,banner_code,circuit_ms,answer_ms,"
     "total_ms,control,control_detail,retry_class,retry_first_hop,verdict,why,service,"
     "service_answer,tls_version,cert_sha256,cert_subject,cert_issuer,identity,identity_kind,"
-    "expected_identity,confirm_target,confirm_class,vantage,ip_version,connected_addr,contact,"
+    "expected_identity,confirm_target,confirm_class,vantage,ip_version,connected_addr,dns,dns_detail,"
+    "dns_reprobe_address,contact,"
     "contact_email,contact_url,ciiss_version,ciiss_proof,platform,family\r\n";
 
 const char *ep_result_csv_header(void) { return csv_header; }
@@ -126,6 +127,9 @@ int ep_result_to_csv(const ep_result_t *r, ep_buf_t *o, ep_err_t *err) {
   }
   if (rc == EP_OK) rc = cell_int(o, r->ip_version, false, err);
   if (rc == EP_OK) rc = cell(o, r->connected_addr, err);
+  if (rc == EP_OK) rc = cell(o, r->dns, err);
+  if (rc == EP_OK) rc = cell(o, r->dns_detail, err);
+  if (rc == EP_OK) rc = cell(o, r->dns_reprobe_addr, err);
   return rc == EP_OK ? contact(r->contact, o, err) : rc;
 }
 

@@ -9,13 +9,17 @@
 #include "config.h"
 
 #include "probe/engine/scan.h"
+#include "probe/engine/dnscheck.h"
 
 #include <stddef.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "lib/caps.h"
+#include "lib/crypto.h"
 #include "lib/log.h"
 #include "lib/timeutil.h"
 #include "probe/engine/smtp.h"
@@ -45,7 +49,11 @@ typedef struct hop {
 
 /* SK_CONFIRM: the port again, to its second default target, on the same
  * circuit after SK_PROBE failed (#11). */
-typedef enum stream_kind { SK_PROBE = 0, SK_CONFIRM, SK_CONTROL_DIR, SK_CONTROL_PORT } stream_kind_t;
+/* SK_RESOLVE: a RELAY_RESOLVE of one of the round's names (#14; port_idx:
+ * the name's index). */
+typedef enum stream_kind {
+  SK_PROBE = 0, SK_CONFIRM, SK_CONTROL_DIR, SK_CONTROL_PORT, SK_RESOLVE
+} stream_kind_t;
 
 /* A stream's state is kept as the two flags the record writer reads:
  * idle (neither), begun, done (answered), dropped (done, never begun). */
@@ -69,6 +77,9 @@ typedef struct pstream {
   ep_svc_t *svc;
   ep_svc_result_t svc_res;
   ep_timer_id_t window;      /* service "tcp": the window for bytes after CONNECTED */
+  /* #14: the name failed to resolve at the exit; BEGIN went again to this address */
+  bool dns_reprobed;
+  char by_addr[EP_IPADDR_STRLEN + 2];
 } pstream_t;
 
 typedef enum at_state { AT_IDLE = 0, AT_BUILDING, AT_STREAMS, AT_DONE } at_state_t;
@@ -106,6 +117,7 @@ struct job {
   attempt_t main, retry;
   ep_timer_id_t retry_timer; /* the retry delay after the main circuit's streams began */
   bool port_done[EP_SCAN_MAX_PORTS];   /* record written or held */
+  struct job_dns *dns;                 /* #14: its RESOLVE answers (while in flight) */
 };
 
 struct scan {
@@ -129,10 +141,14 @@ struct scan {
   bool finalizing;
   int64_t t0;
   ep_timer_id_t progress_timer;
+  ep_dns_round_t *dns;       /* #14: the round's names and answers; NULL: no DNS check */
 };
 
 static void attempt_start(attempt_t *a);
 static void attempt_finish(attempt_t *a);
+/* DNS health (#14): the section "DNS" below. */
+static void dns_on_event(pstream_t *st, ep_srec_what_t what, const ep_event_t *ev);
+static bool dns_reprobe(pstream_t *st, ep_srec_what_t what);
 static void job_attempt_done(job_t *j, attempt_t *a);
 static void job_retry(job_t *j, bool delay_over);
 static void job_arm_retry(job_t *j);
@@ -402,8 +418,15 @@ static void on_stream_event(void *arg, ep_ncirc_t *c, ep_streamrec_t *rec, ep_sr
   if (st->done) {
     return;
   }
+  if (st->kind == SK_RESOLVE) {
+    dns_on_event(st, what, ev);
+    return;
+  }
   stream_record(st);
   if (what == EP_SREC_END || what == EP_SREC_DEADLINE) {
+    if (dns_reprobe(st, what)) {
+      return; /* begun again by address */
+    }
     if (st->svc != NULL && what == EP_SREC_END) {
       ep_svc_input(st->svc, NULL, 0, true);
     }
@@ -431,8 +454,12 @@ static void begin_stream(attempt_t *a, pstream_t *st) {
   scan_t *s = a->job->s;
   ep_err_t err = {0};
   ep_streamrec_init(&st->rec, st->data, sizeof st->data);
-  if (ep_ncirc_begin_flags(a->circ, &st->rec, st->host, st->port, s->cfg->begin_flags,
-                           s->cfg->stream_timeout_ms, &err) != EP_OK) {
+  const char *to = st->dns_reprobed ? st->by_addr : st->host;
+  int rc = st->kind == SK_RESOLVE
+               ? ep_ncirc_resolve(a->circ, &st->rec, st->host, s->cfg->stream_timeout_ms, &err)
+               : ep_ncirc_begin_flags(a->circ, &st->rec, to, st->port, s->cfg->begin_flags,
+                                      s->cfg->stream_timeout_ms, &err);
+  if (rc != EP_OK) {
     ep_debug("scan: exit %s: cannot begin a stream: %s", a->job->exit->ref.fingerprint, err.msg);
     st->o.circuit_failed = true;
     stream_done(st);
@@ -837,7 +864,7 @@ static void set_job_state(job_t *j, job_state_t state) {
     j->started_wall = ep_wall_now();
     j->start_ms = ep_now_ms();
     s->active++;
-    attempt_init(&j->main, j, false, main_streams_cap(s->cfg));
+    attempt_init(&j->main, j, false, main_streams_cap(s->cfg) + (s->dns != NULL ? s->dns->n_names : 0));
     attempt_init(&j->retry, j, true, 0);
   } else if (state == JOB_RETRY) {
     j->retried = true;
@@ -865,7 +892,7 @@ static void probe_try(const attempt_t *a, pstream_t *st, ep_probe_try_t *t) {
 static void probe_controls(const attempt_t *m, ep_probe_in_t *in) {
   for (size_t i = 0; i < m->n_streams && in->n_control < EP_PROBE_MAX_CONTROL; i++) {
     const pstream_t *st = &m->streams[i];
-    if (st->kind != SK_PROBE) {
+    if (st->kind != SK_PROBE && st->kind != SK_RESOLVE) {
       in->control[in->n_control++] = (ep_probe_control_t){
           .is_dir = st->kind == SK_CONTROL_DIR, .port = st->port, .begun = st->begun,
           .connected = st->o.connected, .ended = st->o.ended, .end_reason = st->o.end_reason};
@@ -882,6 +909,127 @@ static void job_write_service(ep_result_t *r, const ep_scan_cfg_t *cfg, size_t p
   if (r->confirm_cls != EP_CLASS_COUNT && in->confirm_target != NULL) {
     snprintf(r->confirm_target, sizeof r->confirm_target, "%s", in->confirm_target);
   }
+}
+
+/* ---------------------------------------------------------------- DNS (#14) */
+
+/* The exit's RESOLVE answers, its class once judged. */
+typedef struct job_dns {
+  ep_dns_exit_t e;
+  bool judged;
+  ep_dns_class_t cls;
+  char detail[EP_DNS_DETAIL];
+} job_dns_t;
+
+/* A RESOLVE stream for each of the round's names on the main circuit. */
+static void dns_add_resolves(job_t *j) {
+  scan_t *s = j->s;
+  if (s->dns == NULL || s->dns->n_names == 0 || (j->dns = calloc(1, sizeof *j->dns)) == NULL) {
+    return;
+  }
+  ep_dns_exit_t *e = &j->dns->e;
+  if (s->dns->has_unique) {
+    uint32_t salt;
+    ep_random(&salt, sizeof salt);
+    ep_dns_unique_name(e->unique, sizeof e->unique, s->dns->domain, s->cfg->round,
+                       j->exit->ref.fingerprint, salt);
+  }
+  for (size_t i = 0; i < s->dns->n_names; i++) {
+    e->a[e->n].name_idx = i;
+    e->a[e->n].ms = -1;
+    e->n++;
+    pstream_t *st = add_stream(&j->main, SK_RESOLVE, 0, i);
+    if (st != NULL) {
+      bool unique = s->dns->has_unique && i == s->dns->n_names - 1;
+      st->host = unique ? e->unique : s->dns->names[i].name;
+    }
+  }
+}
+
+/* A RESOLVE's answer (RESOLVED, END, our deadline): into the exit's answers
+ * and the round's tally. */
+static void dns_on_event(pstream_t *st, ep_srec_what_t what, const ep_event_t *ev) {
+  job_t *j = st->att->job;
+  if (what != EP_SREC_RESOLVED && what != EP_SREC_END && what != EP_SREC_DEADLINE) {
+    return;
+  }
+  if (j->dns != NULL && st->port_idx < j->dns->e.n) {
+    ep_dns_answer_t *a = &j->dns->e.a[st->port_idx];
+    a->ms = st->rec.end_ms >= 0 ? st->rec.end_ms : ep_now_ms() - st->rec.begin_ms;
+    ep_resolved_t res;
+    ep_err_t err = {0};
+    if (what == EP_SREC_RESOLVED && ev != NULL &&
+        ep_resolved_parse(ev->data, ev->len, &res, &err) == EP_OK) {
+      ep_dns_answer_resolved(a, &res, a->ms);
+    } else if (what == EP_SREC_END) {
+      a->status = EP_DNS_END;
+      a->end_reason = st->rec.end_reason;
+    } else {
+      a->status = EP_DNS_TIMEOUT;
+    }
+    ep_dns_round_add(j->s->dns, a);
+  }
+  stream_done(st);
+}
+
+/* The index of name among the round's names, or SIZE_MAX. */
+static size_t dns_name_index(const ep_dns_round_t *r, const char *name) {
+  for (size_t i = 0; i < r->n_names; i++) {
+    if (strcasecmp(r->names[i].name, name) == 0) {
+      return i;
+    }
+  }
+  return SIZE_MAX;
+}
+
+/* A probe of a name ended without reaching the port because the exit could
+ * not resolve the name (END RESOLVEFAILED, or nothing while its own RESOLVE
+ * of the name failed): BEGIN again on the same circuit to the address the
+ * other exits gave, once. True if it was begun again. */
+static bool dns_reprobe(pstream_t *st, ep_srec_what_t what) {
+  attempt_t *a = st->att;
+  job_t *j = a->job;
+  scan_t *s = j->s;
+  if (st->kind != SK_PROBE || st->dns_reprobed || s->dns == NULL || j->dns == NULL ||
+      st->host == NULL || a->state != AT_STREAMS || a->circ == NULL || st->rec.connected) {
+    return false;
+  }
+  size_t idx = dns_name_index(s->dns, st->host);
+  bool resolvefailed = what == EP_SREC_END && st->rec.end_reason == EP_END_RESOLVEFAILED;
+  ep_ipaddr_t addr;
+  if (idx == SIZE_MAX || !(resolvefailed || ep_dns_exit_failed(&j->dns->e, idx)) ||
+      !ep_dns_consensus_addr(s->dns, idx, s->cfg->ip_version == 6, &addr)) {
+    return false;
+  }
+  char ab[EP_IPADDR_STRLEN];
+  ep_ipaddr_format(ab, sizeof ab, &addr);
+  snprintf(st->by_addr, sizeof st->by_addr, addr.family == EP_IPADDR_V6 ? "[%s]" : "%s", ab);
+  ep_debug("scan: exit %s port %u: %s did not resolve there, probing %s", j->exit->ref.fingerprint,
+           st->port, st->host, st->by_addr);
+  stream_rewind(st);
+  st->dns_reprobed = true;
+  begin_stream(a, st);
+  return true;
+}
+
+/* The record's DNS fields; the exit's class is judged once (and counted in
+ * the summary) when its first record is written. */
+static void dns_record(job_t *j, ep_result_t *r, const pstream_t *st) {
+  scan_t *s = j->s;
+  if (st != NULL && st->dns_reprobed) {
+    snprintf(r->dns_reprobe_addr, sizeof r->dns_reprobe_addr, "%s", st->by_addr);
+  }
+  if (j->dns == NULL || s->dns == NULL) {
+    return; /* "not-tried" */
+  }
+  job_dns_t *d = j->dns;
+  if (!d->judged) {
+    d->judged = true;
+    d->cls = ep_dns_judge(s->dns, &d->e, d->detail, sizeof d->detail);
+    ep_scan_summary_add_dns(s->sum, &j->exit->ref, d->cls, ep_dns_class_name(d->cls), d->detail);
+  }
+  snprintf(r->dns, sizeof r->dns, "%s", ep_dns_class_name(d->cls));
+  snprintf(r->dns_detail, sizeof r->dns_detail, "%s", d->detail);
 }
 
 /* One record per wanted port not yet written: what it means is
@@ -931,6 +1079,7 @@ static void job_write(job_t *j, bool interrupted) {
       r.exitpolicy_ttl = st->end_ttl == EP_TTL_ABSENT ? -1 : (int64_t)st->end_ttl;
     }
     r.circuit_ms = m->circ_ms > 0 ? m->circ_ms : -1;
+    dns_record(j, &r, st);
     r.total_ms = ep_now_ms() - j->start_ms;
     bool waits = ep_probe_judge(&in, &r);
     if (r.c.cls == EP_CLASS_EXITPOLICY && cfg->full_policy != NULL) {
@@ -956,6 +1105,8 @@ static void job_finish(job_t *j, bool interrupted) {
     ep_loop_timer_cancel(j->s->loop, j->retry_timer);
     j->retry_timer = 0;
   }
+  free(j->dns);
+  j->dns = NULL;
   attempt_free_streams(&j->main);
   attempt_free_streams(&j->retry);
   set_job_state(j, JOB_DONE);
@@ -1096,6 +1247,7 @@ static void job_start(scan_t *s, job_t *j) {
       add_stream(&j->main, SK_CONTROL_PORT, j->exit->control_port, 0);
     }
   }
+  dns_add_resolves(j);
   attempt_start(&j->main);
 }
 
@@ -1266,6 +1418,31 @@ const char *ep_scan_port_target(const ep_scan_cfg_t *cfg, size_t i) {
                                                                 : cfg->target_host;
 }
 
+/* The round's names to RESOLVE (#14): each port's target that is a name,
+ * and the wildcard zone; s->dns stays NULL without names or with
+ * --no-dns-check. */
+static int dns_round_new(scan_t *s, ep_err_t *err) {
+  const ep_scan_cfg_t *cfg = s->cfg;
+  if (cfg->no_dns_check) {
+    return EP_OK;
+  }
+  const char *hosts[EP_SCAN_MAX_PORTS];
+  for (size_t p = 0; p < cfg->n_ports; p++) {
+    hosts[p] = ep_scan_port_target(cfg, p);
+  }
+  ep_dns_round_t *r = malloc(sizeof *r);
+  if (r == NULL) {
+    return ep_err_set(err, EP_ERR_NOMEM, "scan: out of memory");
+  }
+  int rc = ep_dns_round_init(r, hosts, cfg->n_ports, cfg->dns_probe_domain, err);
+  if (rc != EP_OK || r->n_names == 0) {
+    free(r);
+    return rc;
+  }
+  s->dns = r;
+  return EP_OK;
+}
+
 int ep_scan_run(ep_loop_t *loop, ep_tls_ctx_t *tls, const ep_scan_relay_t *exits, size_t n_exits,
                 const ep_scan_relay_t *first_hops, size_t n_first_hops, const ep_scan_cfg_t *cfg,
                 ep_scan_summary_t *sum, ep_err_t *err) {
@@ -1301,6 +1478,14 @@ int ep_scan_run(ep_loop_t *loop, ep_tls_ctx_t *tls, const ep_scan_relay_t *exits
     s.jobs[i].s = &s;
     s.jobs[i].exit = &exits[i];
   }
+  int drc = dns_round_new(&s, err);
+  if (drc != EP_OK) {
+    free(s.hops);
+    free(s.pick_w);
+    free(s.pick_idx);
+    free(s.jobs);
+    return drc;
+  }
   if (cfg->progress != NULL) {
     s.progress_timer = ep_loop_timer_in(loop, cfg->progress_tty ? 1000 : 10000, on_progress, &s);
   }
@@ -1330,5 +1515,6 @@ int ep_scan_run(ep_loop_t *loop, ep_tls_ctx_t *tls, const ep_scan_relay_t *exits
   free(s.pick_w);
   free(s.pick_idx);
   free(s.jobs);
+  free(s.dns);
   return rc < 0 ? rc : EP_OK;
 }

@@ -91,6 +91,11 @@ typedef struct ep_scan_cfg {
   ep_cbt_t *cbt;                 /* optional: build times across rounds (NULL: this round's) */
   uint64_t hop_seed;             /* first-hop choice seed (0: from the clock) */
   FILE *hop_report;              /* optional: circuits per first hop, one line per hop */
+  /* DNS health (#14): RESOLVE the round's target names on each exit's circuit (and one name
+   * unique to the exit under dns_probe_domain, a wildcard zone); a probe whose name fails to
+   * resolve is probed again on the same circuit by the address other exits gave. */
+  bool no_dns_check;             /* none of it */
+  const char *dns_probe_domain;  /* NULL: no unique name */
 } ep_scan_cfg_t;
 
 void ep_scan_cfg_defaults(ep_scan_cfg_t *cfg);

@@ -220,6 +220,13 @@ static void srec_on_event(ep_ncirc_t *c, ep_streamrec_t *rec, const ep_event_t *
     case EP_EV_STREAM_WRITABLE:
       what = EP_SREC_WRITABLE;
       break;
+    case EP_EV_STREAM_RESOLVED:
+      rec->resolved = true;
+      rec->end_ms = since;
+      srec_append(rec, ev->data, ev->len, since);
+      srec_detach(c, rec);
+      what = EP_SREC_RESOLVED;
+      break;
     default:
       return;
   }
@@ -240,8 +247,10 @@ int ep_ncirc_begin(ep_ncirc_t *c, ep_streamrec_t *rec, const char *host, uint16_
   return ep_ncirc_begin_flags(c, rec, host, port, 0, timeout_ms, err);
 }
 
-int ep_ncirc_begin_flags(ep_ncirc_t *c, ep_streamrec_t *rec, const char *host, uint16_t port,
-                         uint32_t flags, int64_t timeout_ms, ep_err_t *err) {
+/* Start what rec records: BEGIN host:port (host NULL: BEGIN_DIR) or,
+ * with resolve, RESOLVE host. */
+static int srec_start(ep_ncirc_t *c, ep_streamrec_t *rec, const char *host, uint16_t port,
+                      uint32_t flags, bool resolve, int64_t timeout_ms, ep_err_t *err) {
   ep_channel_t *ch = ncirc_channel(c);
   if (ch == NULL || c->state != NC_OPEN) {
     return ep_err_set(err, EP_ERR_STATE, "stream: the circuit is not open");
@@ -252,11 +261,16 @@ int ep_ncirc_begin_flags(ep_ncirc_t *c, ep_streamrec_t *rec, const char *host, u
     return rc;
   }
   ep_streamrec_init(rec, rec->data, rec->data_cap);
-  rc = host == NULL ? ep_channel_stream_begin_dir(ch, c->id, &rec->id, err)
-                    : ep_channel_stream_begin(ch, c->id, host, port, flags, &rec->id, err);
+  if (resolve) {
+    rc = ep_channel_stream_resolve(ch, c->id, host, &rec->id, err);
+  } else {
+    rc = host == NULL ? ep_channel_stream_begin_dir(ch, c->id, &rec->id, err)
+                      : ep_channel_stream_begin(ch, c->id, host, port, flags, &rec->id, err);
+  }
   if (rc != EP_OK) {
     return rc;
   }
+  rec->resolve = resolve;
   c->streams[c->n_streams++] = rec;
   rec->circ = c;
   rec->begin_ms = ep_now_ms();
@@ -265,6 +279,19 @@ int ep_ncirc_begin_flags(ep_ncirc_t *c, ep_streamrec_t *rec, const char *host, u
     rec->timer = ep_loop_timer_in(c->car->loop, timeout_ms, on_srec_deadline, rec);
   }
   return EP_OK;
+}
+
+int ep_ncirc_begin_flags(ep_ncirc_t *c, ep_streamrec_t *rec, const char *host, uint16_t port,
+                         uint32_t flags, int64_t timeout_ms, ep_err_t *err) {
+  return srec_start(c, rec, host, port, flags, false, timeout_ms, err);
+}
+
+int ep_ncirc_resolve(ep_ncirc_t *c, ep_streamrec_t *rec, const char *host, int64_t timeout_ms,
+                     ep_err_t *err) {
+  if (host == NULL) {
+    return ep_err_set(err, EP_ERR_MALFORMED, "RESOLVE: no name");
+  }
+  return srec_start(c, rec, host, 0, 0, true, timeout_ms, err);
 }
 
 int ep_ncirc_write(ep_ncirc_t *c, ep_streamrec_t *rec, const uint8_t *data, size_t n,

@@ -90,7 +90,9 @@ typedef enum ep_srec_what {
   EP_SREC_DATA,             /* ev->data/len: this cell's bytes (also when not kept) */
   EP_SREC_END,              /* the stream is gone */
   EP_SREC_DEADLINE,         /* ours passed: RELAY_END (DONE) was sent; the stream is gone */
-  EP_SREC_WRITABLE          /* a SENDME reopened a window we had filled */
+  EP_SREC_WRITABLE,         /* a SENDME reopened a window we had filled */
+  EP_SREC_RESOLVED          /* RESOLVED answered a RESOLVE (ev->data/len: its body, checked;
+                               also in rec->data as far as it fits); the request is gone */
 } ep_srec_what_t;
 
 typedef struct ep_streamrec ep_streamrec_t;
@@ -152,6 +154,8 @@ struct ep_streamrec {
   ep_ipaddr_t end_addr;
   uint32_t end_ttl;
   bool deadline_hit;        /* our deadline passed first */
+  bool resolve;             /* a RESOLVE (ep_ncirc_resolve), not a stream */
+  bool resolved;            /* RESOLVED arrived (its body is the DATA below) */
   /* DATA: the first data_cap bytes, in the owner's storage. */
   uint8_t *data;
   size_t data_len, data_cap;
@@ -174,6 +178,13 @@ int ep_ncirc_begin(ep_ncirc_t *c, ep_streamrec_t *rec, const char *host, uint16_
  * _IPV4_NOT_OK, _IPV6_PREFERRED); 0 is plain ep_ncirc_begin. */
 int ep_ncirc_begin_flags(ep_ncirc_t *c, ep_streamrec_t *rec, const char *host, uint16_t port,
                          uint32_t flags, int64_t timeout_ms, ep_err_t *err);
+/* RELAY_RESOLVE host on an opened circuit (tor-spec §6.4), recorded like a
+ * stream: EP_SREC_RESOLVED (rec->resolved, the body in rec->data; parse
+ * it with ep_resolved_parse), EP_SREC_END (an exit that ends it instead)
+ * or EP_SREC_DEADLINE after timeout_ms (0: none); end_ms is the time to the
+ * answer. Nothing at the exit to close afterwards. */
+int ep_ncirc_resolve(ep_ncirc_t *c, ep_streamrec_t *rec, const char *host, int64_t timeout_ms,
+                     ep_err_t *err);
 /* Write what the windows allow (see ep_channel_stream_write). */
 int ep_ncirc_write(ep_ncirc_t *c, ep_streamrec_t *rec, const uint8_t *data, size_t n,
                    size_t *written, ep_err_t *err);
