@@ -20,6 +20,7 @@
 #include "probe/engine/classify.h"
 #include "probe/engine/hops.h"
 #include "probe/net/circ.h"
+#include "probe/net/linkpool.h"
 #include "probe/net/loop.h"
 #include "probe/engine/result.h"
 #include "probe/engine/records.h"   /* EP_SCAN_MAX_PORTS, ep_scan_summary_t and its printing */
@@ -89,6 +90,7 @@ typedef struct ep_scan_cfg {
   ep_cbt_t *cbt;                 /* optional: build times across rounds (NULL: this round's) */
   uint64_t hop_seed;             /* first-hop choice seed (0: from the clock) */
   FILE *hop_report;              /* optional: circuits per first hop, one line per hop */
+  ep_linkpool_t *links;          /* optional: first hops' links kept from round to round */
 } ep_scan_cfg_t;
 
 void ep_scan_cfg_defaults(ep_scan_cfg_t *cfg);
