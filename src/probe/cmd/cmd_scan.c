@@ -556,6 +556,9 @@ static void scan_links_free(ep_loop_t *loop, ep_linkpool_t *links) {
 /* Every round; the exit status. */
 static int scan_rounds(scan_opts_t *o, FILE *summary_to) {
   ep_err_t err = {0};
+  if (!ep_tls_lean_pubkeys()) {
+    ep_info("scan: public keys are decoded through OpenSSL's decoders (no ENGINE support)");
+  }
   ep_loop_t *loop = ep_loop_new(&err);
   ep_tls_ctx_t *tls = loop != NULL ? ep_tls_ctx_new_client(&err) : NULL;
   if (tls == NULL) {
