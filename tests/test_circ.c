@@ -900,9 +900,17 @@ START_TEST(scan_keeps_the_first_hops_link_for_the_next_round) {
     fclose(cfg.out);
   }
   ck_assert_uint_eq(fx.r->n_create2, 2);
-  /* Idle for longer than the pool keeps links: not handed out again. */
+  /* Taken back within the pool's limit, kept again; closed once idle for
+   * longer than the pool keeps links (the next put sweeps). */
   ep_target_t first = lf_target(fx.guard, 0x7f000001, port);
-  ck_assert_ptr_null(ep_linkpool_take(cfg.links, first.rsa_id, ep_now_ms() + 60001, NULL, NULL));
+  int64_t t = ep_now_ms() + 30000;
+  ep_carrier_t *car = ep_linkpool_take(cfg.links, first.rsa_id, t, NULL, NULL);
+  ck_assert_ptr_nonnull(car);
+  ck_assert_uint_eq(ep_linkpool_count(cfg.links), 0);
+  ep_linkpool_put(cfg.links, first.rsa_id, car, t);
+  ep_linkpool_put(cfg.links, first.rsa_id, NULL, t + 30000);
+  ck_assert_uint_eq(ep_linkpool_count(cfg.links), 1);
+  ep_linkpool_put(cfg.links, first.rsa_id, NULL, t + 60001);
   ck_assert_uint_eq(ep_linkpool_count(cfg.links), 0);
   ep_linkpool_free(cfg.links);
   teardown_fx(&fx);

@@ -59,7 +59,24 @@ static void on_pooled_closed(void *arg, ep_carrier_t *car, const ep_event_t *ev)
   }
 }
 
+/* Close the links idle for longer than the pool keeps them (first hops a
+ * round did not use again). */
+static void expire(ep_linkpool_t *p, int64_t now_ms) {
+  for (size_t i = 0; i < p->n;) {
+    if (now_ms - p->v[i].since_ms > p->max_idle_ms) {
+      ep_carrier_t *car = p->v[i].car;
+      drop_at(p, i);
+      ep_carrier_free(car);
+    } else {
+      i++;
+    }
+  }
+}
+
 void ep_linkpool_put(ep_linkpool_t *p, const uint8_t rsa_id[20], ep_carrier_t *car, int64_t now_ms) {
+  if (p != NULL) {
+    expire(p, now_ms);
+  }
   if (car == NULL) {
     return;
   }

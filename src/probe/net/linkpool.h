@@ -28,7 +28,9 @@ ep_linkpool_t *ep_linkpool_new(int64_t max_idle_ms);
 void ep_linkpool_free(ep_linkpool_t *p);
 /* Keep car (open, without circuits) for the relay rsa_id; the pool owns it
  * from now on and its callbacks are the pool's. A second link for the same
- * relay, or one the pool cannot hold, is closed. */
+ * relay, or one the pool cannot hold, is closed; so are the pooled links idle
+ * for longer than max_idle_ms (first hops no round took back; car NULL:
+ * only that). */
 void ep_linkpool_put(ep_linkpool_t *p, const uint8_t rsa_id[20], ep_carrier_t *car, int64_t now_ms);
 /* The open link kept for rsa_id, given back with cbs/arg as its callbacks;
  * NULL when there is none (or it was idle too long: then it is closed). */
