@@ -32,6 +32,7 @@
 #include "link_fake_net.h"
 #include "probe/engine/scan.h"
 #include "probe/net/circ.h"
+#include "probe/net/linkpool.h"
 #include "probe/net/loop.h"
 #include "probe/net/tls.h"
 #include "proto/cell.h"
@@ -838,8 +839,8 @@ static ep_json_t *record_for(FILE *f, unsigned port) {
   return NULL;
 }
 
-static void scan_fake_exit(fixture_t *fx, ep_scan_cfg_t *cfg) {
-  uint16_t port = relay_start(fx, M_DEST);
+/* One round of cfg through the relay (listening on port) to its fake exit. */
+static void scan_round_through(fixture_t *fx, uint16_t port, ep_scan_cfg_t *cfg) {
   ep_scan_relay_t hop = {.target = lf_target(fx->guard, 0x7f000001, port)};
   ep_scan_relay_t exit = {.target = lf_target(fx->exitr, 0x7f000002, 5002)};
   snprintf(hop.ref.fingerprint, sizeof hop.ref.fingerprint, "%s", "HOP");
@@ -852,6 +853,10 @@ static void scan_fake_exit(fixture_t *fx, ep_scan_cfg_t *cfg) {
   ck_assert_msg(ep_scan_run(fx->r->loop, fx->cctx, &exit, 1, &hop, 1, cfg, &sum, &err) == EP_OK,
                 "%s", err.msg);
   ck_assert_int_eq(fx->r->rc_status, 0);
+}
+
+static void scan_fake_exit(fixture_t *fx, ep_scan_cfg_t *cfg) {
+  scan_round_through(fx, relay_start(fx, M_DEST), cfg);
 }
 
 /* cfg: the defaults, one port. */
@@ -960,18 +965,14 @@ END_TEST
 /* TLS through the stream: the check's ClientHello goes out as DATA, a real
  * OpenSSL server behind the exit answers; the record has the version, the
  * leaf certificate's SHA-256, and the HTTP answer inside TLS. */
-START_TEST(scan_tls_through_the_stream) {
-  fixture_t fx;
-  ep_scan_cfg_t cfg;
-  one_port(&cfg, 443);
-  scan_fake_exit(&fx, &cfg);
-  ep_json_t *j = record_for(cfg.out, 443);
+static void assert_tls_record(fixture_t *fx, FILE *out) {
+  ep_json_t *j = record_for(out, 443);
   ck_assert_str_eq(ep_json_get_str(j, "service"), "https");
   const char *v = ep_json_get_str(j, "tls_version");
   ck_assert_msg(v != NULL && strncmp(v, "TLSv1.", 6) == 0, "tls_version %s", v ? v : "null");
   uint8_t md[32];
   char hex[65];
-  ck_assert_int_eq(EVP_Digest(fx.r->https_der, (size_t)fx.r->https_der_len, md, NULL, EVP_sha256(), NULL), 1);
+  ck_assert_int_eq(EVP_Digest(fx->r->https_der, (size_t)fx->r->https_der_len, md, NULL, EVP_sha256(), NULL), 1);
   for (size_t i = 0; i < 32; i++) {
     snprintf(hex + 2 * i, 3, "%02x", md[i]);
   }
@@ -983,8 +984,91 @@ START_TEST(scan_tls_through_the_stream) {
   ck_assert_str_eq(ep_json_get_str(j, "service_answer"), "HTTP/1.1 200 OK; Server: tlsdest");
   ck_assert_str_eq(ep_json_get_str(j, "class"), "reachable");
   ep_json_free(j);
-  ck_assert(SSL_is_init_finished(fx.r->https));
+  ck_assert(SSL_is_init_finished(fx->r->https));
+}
+
+START_TEST(scan_tls_through_the_stream) {
+  fixture_t fx;
+  ep_scan_cfg_t cfg;
+  one_port(&cfg, 443);
+  scan_fake_exit(&fx, &cfg);
+  assert_tls_record(&fx, cfg.out);
   fclose(cfg.out);
+  teardown_fx(&fx);
+}
+END_TEST
+
+/* ep_tls_lean_pubkeys (what scan turns on): the same record (version, leaf
+ * SHA-256, subject, answer) and signatures still checked: the destination's
+ * certificate verifies, the same certificate with one signature bit flipped
+ * does not. Last in the suite: the ENGINE stays for the process (Check forks
+ * a process per test unless CK_FORK=no), and EVP_EC_gen("P-256") no longer
+ * works under it, so the destination's key is made first. */
+START_TEST(scan_tls_with_lean_pubkeys_checks_the_same) {
+  fixture_t fx;
+  ep_scan_cfg_t cfg;
+  one_port(&cfg, 443);
+  uint16_t port = relay_start(&fx, M_DEST);
+  fx.r->https_ctx = https_ctx_new(&fx.r->https_der, &fx.r->https_der_len);
+  /* key exchange on P-256 only (a server without X25519): the client's
+   * ephemeral EC key is made under the lean methods too */
+  ck_assert_int_eq(SSL_CTX_set1_groups_list(fx.r->https_ctx, "P-256"), 1);
+  ck_assert(ep_tls_lean_pubkeys());
+  scan_round_through(&fx, port, &cfg);
+  assert_tls_record(&fx, cfg.out);
+  fclose(cfg.out);
+  for (int flip = 0; flip < 2; flip++) {
+    uint8_t *der = malloc((size_t)fx.r->https_der_len);
+    ck_assert_ptr_nonnull(der);
+    memcpy(der, fx.r->https_der, (size_t)fx.r->https_der_len);
+    der[fx.r->https_der_len - 3] ^= (uint8_t)flip; /* inside the signature BIT STRING */
+    const unsigned char *p = der;
+    X509 *x = d2i_X509(NULL, &p, fx.r->https_der_len);
+    ck_assert_ptr_nonnull(x);
+    int v = X509_verify(x, X509_get0_pubkey(x));
+    ck_assert_msg(flip ? v != 1 : v == 1, "X509_verify %d with %d bit flipped", v, flip);
+    X509_free(x);
+    free(der);
+  }
+  teardown_fx(&fx);
+}
+END_TEST
+
+/* #11: with cfg.links the first hop's link outlives the round and carries
+ * the next round's circuit. The fake relay accepts one connection only, so
+ * the second round is answered through the link of the first or not at all. */
+START_TEST(scan_keeps_the_first_hops_link_for_the_next_round) {
+  fixture_t fx;
+  ep_scan_cfg_t cfg;
+  one_port(&cfg, 25);
+  cfg.stream_timeout_ms = 5000;
+  cfg.link_timeout_ms = 3000;
+  cfg.links = ep_linkpool_new(60000);
+  ck_assert_ptr_nonnull(cfg.links);
+  uint16_t port = relay_start(&fx, M_DEST);
+  for (unsigned round = 1; round <= 2; round++) {
+    cfg.round = round;
+    scan_round_through(&fx, port, &cfg);
+    ck_assert_uint_eq(ep_linkpool_count(cfg.links), 1);
+    ep_json_t *j = record_for(cfg.out, 25);
+    ck_assert_str_eq(ep_json_get_str(j, "class"), "reachable");
+    ep_json_free(j);
+    fclose(cfg.out);
+  }
+  ck_assert_uint_eq(fx.r->n_create2, 2);
+  /* Taken back within the pool's limit, kept again; closed once idle for
+   * longer than the pool keeps links (the next put sweeps). */
+  ep_target_t first = lf_target(fx.guard, 0x7f000001, port);
+  int64_t t = ep_now_ms() + 30000;
+  ep_carrier_t *car = ep_linkpool_take(cfg.links, first.rsa_id, t, NULL, NULL);
+  ck_assert_ptr_nonnull(car);
+  ck_assert_uint_eq(ep_linkpool_count(cfg.links), 0);
+  ep_linkpool_put(cfg.links, first.rsa_id, car, t);
+  ep_linkpool_put(cfg.links, first.rsa_id, NULL, t + 30000);
+  ck_assert_uint_eq(ep_linkpool_count(cfg.links), 1);
+  ep_linkpool_put(cfg.links, first.rsa_id, NULL, t + 60001);
+  ck_assert_uint_eq(ep_linkpool_count(cfg.links), 0);
+  ep_linkpool_free(cfg.links);
   teardown_fx(&fx);
 }
 END_TEST
@@ -1179,9 +1263,11 @@ static Suite *circ_suite(void) {
   tcase_add_test(t, scan_checks_services_and_confirms_on_the_same_circuit);
   tcase_add_test(t, scan_without_second_target_confirms_nothing);
   tcase_add_test(t, scan_tls_through_the_stream);
+  tcase_add_test(t, scan_keeps_the_first_hops_link_for_the_next_round);
   tcase_add_test(t, scan_tcp_window_and_silent_close);
   tcase_add_test(t, scan_retries_through_another_first_hop_in_parallel);
   tcase_add_test(t, scan_resolves_target_names_on_the_same_circuit);
+  tcase_add_test(t, scan_tls_with_lean_pubkeys_checks_the_same); /* last: see there */
   suite_add_tcase(s, t);
   return s;
 }

@@ -653,10 +653,11 @@ END_TEST
 START_TEST(json_writer_escapes) {
   ep_buf_t b;
   ep_buf_init(&b, 1024, "json out", 0);
-  const char s[] = "a\"b\\c\x1b\n\xc3\xa9\xff\0z";
+  const char s[] = "a\"b\\c\x1b\n\xc3\xa9\xff\0z runs of text~\x7f.";
   ck_assert_int_eq(ep_json_put_str(&b, s, sizeof s - 1, NULL), EP_OK);
   ck_assert_int_eq(ep_buf_nul_terminate(&b, NULL), EP_OK);
-  ck_assert_str_eq((char *)b.data, "\"a\\\"b\\\\c\\u001b\\u000a\xc3\xa9\\u00ff\\u0000z\"");
+  ck_assert_str_eq((char *)b.data,
+                   "\"a\\\"b\\\\c\\u001b\\u000a\xc3\xa9\\u00ff\\u0000z runs of text~\\u007f.\"");
   /* What we write, we can read back. */
   ep_json_t *j = ep_json_parse((char *)b.data, b.len, NULL);
   ck_assert_ptr_nonnull(j);

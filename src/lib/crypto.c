@@ -11,11 +11,15 @@
 #include <openssl/hmac.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__linux__)
+#include <sys/random.h>
+#endif
 
 /* Algorithms fetched once. OpenSSL 3 resolves EVP_sha256() and friends
  * through the provider on every EVP_DigestInit_ex/EVP_EncryptInit_ex call
@@ -92,6 +96,30 @@ bool ep_ct_eq(const void *a, const void *b, size_t n) {
 }
 
 void ep_random(void *out, size_t n) { randombytes_buf(out, n); }
+
+/* libsodium asks the kernel for at most 256 bytes per getrandom() call; a
+ * 4 KiB pool refill (proto/rngpool.h) was 16 system calls. The same kernel
+ * CSPRNG, asked for the whole buffer at once (a call may return less when a
+ * signal comes: ask again for the rest; any failure: libsodium's way). */
+void ep_random_bulk(void *out, size_t n) {
+  uint8_t *o = out;
+#if defined(__linux__)
+  while (n > 0) {
+    ssize_t got = getrandom(o, n, 0);
+    if (got <= 0) {
+      if (got < 0 && errno == EINTR) {
+        continue;
+      }
+      break;
+    }
+    o += got;
+    n -= (size_t)got;
+  }
+#endif
+  if (n > 0) {
+    randombytes_buf(o, n);
+  }
+}
 
 static void one_shot(const EVP_MD *md, uint8_t *out, const void *p, size_t n) {
   unsigned int len = 0;

@@ -30,6 +30,9 @@ void ep_wipe(void *p, size_t n);
 bool ep_ct_eq(const void *a, const void *b, size_t n);
 /* Fill with cryptographically secure random bytes. */
 void ep_random(void *out, size_t n);
+/* As ep_random (the kernel CSPRNG), with as few system calls as the kernel
+ * allows: for pools and other large buffers. */
+void ep_random_bulk(void *out, size_t n);
 
 void ep_sha1(uint8_t out[EP_SHA1_LEN], const void *p, size_t n);
 void ep_sha256(uint8_t out[EP_SHA256_LEN], const void *p, size_t n);

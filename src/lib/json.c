@@ -512,8 +512,13 @@ int ep_json_put_str(ep_buf_t *out, const void *sv, size_t n, ep_err_t *err) {
       rc = ep_buf_append(out, esc, 6, err);
       i++;
     } else if (c < 0x80) {
-      rc = ep_buf_append(out, &s[i], 1, err);
-      i++;
+      /* A run of characters that need no escape goes out in one append. */
+      size_t j = i + 1;
+      while (j < n && s[j] >= 0x20 && s[j] < 0x7f && s[j] != '"' && s[j] != '\\') {
+        j++;
+      }
+      rc = ep_buf_append(out, &s[i], j - i, err);
+      i = j;
     } else {
       size_t l = utf8_len(s + i, n - i);
       if (l == 0) {

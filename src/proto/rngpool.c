@@ -12,12 +12,12 @@ void ep_rng_pool_init(ep_rng_pool_t *p) { p->pos = EP_RNG_POOL_LEN; }
 void ep_rng_pool_bytes(ep_rng_pool_t *p, void *out, size_t n) {
   uint8_t *o = out;
   if (n > EP_RNG_POOL_LEN / 2) {
-    ep_random(o, n); /* large: no point passing it through the pool */
+    ep_random_bulk(o, n); /* large: no point passing it through the pool */
     return;
   }
   while (n > 0) {
     if (p->pos >= EP_RNG_POOL_LEN) {
-      ep_random(p->buf, EP_RNG_POOL_LEN);
+      ep_random_bulk(p->buf, EP_RNG_POOL_LEN);
       p->pos = 0;
     }
     size_t left = EP_RNG_POOL_LEN - p->pos;

@@ -566,9 +566,30 @@ static void scan_wait(ep_loop_t *loop, const scan_opts_t *o) {
   ep_loop_timer_cancel(loop, wake);
 }
 
+/* Rounds closer together than this keep their first hops' links (tor closes
+ * a client's idle link after some minutes; see probe/net/linkpool.h). */
+#define SCAN_LINK_KEEP_MS 60000
+
+/* A pool for the first hops' links when one scan_round_run follows another
+ * soon enough; NULL when nothing is to be kept. */
+static ep_linkpool_t *scan_links_new(const scan_opts_t *o) {
+  bool several = o->rounds > 1 || o->ip_versions == 3;
+  return several && o->interval_ms < SCAN_LINK_KEEP_MS ? ep_linkpool_new(SCAN_LINK_KEEP_MS) : NULL;
+}
+
+static void scan_links_free(ep_loop_t *loop, ep_linkpool_t *links) {
+  if (links != NULL) {
+    ep_linkpool_free(links);
+    ep_loop_run_once(loop, 0, NULL); /* let the closed links be released */
+  }
+}
+
 /* Every round; the exit status. */
 static int scan_rounds(scan_opts_t *o, FILE *summary_to) {
   ep_err_t err = {0};
+  if (!ep_tls_lean_pubkeys()) {
+    ep_info("scan: public keys are decoded through OpenSSL's decoders (no ENGINE support)");
+  }
   ep_loop_t *loop = ep_loop_new(&err);
   ep_tls_ctx_t *tls = loop != NULL ? ep_tls_ctx_new_client(&err) : NULL;
   if (tls == NULL) {
@@ -583,6 +604,7 @@ static int scan_rounds(scan_opts_t *o, FILE *summary_to) {
   ep_scanhops_load(&hops, &o->dir);
   o->cfg.hop_history = &hops.hist;
   o->cfg.cbt = &hops.cbt;
+  o->cfg.links = scan_links_new(o);
   for (unsigned round = 1; round <= o->rounds && !ep_loop_stopping(loop); round++) {
     int rc = scan_round_versions(loop, tls, o, round, summary_to, &status);
     ep_scanhops_save(&hops);
@@ -598,6 +620,8 @@ static int scan_rounds(scan_opts_t *o, FILE *summary_to) {
   }
   o->cfg.hop_history = NULL;
   o->cfg.cbt = NULL;
+  scan_links_free(loop, o->cfg.links);
+  o->cfg.links = NULL;
   ep_scanhops_free(&hops);
   ep_tls_ctx_free(tls);
   ep_loop_free(loop);

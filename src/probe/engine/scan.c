@@ -25,6 +25,7 @@
 #include "probe/engine/smtp.h"
 #include "probe/engine/verdict.h"
 #include "probe/net/circ.h"
+#include "probe/net/linkpool.h"
 #include "proto/relaymsg.h"
 
 #define MAX_HOP_TRIES 8
@@ -253,15 +254,16 @@ static void on_hop_closed(void *arg, ep_carrier_t *car, const ep_event_t *ev) {
   ep_info("scan: first hop %s (%s): %s", h->relay->ref.nickname, h->relay->ref.fingerprint, ev->msg);
 }
 
+static const ep_carrier_cbs_t hop_cbs = {.open = on_hop_open, .closed = on_hop_closed};
+
 static void hop_connect(hop_t *h) {
-  static const ep_carrier_cbs_t cbs = {.open = on_hop_open, .closed = on_hop_closed};
   scan_t *s = h->s;
   ep_link_cfg_t lc = {.connect_timeout_ms = s->cfg->link_timeout_ms,
                       .handshake_timeout_ms = s->cfg->link_timeout_ms,
                       .trace = s->cfg->trace, .trace_arg = s->cfg->trace_arg};
   ep_err_t err = {0};
   set_hop_state(h, HOP_CONNECTING);
-  h->car = ep_carrier_open(s->loop, s->tls, &h->relay->target, &lc, &cbs, h, &err);
+  h->car = ep_carrier_open(s->loop, s->tls, &h->relay->target, &lc, &hop_cbs, h, &err);
   if (h->car == NULL) {
     ep_warn("scan: cannot start a link to first hop %s: %s", h->relay->ref.fingerprint, err.msg);
     set_hop_state(h, HOP_DEAD);
@@ -1321,6 +1323,33 @@ void ep_scan_cfg_defaults(ep_scan_cfg_t *cfg) {
 
 /* ---------------------------------------------------- first hops, per round */
 
+/* Links kept from the last round (cfg->links): their hops start open. */
+static void hops_take_links(scan_t *s) {
+  int64_t now = ep_now_ms();
+  for (size_t i = 0; i < s->n_hops && s->cfg->links != NULL; i++) {
+    hop_t *h = &s->hops[i];
+    h->car = ep_linkpool_take(s->cfg->links, h->relay->target.rsa_id, now, &hop_cbs, h);
+    if (h->car != NULL) {
+      set_hop_state(h, HOP_OPEN);
+    }
+  }
+}
+
+/* The round is over: open links of hops that did not fail go back to
+ * cfg->links for the next round, the others are closed. */
+static void hops_release_links(scan_t *s) {
+  int64_t now = ep_now_ms();
+  for (size_t i = 0; i < s->n_hops; i++) {
+    hop_t *h = &s->hops[i];
+    if (s->cfg->links != NULL && h->car != NULL && h->state == HOP_OPEN && !h->failed) {
+      ep_linkpool_put(s->cfg->links, h->relay->target.rsa_id, h->car, now);
+    } else {
+      ep_carrier_free(h->car);
+    }
+    h->car = NULL;
+  }
+}
+
 /* Weights from the bandwidth and earlier rounds; pacing buckets full. */
 static int hops_init(scan_t *s, const ep_scan_relay_t *first_hops, size_t n, ep_err_t *err) {
   const ep_scan_cfg_t *cfg = s->cfg;
@@ -1348,6 +1377,7 @@ static int hops_init(scan_t *s, const ep_scan_relay_t *first_hops, size_t n, ep_
     ep_cbt_init(&s->own_cbt);
     s->cbt = &s->own_cbt;
   }
+  hops_take_links(s);
   return EP_OK;
 }
 
@@ -1505,10 +1535,7 @@ int ep_scan_run(ep_loop_t *loop, ep_tls_ctx_t *tls, const ep_scan_relay_t *exits
   }
   hops_round_end(&s);
   print_progress(&s, true);
-  for (size_t i = 0; i < s.n_hops; i++) {
-    ep_carrier_free(s.hops[i].car);
-    s.hops[i].car = NULL;
-  }
+  hops_release_links(&s);
   ep_loop_run_once(loop, 0, NULL); /* let closed links be released */
   sum->wall_ms = ep_now_ms() - s.t0;
   free(s.hops);

@@ -20,6 +20,7 @@
 #include "probe/engine/classify.h"
 #include "probe/engine/hops.h"
 #include "probe/net/circ.h"
+#include "probe/net/linkpool.h"
 #include "probe/net/loop.h"
 #include "probe/engine/result.h"
 #include "probe/engine/records.h"   /* EP_SCAN_MAX_PORTS, ep_scan_summary_t and its printing */
@@ -96,6 +97,7 @@ typedef struct ep_scan_cfg {
    * resolve is probed again on the same circuit by the address other exits gave. */
   bool no_dns_check;             /* none of it */
   const char *dns_probe_domain;  /* NULL: no unique name */
+  ep_linkpool_t *links;          /* optional: first hops' links kept from round to round */
 } ep_scan_cfg_t;
 
 void ep_scan_cfg_defaults(ep_scan_cfg_t *cfg);

@@ -643,3 +643,10 @@ void ep_carrier_free(ep_carrier_t *car) {
 
 ep_link_t *ep_carrier_link(ep_carrier_t *car) { return car->link; }
 bool ep_carrier_is_open(const ep_carrier_t *car) { return car->open && car->link != NULL; }
+
+void ep_carrier_rebind(ep_carrier_t *car, const ep_carrier_cbs_t *cbs, void *arg) {
+  car->cbs = cbs != NULL ? *cbs : (ep_carrier_cbs_t){0};
+  car->arg = arg;
+}
+
+size_t ep_carrier_n_circuits(const ep_carrier_t *car) { return car->n_map + car->n_waiting; }

@@ -60,6 +60,11 @@ void ep_carrier_free(ep_carrier_t *car);
 /* The link (NULL once it has failed or been closed). */
 ep_link_t *ep_carrier_link(ep_carrier_t *car);
 bool ep_carrier_is_open(const ep_carrier_t *car);
+/* New owner callbacks (cbs copied; NULL: none) for a carrier handed from one
+ * owner to another (probe/net/linkpool.h); not from inside its callbacks. */
+void ep_carrier_rebind(ep_carrier_t *car, const ep_carrier_cbs_t *cbs, void *arg);
+/* Circuits on it: created or waiting for the link. */
+size_t ep_carrier_n_circuits(const ep_carrier_t *car);
 
 /* ---- circuits ---- */
 

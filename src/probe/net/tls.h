@@ -38,6 +38,13 @@ typedef struct ep_tls_conn ep_tls_conn_t;
 
 /* The client configuration, shared by all connections (owns an SSL_CTX). */
 ep_tls_ctx_t *ep_tls_ctx_new_client(ep_err_t *err);
+/* Client processes only (scan): decode RSA and EC public keys without
+ * OpenSSL 3.0's per-key decoder set-up, through an ENGINE of OpenSSL's own
+ * built-in key methods (tls_lean.c says why and what it costs: no EC keys
+ * by NIST curve name afterwards). Certificates and signatures are checked
+ * exactly as before. Once per process; false when it could not be (no
+ * ENGINE support): nothing changed. */
+bool ep_tls_lean_pubkeys(void);
 /* A server configuration, for tests and test relays: a fresh self-signed
  * certificate (EC P-256, CN=cn) and key. */
 ep_tls_ctx_t *ep_tls_ctx_new_server_selfsigned(const char *cn, ep_err_t *err);
