@@ -83,7 +83,7 @@ static int new_stream(ep_circ_t *c, bool dir, stream_t **out, ep_err_t *err) {
  * !resolve), BEGIN_DIR (host NULL) or RESOLVE host (resolve). */
 static int stream_start(ep_circ_t *c, const char *host, uint16_t port, uint32_t flags,
                         bool resolve, uint16_t *stream_id, ep_err_t *err) {
-  stream_t *s;
+  stream_t *s = NULL;
   int rc = new_stream(c, host == NULL, &s, err);
   if (rc != EP_OK) {
     return rc;
