@@ -166,8 +166,9 @@ START_TEST(silent_is_broken_liar_is_wrong_others_ok) {
 }
 END_TEST
 
-/* Two names: broken wins over wrong and ok; with only one other exit a
- * disagreement is not called wrong; a full tally does not accuse. */
+/* Two names: broken wins over wrong and ok; with fewer than three other
+ * exits, or without a clear majority among them (GeoDNS), a disagreement is
+ * not called wrong; a full tally does not accuse. */
 START_TEST(combinations_and_caps) {
   ep_dns_round_t *r = malloc(sizeof *r);
   ck_assert_ptr_nonnull(r);
@@ -181,7 +182,9 @@ START_TEST(combinations_and_caps) {
   ep_dns_round_add(r, &y.a[0]);
   ck_assert_int_eq(ep_dns_judge(r, &y, detail, sizeof detail), EP_DNS_OK);   /* one other: no basis */
   ep_dns_round_add(r, &x.a[0]);
-  ck_assert_int_eq(ep_dns_judge(r, &y, detail, sizeof detail), EP_DNS_WRONG);
+  ck_assert_int_eq(ep_dns_judge(r, &y, detail, sizeof detail), EP_DNS_OK);   /* two: still none */
+  ep_dns_round_add(r, &x.a[0]);
+  ck_assert_int_eq(ep_dns_judge(r, &y, detail, sizeof detail), EP_DNS_WRONG); /* three agree */
   /* b.test fails for this exit but resolves elsewhere: broken wins. */
   ep_dns_exit_t both;
   memset(&both, 0, sizeof both);
@@ -195,6 +198,18 @@ START_TEST(combinations_and_caps) {
   ck_assert_msg(strstr(detail, "a.test: 10.0.0.2 ttl 60, never given") != NULL, "%s", detail);
   ck_assert_msg(strstr(detail, "; b.test: no answer within 2018 ms, resolved through 1 other exit") != NULL,
                 "%s", detail);
+  /* GeoDNS: four other exits, each given its own address: no majority, so
+   * one more address of its own is not a lie. */
+  ep_dns_round_t *g = malloc(sizeof *g);
+  ck_assert_ptr_nonnull(g);
+  ck_assert_int_eq(ep_dns_round_init(g, hosts, 1, NULL, &e), EP_OK);
+  for (uint32_t i = 0; i < 5; i++) {
+    ep_dns_exit_t z = one(answer_v4(0, 0x0c000000u + i, 60));
+    ep_dns_round_add(g, &z.a[0]);
+  }
+  ep_dns_exit_t geo = one(answer_v4(0, 0x0c000004u, 60));
+  ck_assert_int_eq(ep_dns_judge(g, &geo, detail, sizeof detail), EP_DNS_OK);
+  free(g);
   /* A full tally: an address it could not count is not held against the exit. */
   ep_dns_round_t *f = malloc(sizeof *f);
   ck_assert_ptr_nonnull(f);

@@ -204,6 +204,16 @@ static int parse_begin(ep_reader_t *r, ep_relay_begin_t *b, ep_err_t *err) {
   return EP_OK;
 }
 
+/* A RESOLVE name's length (without its NUL): the one check of parse,
+ * build and encode. */
+static int resolve_name_ok(size_t n, ep_err_t *err) {
+  if (n == 0 || n > EP_BEGIN_HOST_MAX) {
+    return ep_err_set(err, n == 0 ? EP_ERR_MALFORMED : EP_ERR_LIMIT, "RESOLVE: name of %zu bytes",
+                      n);
+  }
+  return EP_OK;
+}
+
 static int parse_resolve(ep_reader_t *r, ep_relay_resolve_t *q, ep_err_t *err) {
   const uint8_t *s;
   size_t n;
@@ -213,8 +223,9 @@ static int parse_resolve(ep_reader_t *r, ep_relay_resolve_t *q, ep_err_t *err) {
     return ep_err_set(err, EP_ERR_MALFORMED, "RESOLVE: name not NUL-terminated");
   }
   size_t hlen = (size_t)(nul - s);
-  if (hlen == 0 || hlen > EP_BEGIN_HOST_MAX) {
-    return ep_err_set(err, EP_ERR_MALFORMED, "RESOLVE: name of %zu bytes", hlen);
+  int rc = resolve_name_ok(hlen, err);
+  if (rc != EP_OK) {
+    return rc;
   }
   memcpy(q->host, s, hlen);
   q->host[hlen] = '\0';
@@ -424,9 +435,9 @@ int ep_relay_msg_resolve(ep_relay_msg_t *m, uint16_t stream_id, const char *host
                          ep_err_t *err) {
   memset(m, 0, sizeof *m);
   size_t n = strnlen(host, EP_BEGIN_HOST_MAX + 1);
-  if (n == 0 || n > EP_BEGIN_HOST_MAX) {
-    return ep_err_set(err, n == 0 ? EP_ERR_MALFORMED : EP_ERR_LIMIT, "RESOLVE: name of %zu bytes",
-                      n);
+  int rc = resolve_name_ok(n, err);
+  if (rc != EP_OK) {
+    return rc;
   }
   m->command = EP_RELAY_RESOLVE;
   m->stream_id = stream_id;
@@ -561,8 +572,9 @@ int ep_relay_msg_encode(const ep_relay_msg_t *msg, uint8_t *out, size_t cap, siz
       break;
     case EP_RELAY_RESOLVE: {
       size_t n = strnlen(msg->u.resolve.host, sizeof msg->u.resolve.host);
-      if (n == 0 || n > EP_BEGIN_HOST_MAX) {
-        return ep_err_set(err, EP_ERR_MALFORMED, "RESOLVE: name of %zu bytes", n);
+      int rc = resolve_name_ok(n, err);
+      if (rc != EP_OK) {
+        return rc;
       }
       ep_wr_bytes(&w, msg->u.resolve.host, n);
       ep_wr_u8(&w, 0);

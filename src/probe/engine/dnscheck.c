@@ -131,6 +131,15 @@ static unsigned tally_count(const ep_dns_name_t *nm, const ep_ipaddr_t *addr) {
   return c != NULL ? c->n : 0;
 }
 
+/* How many exits gave the name's most given address. */
+static unsigned tally_leader(const ep_dns_name_t *nm) {
+  unsigned best = 0;
+  for (size_t i = 0; i < nm->n_tally; i++) {
+    best = nm->tally[i].n > best ? nm->tally[i].n : best;
+  }
+  return best;
+}
+
 void ep_dns_round_add(ep_dns_round_t *r, const ep_dns_answer_t *a) {
   if (a->name_idx >= r->n_names) {
     return;
@@ -283,7 +292,9 @@ ep_dns_class_t ep_dns_judge(const ep_dns_round_t *r, const ep_dns_exit_t *e, cha
                (nm->n_tally == EP_DNS_MAX_TALLY && tally_count(nm, &a->addrs[k]) == 0);
     }
     addrs_text(what, sizeof what, a);
-    if (!shared && others >= 2) {
+    /* Only against a clear majority: names served by GeoDNS or a CDN give
+     * exits in different places different addresses, and that is no lie. */
+    if (!shared && others >= EP_DNS_QUORUM && 2 * tally_leader(nm) > others) {
       wrong = true;
       ep_ipaddr_t best;
       char ab[EP_IPADDR_STRLEN] = "-";

@@ -322,13 +322,17 @@ static void start_confirm(pstream_t *failed);
 
 /* Has every stream of the attempt its outcome? A retry circuit stays open
  * while the main one runs: a port that fails there later still goes to it. */
-static bool attempt_all_done(const attempt_t *a) {
+static bool attempt_has_pending(const attempt_t *a) {
   for (size_t i = 0; i < a->n_streams; i++) {
     if (!a->streams[i].done) {
-      return false;
+      return true;
     }
   }
-  return !(a->is_retry && a->job->main.state != AT_DONE);
+  return false;
+}
+
+static bool attempt_all_done(const attempt_t *a) {
+  return !attempt_has_pending(a) && !(a->is_retry && a->job->main.state != AT_DONE);
 }
 
 static void stream_done(pstream_t *st) {
@@ -535,15 +539,6 @@ static void attempt_fail(attempt_t *a, bool link, bool circ, bool proto, const c
  * is the verdict's (ep_probe_judge, from fail_msg and past_hop_msg). */
 static void attempt_give_up(attempt_t *a, bool link, const char *msg) {
   attempt_fail(a, link, !link, false, msg);
-}
-
-static bool attempt_has_pending(const attempt_t *a) {
-  for (size_t i = 0; i < a->n_streams; i++) {
-    if (!a->streams[i].done) {
-      return true;
-    }
-  }
-  return false;
 }
 
 /* The circuit or link under the attempt broke before every stream had its
@@ -1496,25 +1491,23 @@ int ep_scan_run(ep_loop_t *loop, ep_tls_ctx_t *tls, const ep_scan_relay_t *exits
   s.records.out = cfg->out;
   s.records.csv = cfg->csv;
   s.records.sum = sum;
+  /* before the hops: once they took the kept links, nothing may fail */
+  int drc = dns_round_new(&s, err);
+  if (drc != EP_OK) {
+    return drc;
+  }
   s.jobs = calloc(n_exits ? n_exits : 1, sizeof *s.jobs);
   if (s.jobs == NULL || hops_init(&s, first_hops, n_first_hops, err) != EP_OK) {
     free(s.hops);
     free(s.pick_w);
     free(s.pick_idx);
     free(s.jobs);
+    free(s.dns);
     return ep_err_set(err, EP_ERR_NOMEM, "scan: out of memory");
   }
   for (size_t i = 0; i < n_exits; i++) {
     s.jobs[i].s = &s;
     s.jobs[i].exit = &exits[i];
-  }
-  int drc = dns_round_new(&s, err);
-  if (drc != EP_OK) {
-    free(s.hops);
-    free(s.pick_w);
-    free(s.pick_idx);
-    free(s.jobs);
-    return drc;
   }
   if (cfg->progress != NULL) {
     s.progress_timer = ep_loop_timer_in(loop, cfg->progress_tty ? 1000 : 10000, on_progress, &s);

@@ -45,7 +45,8 @@ struct ep_tls_conn {
   bool clean_close;   /* ... with a close_notify */
   bool shutdown_sent;
   bool eof;           /* the socket read returned 0 */
-  bool drained;       /* a read this call got less than it asked: the socket is empty */
+  bool drained;       /* a read this call got less than it asked: the socket is empty
+                       * (cleared on entry to every call into SSL) */
   int sys_errno;      /* errno of the last failed socket call */
   int held_rc;        /* EP_TLS_CLOSED or an error seen after bytes a read returned: */
   ep_err_t held_err;  /* ... the next read reports it (ep_tls_pending says so) */
@@ -481,6 +482,7 @@ int ep_tls_write_buf(ep_tls_conn_t *c, ep_buf_t *out, ep_err_t *err) {
   if (!c->hs_done) {
     return ep_err_set(err, EP_ERR_STATE, "tls with %s: write before the handshake is done", c->peer);
   }
+  c->drained = false; /* a fresh call: its reads ask the socket again */
   while (out->len > 0) {
     ERR_clear_error();
     size_t w = 0;
@@ -504,6 +506,7 @@ int ep_tls_shutdown(ep_tls_conn_t *c, ep_err_t *err) {
   if (!c->hs_done || c->shutdown_sent) {
     return EP_OK;
   }
+  c->drained = false;
   ERR_clear_error();
   int r = SSL_shutdown(c->ssl);
   if (r >= 0) {
