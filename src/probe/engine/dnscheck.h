@@ -32,7 +32,7 @@
 #define EP_DNS_MAX_NAMES (EP_SCAN_MAX_PORTS + 1)  /* the target names + the unique name */
 #define EP_DNS_MAX_ADDRS 4                          /* addresses kept from one answer */
 #define EP_DNS_MAX_TALLY 64                         /* distinct addresses tallied per name */
-#define EP_DNS_QUORUM 3     /* "wrong": at least this many other exits, most of them agreeing */
+#define EP_DNS_QUORUM 2     /* "wrong": at least this many other exits, most of them agreeing */
 #define EP_DNS_DETAIL 320                           /* the record's dns_detail */
 
 typedef enum ep_dns_class {
