@@ -15,6 +15,7 @@
 #include "lib/log.h"
 #include "lib/strpool.h"
 #include "lib/vec.h"
+#include "probe/engine/dnscheck.h"
 
 #define RM_MAX_ROUND 1000000000LL
 
@@ -336,7 +337,9 @@ static void take_last(rec_t *r, ep_rm_pair_t *p, const head_t *h) {
   p->last_retry_class = field(r, j, "retry_class");
   p->last_retry_first_hop = field(r, j, "retry_first_hop");
   p->last_total_ms = ep_json_int(ep_json_get(j, "total_ms"), &v) && v >= 0 ? v : -1;
-  p->last_dns = field(r, j, "dns");
+  /* a class name or nothing: the value is printed as is (report.c) */
+  ep_dns_class_t dc = ep_dns_class_parse(ep_json_get_str(j, "dns"));
+  p->last_dns = dc != EP_DNS_CLASS_COUNT ? ep_dns_class_name(dc) : "";
   p->last_dns_detail = field(r, j, "dns_detail");
   p->last_dns_reprobe = field(r, j, "dns_reprobe_address");
   relay(r, ep_json_get(j, "first_hop"), &p->last_first_hop);
