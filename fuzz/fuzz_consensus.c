@@ -16,6 +16,7 @@
 #include "dir/authcert.h"
 #include "dir/authority.h"
 #include "dir/consensus.h"
+#include "dir/token.h"
 #include "dir/verify.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -64,7 +65,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const char *signed_text;
   size_t signed_len;
   ep_consensus_signed_range(c, &signed_text, &signed_len);
-  FUZZ_CHECK(signed_len <= size && memcmp(signed_text, data, signed_len) == 0);
+  /* The signed text is the document itself: the input after a CollecTor
+   * "@type" annotation line, if there is one. */
+  size_t skip = ep_dir_type_annotation_len((const char *)data, size);
+  FUZZ_CHECK(skip <= size && signed_len <= size - skip &&
+             memcmp(signed_text, data + skip, signed_len) == 0);
 
   ep_sigreport_t rep;
   int rc = ep_consensus_verify_signatures(c, ep_dir_authset_builtin(), NULL, FUZZ_NOW, 0, &rep, &err);
