@@ -17,9 +17,16 @@ The checks (as exitprobe's for the port; every read within --timeout):
       as the protocol's greeting does (SSH-, 220, +OK, * OK);
   TLS ports (443 https, 993 imaps, 995 pop3s, 465 smtps): Python's ssl module, TLS >= 1.2, no
       certificate verification, SNI = the target when it is a name (none for an address: RFC 6066 3, as
-      exitprobe), no session resumption; the leaf certificate's SHA-256; then the inner protocol: for
+      exitprobe), session resumption as exitprobe's (below; --no-tls-resume: none); the leaf
+      certificate's SHA-256 (of the resumed session's when resumed); then the inner protocol: for
       443 `HEAD / HTTP/1.1` with Host, User-Agent and Connection: close, the header read to its empty
       line (status line and Server header); for the others the greeting line.
+
+TLS resumption, as exitprobe's scan does by default (src/probe/engine/svc_tls.c): per port one session
+kept, the one of the certificate most handshakes showed (a vote), offered to every later probe; a TLS 1.2
+session is offered with TLS 1.2 as the highest version (a second SSLContext: Python cannot cap one
+connection, and a session only resumes through the context that made it, so after the first handshake
+showed TLS 1.2 every probe uses that context).
 
 Printed: one "probe" line per probe (port, round, exit, class, detail), "classes pPORT ...", the
 distinct leaf SHA-256 seen per port ("certs pPORT sha256=count ..."), and per port
@@ -56,13 +63,51 @@ def is_address(name):
 class SvcProber(Prober):
     """scan_tor's Prober (circuit, SOCKS stream attached by hand) with exitprobe's service checks."""
 
+    resume = True          # set by main (--no-tls-resume)
+
     def __init__(self, *args):
         super().__init__(*args)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-        self.ctx = ctx
+
+        def context(top):
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+            if top is not None:
+                ctx.maximum_version = top
+            return ctx
+        self.ctx = context(None)
+        self.ctx12 = context(ssl.TLSVersion.TLSv1_2)
+        self.only12 = set()      # ports where a handshake showed TLS 1.2: every probe through ctx12
+        self.lock = threading.Lock()
+        self.kept = {}           # port -> [session, cert, votes]
+
+    def offer(self):
+        with self.lock:
+            ctx = self.ctx12 if self.port in self.only12 else self.ctx
+            k = self.kept.get(self.port)
+            sess = k[0] if self.resume and k else None
+            return ctx, sess
+
+    def give_back(self, t, cert):
+        if not self.resume:
+            return
+        sess = t.session
+        with self.lock:
+            if t.version() == "TLSv1.2" and self.port not in self.only12:
+                self.only12.add(self.port)
+                self.kept.pop(self.port, None)  # made by the other context: cannot be offered through ctx12
+                if t.context is not self.ctx12:
+                    return
+            k = self.kept.get(self.port)
+            same = k is not None and k[1] == cert
+            if k is not None and not same:
+                k[2] -= 1
+                if k[2] >= 0:
+                    return
+            if sess is None or not sess.has_ticket and not sess.id:
+                return
+            self.kept[self.port] = [sess, cert, (k[2] + 1) if same else 1]
 
     def line(self, s, p, want):
         buf = self.read_until(s, b"\n", 4096)
@@ -78,8 +123,9 @@ class SvcProber(Prober):
             self.line(s, p, GREETING[self.port])
             return
         sni = None if is_address(self.target) else self.target
+        ctx, sess = self.offer()
         try:
-            t = self.ctx.wrap_socket(s, server_hostname=sni, do_handshake_on_connect=True)
+            t = ctx.wrap_socket(s, server_hostname=sni, do_handshake_on_connect=True, session=sess)
         except (ssl.SSLError, OSError) as e:
             p["class"], p["detail"] = "tls-failed", str(e)[:80]
             return
@@ -87,8 +133,10 @@ class SvcProber(Prober):
             der = t.getpeercert(binary_form=True)
             p["cert"] = hashlib.sha256(der).hexdigest() if der else "-"
             p["tls"] = t.version()
+            p["resumed"] = t.session_reused
             if TLS[self.port] is not None:
                 self.line(t, p, TLS[self.port])
+                self.give_back(t, p["cert"])
                 return
             t.sendall(b"HEAD / HTTP/1.1\r\nHost: %s\r\nUser-Agent: exitprobe\r\nConnection: close\r\n\r\n"
                       % self.target.encode())
@@ -101,6 +149,7 @@ class SvcProber(Prober):
             p["class"] = "reachable"
             p["detail"] = "%s%s" % (lines[0].decode("latin-1"),
                                     "; Server: " + server[0].decode("latin-1") if server else "")
+            self.give_back(t, p["cert"])
         finally:
             try:
                 t.close()
@@ -144,6 +193,8 @@ def phase(a, tor, prober, port, exits, idle_rate, boot_s, boot_cpu):
     print("classes p%d " % port + " ".join("%s=%d" % kv for kv in sorted(classes.items())))
     if certs:
         print("certs p%d " % port + " ".join("%s=%d" % kv for kv in sorted(certs.items())))
+        print("resumed p%d %d of %d handshakes" % (port, sum(1 for p in results if p.get("resumed")),
+                                                  sum(1 for p in results if p.get("tls"))))
     print("metric tor_p%d probes=%d rounds=%d wall_s=%.3f tor_cpu_s=%.4f tor_cpu_ticks_s=%.2f "
           "tor_idle_cpu_s_per_s=%.4f tor_cpu_net_s=%.4f py_cpu_s=%.4f bootstrap_s=%.1f tor_bootstrap_cpu_s=%.2f "
           "tor_maxrss_kb=%d" % (port, len(results), a.rounds, wall, tor_cpu, tor_ticks, idle_rate,
@@ -163,7 +214,9 @@ def main():
     ap.add_argument("--target", default="127.0.0.1")
     ap.add_argument("--timeout", type=float, default=5.0)
     ap.add_argument("--idle", type=float, default=5.0)
+    ap.add_argument("--no-tls-resume", action="store_true", help="a full TLS handshake every probe")
     a = ap.parse_args()
+    SvcProber.resume = not a.no_tls_resume
     if not a.target.startswith("127."):
         raise SystemExit("svc_tor: the target must be in 127.0.0.0/8")
     ports = [int(x) for x in a.ports.split(",")]

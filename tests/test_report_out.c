@@ -428,6 +428,8 @@ static void hostile_record(ep_result_t *r, ep_relay_contact_t *c) {
   snprintf(r->verdict_why, sizeof r->verdict_why, "%s", " leading space");
   snprintf(r->service, sizeof r->service, "%s", "smtp");
   snprintf(r->service_answer, sizeof r->service_answer, "%s", "\t220 tab");
+  snprintf(r->tls_version, sizeof r->tls_version, "%s", "TLSv1.2");
+  r->tls_resumed = true;
   snprintf(r->vantage, sizeof r->vantage, "%s", "fra1");
   const char contact[] = "=cmd|' /C calc'!A0 email:op[]example.org \"q\", l1\r\nl2\x01";
   const char fam[] = "$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA -x @y";
@@ -506,6 +508,11 @@ START_TEST(scan_csv_row_reads_back_as_the_json_record) {
   ck_assert_ptr_nonnull(memmem(v.data, v.len, banner, sizeof banner - 1));
   ck_assert_str_eq(row.cell[names.n - 1], "$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA -x @y");
   ck_assert_str_eq(head.cell[names.n - 1], "family");
+  size_t k = 0;
+  while (k < names.n && strcmp(head.cell[k], "tls_resumed") != 0) k++;
+  ck_assert_uint_lt(k, names.n);
+  ck_assert_str_eq(head.cell[k - 1], "tls_version");
+  ck_assert_str_eq(row.cell[k], "true");
   /* A record with nothing optional: the same columns, empty where JSON has null or no key. */
   ep_result_t bare;
   ep_result_init(&bare);

@@ -339,12 +339,17 @@ typedef struct tls_srv {
   bool replied;
 } tls_srv_t;
 
-static void srv_init(tls_srv_t *s, const char *chain_file, const uint8_t *reply, size_t reply_len) {
+static SSL_CTX *srv_ctx_new(const char *chain_file) {
+  SSL_CTX *c = SSL_CTX_new(TLS_server_method());
+  ck_assert_int_eq(SSL_CTX_use_certificate_chain_file(c, tu_data_path(chain_file)), 1);
+  ck_assert_int_eq(SSL_CTX_use_PrivateKey_file(c, tu_data_path("svc/svc-key.pem"), SSL_FILETYPE_PEM), 1);
+  return c;
+}
+
+/* A connection of the server `ctx` (shared: its ticket keys stay). */
+static void srv_init_ctx(tls_srv_t *s, SSL_CTX *ctx, const uint8_t *reply, size_t reply_len) {
   memset(s, 0, sizeof *s);
-  s->ctx = SSL_CTX_new(TLS_server_method());
-  ck_assert_int_eq(SSL_CTX_use_certificate_chain_file(s->ctx, tu_data_path(chain_file)), 1);
-  ck_assert_int_eq(SSL_CTX_use_PrivateKey_file(s->ctx, tu_data_path("svc/svc-key.pem"), SSL_FILETYPE_PEM), 1);
-  s->ssl = SSL_new(s->ctx);
+  s->ssl = SSL_new(ctx);
   s->rb = BIO_new(BIO_s_mem());
   s->wb = BIO_new(BIO_s_mem());
   SSL_set_bio(s->ssl, s->rb, s->wb);
@@ -353,9 +358,15 @@ static void srv_init(tls_srv_t *s, const char *chain_file, const uint8_t *reply,
   s->reply_len = reply_len;
 }
 
+static void srv_init(tls_srv_t *s, const char *chain_file, const uint8_t *reply, size_t reply_len) {
+  SSL_CTX *c = srv_ctx_new(chain_file);
+  srv_init_ctx(s, c, reply, reply_len);
+  s->ctx = c;
+}
+
 static void srv_free(tls_srv_t *s) {
   SSL_free(s->ssl);
-  SSL_CTX_free(s->ctx);
+  SSL_CTX_free(s->ctx); /* NULL (a shared context) ok */
 }
 
 /* Client bytes in; server works; server bytes out into *out (malloc'd). */
@@ -375,13 +386,17 @@ static size_t srv_step(tls_srv_t *s, const uint8_t *in, size_t n, uint8_t **out)
   return got > 0 ? (size_t)got : 0;
 }
 
-/* Runs a TLS check against the server, the server's bytes in chunks. */
-static ep_svc_result_t tls_run(const char *svc, const char *chain, const char *reply_file, size_t chunk) {
+/* Runs a TLS check against a connection of the server `ctx`, the server's
+ * bytes in chunks; resuming through `ss` (NULL: none) for (name, port). */
+static ep_svc_result_t tls_run_ctx(const char *svc, SSL_CTX *ctx, const char *reply_file, size_t chunk,
+                                   ep_svc_sessions_t *ss, const char *name, uint16_t port) {
   size_t rn;
   uint8_t *reply = tu_read_data(reply_file, &rn);
   tls_srv_t s;
-  srv_init(&s, chain, reply, rn);
-  ep_svc_t *sv = new_check(svc, "svc.example.test");
+  srv_init_ctx(&s, ctx, reply, rn);
+  ep_err_t err;
+  ep_svc_t *sv = ep_svc_new_ex(spec_of(svc), name, port, ss, &err);
+  ck_assert_msg(sv != NULL, "ep_svc_new_ex: %s", err.msg);
   for (int round = 0; round < 16 && ep_svc_result(sv)->status == EP_SVC_NEED_MORE; round++) {
     uint8_t cbuf[65536], *sbuf;
     size_t cn = drain(sv, cbuf, sizeof cbuf);
@@ -394,6 +409,14 @@ static ep_svc_result_t tls_run(const char *svc, const char *chain, const char *r
   ep_svc_free(sv);
   srv_free(&s);
   free(reply);
+  return r;
+}
+
+/* Runs a TLS check against a fresh server with the chain, the server's bytes in chunks. */
+static ep_svc_result_t tls_run(const char *svc, const char *chain, const char *reply_file, size_t chunk) {
+  SSL_CTX *c = srv_ctx_new(chain);
+  ep_svc_result_t r = tls_run_ctx(svc, c, reply_file, chunk, NULL, "svc.example.test", 443);
+  SSL_CTX_free(c);
   return r;
 }
 
@@ -431,6 +454,112 @@ START_TEST(tls_https_and_imaps) {
     ck_assert(strncmp(r.answer, "* OK [CAPABILITY", 16) == 0);
     ck_assert_str_eq(r.identity, want);
   }
+}
+END_TEST
+
+/* A server that is not the destination: its own key pair and self-signed
+ * certificate (CN=other.example.test), its own ticket keys. */
+static SSL_CTX *other_ctx_new(void) {
+  EVP_PKEY *k = EVP_EC_gen("P-256");
+  X509 *x = X509_new();
+  ck_assert_ptr_nonnull(k);
+  ck_assert_ptr_nonnull(x);
+  ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
+  X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+  X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+  X509_set_pubkey(x, k);
+  X509_NAME *n = X509_get_subject_name(x);
+  X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"other.example.test", -1, -1, 0);
+  X509_set_issuer_name(x, n);
+  ck_assert_int_gt(X509_sign(x, k, EVP_sha256()), 0);
+  SSL_CTX *c = SSL_CTX_new(TLS_server_method());
+  ck_assert_int_eq(SSL_CTX_use_certificate(c, x), 1);
+  ck_assert_int_eq(SSL_CTX_use_PrivateKey(c, k), 1);
+  X509_free(x);
+  EVP_PKEY_free(k);
+  return c;
+}
+
+#define HTTPS_REPLY "svc/https-nginx-inner.bin"
+
+START_TEST(tls_resumption) {
+  char want[65];
+  cert_hex("svc/svc-cert.pem", want);
+  const char *name = "svc.example.test";
+  /* TLS 1.3 (tickets after the handshake) and TLS 1.2 (tickets in it). */
+  for (int v = 0; v < 2; v++) {
+    SSL_CTX *dest = srv_ctx_new("svc/svc-cert.pem");
+    if (v == 1) SSL_CTX_set_max_proto_version(dest, TLS1_2_VERSION);
+    const char *ver = v == 0 ? "TLSv1.3" : "TLSv1.2";
+    ep_svc_sessions_t *ss = ep_svc_sessions_new();
+    ck_assert_ptr_nonnull(ss);
+    ep_svc_result_t r = tls_run_ctx("https", dest, HTTPS_REPLY, 65536, ss, name, 443);
+    ck_assert_msg(r.status == EP_SVC_ANSWERED, "status %d: %s", r.status, r.why);
+    ck_assert(r.tls_done && !r.tls_resumed);
+    ck_assert_str_eq(r.tls_version, ver);
+    ck_assert_uint_eq(ep_svc_sessions_count(ss), 1);
+    /* The next checks resume: same answer, the session's certificate. */
+    for (int i = 0; i < 3; i++) {
+      r = tls_run_ctx("https", dest, HTTPS_REPLY, i == 1 ? 1 : 65536, ss, name, 443);
+      ck_assert_msg(r.status == EP_SVC_ANSWERED, "status %d: %s", r.status, r.why);
+      ck_assert_msg(r.tls_resumed, "%s check %d not resumed", ver, i);
+      ck_assert_str_eq(r.tls_version, ver);
+      ck_assert_str_eq(r.cert_sha256, want);
+      ck_assert_str_eq(r.identity, want);
+      ck_assert_str_eq(r.cert_subject, "O=exitprobe test,CN=svc.example.test");
+      ck_assert_str_eq(r.answer, "HTTP/1.1 200 OK; Server: nginx/1.22.1");
+    }
+    /* Another port or another name of the same server: no session offered. */
+    r = tls_run_ctx("https", dest, HTTPS_REPLY, 65536, ss, name, 8443);
+    ck_assert(r.tls_done && !r.tls_resumed);
+    r = tls_run_ctx("https", dest, HTTPS_REPLY, 65536, ss, "www.example.test", 443);
+    ck_assert(r.tls_done && !r.tls_resumed);
+    ck_assert_uint_eq(ep_svc_sessions_count(ss), 3);
+    /* A middlebox (its own certificate and keys) cannot resume: a full
+     * handshake, its certificate recorded. One such answer does not displace
+     * the destination's session: the next check to the destination resumes. */
+    SSL_CTX *mitm = other_ctx_new();
+    r = tls_run_ctx("https", mitm, HTTPS_REPLY, 65536, ss, name, 443);
+    ck_assert_msg(r.status == EP_SVC_ANSWERED, "status %d: %s", r.status, r.why);
+    ck_assert(r.tls_done && !r.tls_resumed);
+    ck_assert_str_ne(r.cert_sha256, want);
+    ck_assert_str_eq(r.cert_subject, "CN=other.example.test");
+    r = tls_run_ctx("https", dest, HTTPS_REPLY, 65536, ss, name, 443);
+    ck_assert(r.tls_resumed);
+    ck_assert_str_eq(r.cert_sha256, want);
+    /* The destination's restart (new ticket keys): a full handshake, the
+     * same certificate, and resumption again after it. */
+    SSL_CTX *restarted = srv_ctx_new("svc/svc-cert.pem");
+    if (v == 1) SSL_CTX_set_max_proto_version(restarted, TLS1_2_VERSION);
+    r = tls_run_ctx("https", restarted, HTTPS_REPLY, 65536, ss, name, 443);
+    ck_assert(r.tls_done && !r.tls_resumed);
+    ck_assert_str_eq(r.cert_sha256, want);
+    r = tls_run_ctx("https", restarted, HTTPS_REPLY, 65536, ss, name, 443);
+    ck_assert(r.tls_resumed);
+    /* Where the middlebox answers more often than the destination, its
+     * session is kept: the destination's checks are then full handshakes,
+     * still with the destination's certificate (nothing is taken on trust). */
+    for (int i = 0; i < 8; i++) {
+      r = tls_run_ctx("https", mitm, HTTPS_REPLY, 65536, ss, name, 443);
+      ck_assert_str_eq(r.cert_subject, "CN=other.example.test");
+    }
+    ck_assert(r.tls_resumed); /* the middlebox's own session by now */
+    r = tls_run_ctx("https", restarted, HTTPS_REPLY, 65536, ss, name, 443);
+    ck_assert(r.tls_done && !r.tls_resumed);
+    ck_assert_str_eq(r.cert_sha256, want);
+    ep_svc_sessions_free(ss);
+    SSL_CTX_free(mitm);
+    SSL_CTX_free(restarted);
+    SSL_CTX_free(dest);
+  }
+  /* Without a store nothing is resumed. */
+  SSL_CTX *dest = srv_ctx_new("svc/svc-cert.pem");
+  for (int i = 0; i < 2; i++) {
+    ep_svc_result_t r = tls_run_ctx("https", dest, HTTPS_REPLY, 65536, NULL, name, 443);
+    ck_assert(r.tls_done && !r.tls_resumed);
+  }
+  SSL_CTX_free(dest);
+  ep_svc_sessions_free(NULL);
 }
 END_TEST
 
@@ -481,6 +610,7 @@ static Suite *svc_suite(void) {
   tcase_add_test(tc, dns_real_and_loops);
   tcase_add_test(tc, hostile_line_input);
   tcase_add_test(tc, tls_https_and_imaps);
+  tcase_add_test(tc, tls_resumption);
   tcase_add_test(tc, tls_hostile);
   suite_add_tcase(s, tc);
   return s;

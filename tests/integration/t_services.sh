@@ -7,6 +7,7 @@
 # - both interceptions are found with both identities: the TLS middlebox's certificate against the real
 #   certificate (SHA-256), and the SMTP proxy's greeting host against the real one;
 # - 110/143/993/995 are answered by dovecot: its greetings, the testnet certificate on the TLS ports;
+# - TLS sessions on 443 are resumed from round 2 on through every working exit, never by the middlebox;
 # - the three rounds agree.
 # SKIP (77) while exitprobe has no service checks (`scan --help` does not list --service).
 # test-timeout: 240
@@ -103,6 +104,17 @@ for rnd, recs in sorted(by_round.items()):
     wrong = [f"{want[k][0]}:{k[1]}" for k, rec in recs.items() if k in want and rec.get("tls_version")
              and want[k][1]["behaviour"] == "reachable" and norm(rec.get("cert_sha256")) != norm(ids["cert_sha256"])]
     check(not wrong, f"round {rnd}: the real certificate through every working exit on the TLS ports {wrong[:6]}")
+# TLS sessions are resumed (README "Services"): after round 1 every working exit's check of nginx on 443
+# resumes the session nginx gave an earlier check (tls_resumed true, the real certificate); the middlebox
+# never does (it cannot: its full handshake shows its own certificate, as above).
+mitm = holder("tls-other-cert", "443")
+for rnd, recs in sorted(by_round.items()):
+    tls = [(want[k], rec) for k, rec in recs.items() if k in want and k[1] == "443" and rec.get("tls_version")]
+    bad = [w[0] for w, rec in tls if not isinstance(rec.get("tls_resumed"), bool)
+           or (w[0] == mitm and rec["tls_resumed"])
+           or (rnd > 1 and w[1]["behaviour"] == "reachable" and not rec["tls_resumed"])]
+    n = sum(1 for w, rec in tls if rec.get("tls_resumed"))
+    check(tls and not bad, f"round {rnd}: 443 TLS sessions resumed: {n} of {len(tls)} handshakes {bad[:6]}")
 # The mail ports are Debian's dovecot (not a fake): through every working exit, 143 and 993 greet with dovecot's
 # IMAP greeting (STARTTLS offered on 143 only), 110 and 995 with its POP3 one, and 993/995 show the testnet
 # certificate that dovecot was given.
@@ -135,7 +147,7 @@ want_service = {21: "ftp", 22: "ssh", 25: "smtp", 53: "dns", 80: "http", 110: "p
 bad = []
 for recs in by_round.values():
     for rec in recs.values():
-        miss = [k for k in ("service", "service_answer", "tls_version", "cert_sha256", "cert_subject",
+        miss = [k for k in ("service", "service_answer", "tls_version", "tls_resumed", "cert_sha256", "cert_subject",
                             "cert_issuer", "identity", "identity_kind", "expected_identity", "confirm_target",
                             "confirm_class") if k not in rec]
         if miss or rec["service"] != want_service.get(rec["port"]) or rec["confirm_target"] is not None \

@@ -61,6 +61,7 @@ typedef struct scan_opts {
   /* #13: IP versions to probe (bit 0: IPv4, bit 1: IPv6; 0: IPv4) */
   unsigned ip_versions;
   bool ipv6_only;
+  bool no_tls_resume;         /* --no-tls-resume: a full TLS handshake for every check */
   char target_v6[EP_BEGIN_HOST_MAX + 1];  /* an IPv6 literal --target, bracketed for BEGIN */
 } scan_opts_t;
 
@@ -189,6 +190,10 @@ static const ep_opt_t scan_table[] = {
                 "  --retry-after D       a port that failed is retried through another first hop at\n"
                 "                        once; one still unanswered after D is too, in parallel\n"
                 "                        (default: half of --timeout); blame needs both to fail\n"),
+  SCAN_FLAG("--no-tls-resume", no_tls_resume,
+            "  --no-tls-resume       a full TLS handshake in every TLS check (default: a check\n"
+            "                        resumes the session its destination gave an earlier one,\n"
+            "                        which proves the same server; see exitprobe(1))\n"),
   SCAN_FLAG("--no-control", cfg.no_control,
             "  --no-control          no control streams (BEGIN_DIR, an allowed port)\n"),
   SCAN_FLAG("--no-dns-check", cfg.no_dns_check,
@@ -605,6 +610,7 @@ static int scan_rounds(scan_opts_t *o, FILE *summary_to) {
   o->cfg.hop_history = &hops.hist;
   o->cfg.cbt = &hops.cbt;
   o->cfg.links = scan_links_new(o);
+  o->cfg.tls_sessions = o->no_tls_resume ? NULL : ep_svc_sessions_new(); /* NULL: full handshakes */
   for (unsigned round = 1; round <= o->rounds && !ep_loop_stopping(loop); round++) {
     int rc = scan_round_versions(loop, tls, o, round, summary_to, &status);
     ep_scanhops_save(&hops);
@@ -622,6 +628,8 @@ static int scan_rounds(scan_opts_t *o, FILE *summary_to) {
   o->cfg.cbt = NULL;
   scan_links_free(loop, o->cfg.links);
   o->cfg.links = NULL;
+  ep_svc_sessions_free(o->cfg.tls_sessions);
+  o->cfg.tls_sessions = NULL;
   ep_scanhops_free(&hops);
   ep_tls_ctx_free(tls);
   ep_loop_free(loop);

@@ -45,6 +45,7 @@ void ep_result_set_service(ep_result_t *r, ep_svc_spec_t spec, const ep_svc_resu
   snprintf(r->identity, sizeof r->identity, "%s", svc->identity);
   if (spec.tls && svc->tls_done) {
     snprintf(r->tls_version, sizeof r->tls_version, "%s", svc->tls_version);
+    r->tls_resumed = svc->tls_resumed;
     snprintf(r->cert_sha256, sizeof r->cert_sha256, "%s", svc->cert_sha256);
     snprintf(r->cert_subject, sizeof r->cert_subject, "%s", svc->cert_subject);
     snprintf(r->cert_issuer, sizeof r->cert_issuer, "%s", svc->cert_issuer);
@@ -118,6 +119,10 @@ static int service_fields(const ep_result_t *r, ep_buf_t *o, ep_err_t *err) {
   int rc = EP_OK;
   for (size_t i = 0; i < n && rc == EP_OK; i++) {
     rc = kv_str_or_null(o, strs[i][0], strs[i][1], true, err); /* the contact block follows */
+    if (rc == EP_OK && strcmp(strs[i][0], "tls_version") == 0) {
+      rc = r->tls_version[0] != '\0' ? kv_bool(o, "tls_resumed", r->tls_resumed, true, err)
+                                     : kv_str_or_null(o, "tls_resumed", NULL, true, err);
+    }
   }
   return rc;
 }

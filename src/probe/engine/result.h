@@ -50,7 +50,8 @@ typedef struct ep_result {
   /* Services (#11): what the service check said. "" is null in the record. */
   char service[16];                    /* "smtp", "https", "tcp", ...; "" no check */
   char service_answer[EP_SVC_ANSWER];  /* one line (raw bytes; escaped in JSON) */
-  char tls_version[16];
+  char tls_version[16];                /* "" (null): no TLS handshake done */
+  bool tls_resumed;                    /* the handshake resumed an earlier check's session */
   char cert_sha256[65];
   char cert_subject[EP_SVC_IDENTITY];
   char cert_issuer[EP_SVC_IDENTITY];

@@ -18,7 +18,7 @@ static const char csv_header[] =
     "policy_basis,policy_may_be_restricted,class,detail,end_reason,end_reason_name,"
     "exitpolicy_address,exitpolicy_ttl,banner,banner_capped,banner_code,circuit_ms,answer_ms,"
     "total_ms,control,control_detail,retry_class,retry_first_hop,verdict,why,service,"
-    "service_answer,tls_version,cert_sha256,cert_subject,cert_issuer,identity,identity_kind,"
+    "service_answer,tls_version,tls_resumed,cert_sha256,cert_subject,cert_issuer,identity,identity_kind,"
     "expected_identity,confirm_target,confirm_class,vantage,ip_version,connected_addr,dns,dns_detail,"
     "dns_reprobe_address,contact,"
     "contact_email,contact_url,ciiss_version,ciiss_proof,platform,family\r\n";
@@ -124,6 +124,9 @@ int ep_result_to_csv(const ep_result_t *r, ep_buf_t *o, ep_err_t *err) {
       r->vantage};
   for (size_t i = 0; i < sizeof svc / sizeof svc[0] && rc == EP_OK; i++) {
     rc = cell(o, svc[i], err);
+    if (rc == EP_OK && i == 2) { /* after tls_version, as in the JSON record */
+      rc = cell(o, r->tls_version[0] == '\0' ? "" : (r->tls_resumed ? "true" : "false"), err);
+    }
   }
   if (rc == EP_OK) rc = cell_int(o, r->ip_version, false, err);
   if (rc == EP_OK) rc = cell(o, r->connected_addr, err);

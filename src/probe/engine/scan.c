@@ -448,7 +448,7 @@ static void stream_svc_open(pstream_t *st) {
     return;
   }
   ep_err_t err = {0};
-  st->svc = ep_svc_new(st->o.service, st->host, &err);
+  st->svc = ep_svc_new_ex(st->o.service, st->host, st->port, st->att->job->s->cfg->tls_sessions, &err);
   if (st->svc == NULL) {
     ep_warn("scan: port %u: no %s check: %s", st->port, ep_svc_name(st->o.service), err.msg);
     return;

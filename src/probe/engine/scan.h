@@ -98,6 +98,7 @@ typedef struct ep_scan_cfg {
   bool no_dns_check;             /* none of it */
   const char *dns_probe_domain;  /* NULL: no unique name */
   ep_linkpool_t *links;          /* optional: first hops' links kept from round to round */
+  ep_svc_sessions_t *tls_sessions; /* optional: TLS checks resume sessions (svc.h); NULL: full */
 } ep_scan_cfg_t;
 
 void ep_scan_cfg_defaults(ep_scan_cfg_t *cfg);

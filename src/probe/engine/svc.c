@@ -144,6 +144,11 @@ int ep_svc_build_query(ep_svc_t *sv, ep_err_t *err) {
 }
 
 ep_svc_t *ep_svc_new(ep_svc_spec_t spec, const char *target_name, ep_err_t *err) {
+  return ep_svc_new_ex(spec, target_name, 0, NULL, err);
+}
+
+ep_svc_t *ep_svc_new_ex(ep_svc_spec_t spec, const char *target_name, uint16_t port,
+                        ep_svc_sessions_t *ss, ep_err_t *err) {
   if ((unsigned)spec.proto >= EP_SVC_PROTO_COUNT) {
     ep_err_set(err, EP_ERR_MALFORMED, "service check: unknown protocol %d", (int)spec.proto);
     return NULL;
@@ -157,6 +162,8 @@ ep_svc_t *ep_svc_new(ep_svc_spec_t spec, const char *target_name, ep_err_t *err)
     return NULL;
   }
   sv->spec = spec;
+  sv->sessions = ss;
+  sv->port = port;
   memcpy(sv->name, target_name ? target_name : "", nl + 1);
   if (ep_svc_build_query(sv, err) != EP_OK || (spec.tls && ep_svc_tls_new(sv, err) != EP_OK)) {
     ep_svc_free(sv);
@@ -167,7 +174,7 @@ ep_svc_t *ep_svc_new(ep_svc_spec_t spec, const char *target_name, ep_err_t *err)
 
 void ep_svc_free(ep_svc_t *sv) {
   if (sv == NULL) return;
-  ep_svc_tls_free(sv->tls);
+  ep_svc_tls_free(sv);
   if (sv->in) {
     ep_wipe(sv->in, sv->in_len);
     free(sv->in);

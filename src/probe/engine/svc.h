@@ -98,6 +98,8 @@ typedef struct ep_svc_result {
   char identity[EP_SVC_IDENTITY]; /* for interception: same destination => same identity */
   /* TLS (spec.tls): filled once the handshake is done. */
   bool tls_done;
+  bool tls_resumed;             /* an abbreviated handshake: the server resumed a session it
+                                   issued to an earlier check (cert_* are that session's) */
   char tls_version[16];         /* "TLSv1.3" */
   char cert_sha256[65];         /* leaf certificate, hex lower case */
   char cert_subject[EP_SVC_IDENTITY]; /* one-line RFC 2253 */
@@ -107,9 +109,34 @@ typedef struct ep_svc_result {
 
 typedef struct ep_svc ep_svc_t;
 
+/* TLS sessions kept for resumption, one per (target name, port), shared by
+ * the checks of a scan (and its rounds). A TLS check given the store offers
+ * the session its destination issued to an earlier check: a server that
+ * accepts it proves it holds the keys that issued the ticket, i.e. that it
+ * is the same server that showed the certificate recorded with the session
+ * (a middlebox cannot resume a session it did not issue: it answers with a
+ * full handshake and its own certificate, recorded as such). The abbreviated
+ * handshake skips the key exchange, the certificate and its signature: most
+ * of a TLS probe's CPU. A TLS 1.2 session is offered with TLS 1.2 as the
+ * highest version (no TLS 1.3 key share to compute). When several
+ * certificates answer for one destination, the session kept is the one of
+ * the certificate seen most (a vote that one different answer does not
+ * turn); a rejected session costs nothing but a full handshake.
+ * At most EP_SVC_SESSIONS_MAX destinations; more are checked in full. */
+#define EP_SVC_SESSIONS_MAX 128
+typedef struct ep_svc_sessions ep_svc_sessions_t;
+ep_svc_sessions_t *ep_svc_sessions_new(void);
+void ep_svc_sessions_free(ep_svc_sessions_t *ss); /* NULL ok */
+/* Destinations with a session kept (for tests and progress). */
+size_t ep_svc_sessions_count(const ep_svc_sessions_t *ss);
+
 /* target_name: the host the exit connects to (SNI, Host, to, DNS question;
  * an IP literal is used as is and sends no SNI). */
 ep_svc_t *ep_svc_new(ep_svc_spec_t spec, const char *target_name, ep_err_t *err);
+/* The same, resuming TLS sessions through `ss` (NULL: a full handshake every
+ * time) for the destination (target_name, port). */
+ep_svc_t *ep_svc_new_ex(ep_svc_spec_t spec, const char *target_name, uint16_t port,
+                        ep_svc_sessions_t *ss, ep_err_t *err);
 void ep_svc_free(ep_svc_t *sv); /* NULL ok; wipes TLS state */
 /* Bytes to send now: *p and the count (0: nothing). The caller sends some
  * or all and says how many with ep_svc_output_done. */

@@ -24,6 +24,8 @@ struct ep_svc {
   size_t query_len, query_off;
   uint16_t dns_id;
   ep_svc_tls_t *tls;          /* implicit TLS, NULL otherwise */
+  ep_svc_sessions_t *sessions; /* TLS resumption (NULL: none) */
+  uint16_t port;              /* the destination's port (the sessions' key) */
 };
 
 /* Sets status and a why line; returns the status. */
@@ -51,7 +53,8 @@ int ep_svc_dns_query(ep_svc_t *sv, ep_err_t *err);
 
 /* TLS (svc_tls.c). */
 int ep_svc_tls_new(ep_svc_t *sv, ep_err_t *err);
-void ep_svc_tls_free(ep_svc_tls_t *t);
+/* Offers the session to sv->sessions (when the handshake was done), frees. */
+void ep_svc_tls_free(ep_svc_t *sv);
 size_t ep_svc_tls_output(ep_svc_t *sv, const uint8_t **p);
 void ep_svc_tls_output_done(ep_svc_t *sv, size_t n);
 ep_svc_status_t ep_svc_tls_input(ep_svc_t *sv, const uint8_t *data, size_t len, bool eof);

@@ -3,7 +3,9 @@
  * hands TLS records out; nothing is verified (the leaf certificate is
  * recorded: SHA-256, subject, issuer), TLS 1.2 or later only (older
  * servers end as NOT_PROTO "TLS handshake failed: ... protocol version").
- * After the handshake the inner protocol runs through SSL_read/SSL_write. */
+ * After the handshake the inner protocol runs through SSL_read/SSL_write.
+ * With a session store (svc.h, ep_svc_sessions_t) a check offers the session
+ * its destination issued before and gives back the one it ends with. */
 #include "probe/engine/svc_int.h"
 
 #include <arpa/inet.h>
@@ -29,6 +31,76 @@ struct ep_svc_tls {
 };
 
 static SSL_CTX *svc_ctx;
+
+/* The sessions of a scan: a small table, looked up linearly (at most
+ * EP_SVC_SESSIONS_MAX destinations: the ports of a scan times their
+ * targets). */
+typedef struct sess_entry {
+  char name[256];
+  uint16_t port;
+  SSL_SESSION *sess;          /* NULL: none (yet) */
+  char cert[65];              /* the session's leaf certificate, hex */
+  int votes;                  /* full handshakes and resumptions that agreed, less those that did not */
+} sess_entry_t;
+
+struct ep_svc_sessions {
+  sess_entry_t e[EP_SVC_SESSIONS_MAX];
+  size_t n;
+};
+
+ep_svc_sessions_t *ep_svc_sessions_new(void) { return calloc(1, sizeof(ep_svc_sessions_t)); }
+
+void ep_svc_sessions_free(ep_svc_sessions_t *ss) {
+  if (ss == NULL) return;
+  for (size_t i = 0; i < ss->n; i++) SSL_SESSION_free(ss->e[i].sess);
+  ep_wipe(ss, sizeof *ss);
+  free(ss);
+}
+
+size_t ep_svc_sessions_count(const ep_svc_sessions_t *ss) {
+  size_t k = 0;
+  for (size_t i = 0; ss != NULL && i < ss->n; i++) k += ss->e[i].sess != NULL;
+  return k;
+}
+
+static sess_entry_t *sess_find(ep_svc_sessions_t *ss, const char *name, uint16_t port, bool add) {
+  for (size_t i = 0; i < ss->n; i++)
+    if (ss->e[i].port == port && strcmp(ss->e[i].name, name) == 0) return &ss->e[i];
+  if (!add || ss->n == EP_SVC_SESSIONS_MAX) return NULL;
+  sess_entry_t *e = &ss->e[ss->n++];
+  snprintf(e->name, sizeof e->name, "%s", name); /* both 256: never cut */
+  e->port = port;
+  return e;
+}
+
+/* The check is over: its session (with the ticket the server sent, which in
+ * TLS 1.3 comes after the handshake) goes to the store. A resumption or a
+ * full handshake showing the kept session's certificate is a vote for it
+ * (and refreshes the session); another certificate is a vote against it,
+ * and replaces it once the votes fall below zero. */
+static void sess_offer(ep_svc_t *sv) {
+  ep_svc_tls_t *t = sv->tls;
+  const ep_svc_result_t *r = &sv->res;
+  if (sv->sessions == NULL || !r->tls_done || r->cert_sha256[0] == 0) return;
+  sess_entry_t *e = sess_find(sv->sessions, sv->name, sv->port, true);
+  if (e == NULL) return;
+  /* A copy: OpenSSL marks a connection's own session not resumable when the
+   * connection is freed without a TLS shutdown (the exit or the server
+   * usually ends the stream without one). */
+  SSL_SESSION *cur = SSL_get1_session(t->ssl);
+  SSL_SESSION *s = cur != NULL && SSL_SESSION_is_resumable(cur) ? SSL_SESSION_dup(cur) : NULL;
+  SSL_SESSION_free(cur);
+  bool same = e->sess != NULL && strcmp(e->cert, r->cert_sha256) == 0;
+  if (e->sess != NULL && !same && --e->votes >= 0) {
+    SSL_SESSION_free(s); /* another certificate, still outvoted */
+    return;
+  }
+  if (s == NULL) return;  /* nothing to resume with: keep what there is */
+  e->votes = same ? e->votes + (e->votes < 1000000) : 1;
+  SSL_SESSION_free(e->sess);
+  e->sess = s;
+  snprintf(e->cert, sizeof e->cert, "%s", r->cert_sha256);
+}
 
 void ep_svc_global_cleanup(void) {
   SSL_CTX_free(svc_ctx);
@@ -80,16 +152,27 @@ int ep_svc_tls_new(ep_svc_t *sv, ep_err_t *err) {
   SSL_set_connect_state(t->ssl);
   if (sv->name[0] && !ip_literal(sv->name) && SSL_set_tlsext_host_name(t->ssl, sv->name) != 1)
     return ep_err_set(err, EP_ERR_MALFORMED, "tls check: bad SNI name '%.60s'", sv->name);
+  const sess_entry_t *e = sv->sessions ? sess_find(sv->sessions, sv->name, sv->port, false) : NULL;
+  SSL_SESSION *offer = e != NULL && e->sess != NULL ? SSL_SESSION_dup(e->sess) : NULL; /* see sess_offer */
+  if (offer != NULL && SSL_set_session(t->ssl, offer) == 1 &&
+      SSL_SESSION_get_protocol_version(offer) == TLS1_2_VERSION) {
+    /* The server chose TLS 1.2 for this session: no TLS 1.3 key share. */
+    SSL_set_max_proto_version(t->ssl, TLS1_2_VERSION);
+  }
+  SSL_SESSION_free(offer); /* the connection holds its own reference */
   SSL_do_handshake(t->ssl); /* writes the ClientHello */
   ERR_clear_error();
   return EP_OK;
 }
 
-void ep_svc_tls_free(ep_svc_tls_t *t) {
+void ep_svc_tls_free(ep_svc_t *sv) {
+  ep_svc_tls_t *t = sv->tls;
   if (t == NULL) return;
+  if (t->ssl != NULL) sess_offer(sv);
   SSL_free(t->ssl); /* frees the BIOs */
   ep_wipe(t, sizeof *t);
   free(t);
+  sv->tls = NULL;
 }
 
 size_t ep_svc_tls_output(ep_svc_t *sv, const uint8_t **p) {
@@ -113,6 +196,7 @@ static void record_cert(ep_svc_t *sv) {
   ep_svc_result_t *r = &sv->res;
   snprintf(r->tls_version, sizeof r->tls_version, "%s", SSL_get_version(sv->tls->ssl));
   r->tls_done = true;
+  r->tls_resumed = SSL_session_reused(sv->tls->ssl) == 1;
   X509 *x = SSL_get0_peer_certificate(sv->tls->ssl);
   if (x == NULL) return;
   uint8_t md[32];
