@@ -136,15 +136,31 @@ class Prober:
             except stem.ControllerError:
                 pass
 
-    def probe(self, first, exit_fp, nick, out):
-        p = {"exit": nick, "events": [], "t0": time.monotonic()}
-        out.append(p)
+    def probe(self, first, exit_fp, nick, out, ports=None):
+        """One circuit through first and exit_fp; one stream (and check) per port on it, one after the
+        other (ports: default [self.port]); one probe dict per port appended to out."""
+        t0 = time.monotonic()
+        ps = [{"exit": nick, "events": [], "t0": t0, "port": port} for port in (ports or [self.port])]
+        out.extend(ps)
         try:
-            p["circ"] = self.ctl.new_circuit([first, exit_fp], await_build=True, timeout=20)
+            circ = self.ctl.new_circuit([first, exit_fp], await_build=True, timeout=20)
         except (stem.ControllerError, stem.Timeout) as e:
-            p["class"], p["detail"] = "circuit-failed", str(e)[:80]
+            for p in ps:
+                p["class"], p["detail"] = "circuit-failed", str(e)[:80]
             return
-        p["circuit_ms"] = int((time.monotonic() - p["t0"]) * 1000)
+        circuit_ms = int((time.monotonic() - t0) * 1000)
+        try:
+            for p in ps:
+                p["circ"], p["circuit_ms"] = circ, circuit_ms
+                p["t0"] = time.monotonic() - circuit_ms / 1000   # the check times its wait from here
+                self.stream(p)
+        finally:
+            try:
+                self.ctl.close_circuit(circ)
+            except stem.ControllerError:
+                pass
+
+    def stream(self, p):
         s = socket.create_connection(("127.0.0.1", self.socks_port), timeout=self.timeout)
         try:
             s.sendall(b"\x05\x01\x00")
@@ -153,7 +169,7 @@ class Prober:
                 return
             with self.lock:
                 self.by_src[s.getsockname()[1]] = p
-            s.sendall(b"\x05\x01\x00\x01" + socket.inet_aton(self.target) + struct.pack(">H", self.port))
+            s.sendall(b"\x05\x01\x00\x01" + socket.inet_aton(self.target) + struct.pack(">H", p["port"]))
             s.settimeout(self.timeout)
             try:
                 rep = s.recv(10)
@@ -168,10 +184,6 @@ class Prober:
             self.check(s, p)
         finally:
             s.close()
-            try:
-                self.ctl.close_circuit(p["circ"])
-            except stem.ControllerError:
-                pass
 
     @staticmethod
     def read_until(s, end, limit):

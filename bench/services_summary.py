@@ -46,3 +46,29 @@ for port in ports:
 print("(ep whole: the exitprobe process, start-up and link handshakes included; ep marg.: (run of %d rounds - "
       "run of 1 round) / extra probes; tor: its threads' run time over the probing only, start-up and "
       "bootstrap excluded, idle rate %s s/s)" % (rounds, m["tor_p%s" % ports[0]]["tor_idle_cpu_s_per_s"]))
+# Shared circuits: every port a stream of one circuit per (exit, round), as a scan of several ports runs.
+if "tor_shared" in m and "ep_shared_a" in m:
+    t = m["tor_shared"]
+    n = int(t["probes"])
+    ep = max(cpu("ep_shared_a"), cpu("ep_shared_b"))
+    tor, py = float(t["tor_cpu_s"]), float(t["py_cpu_s"])
+    ep_wall = max(float(m["ep_shared_%s" % r]["wall_s"]) for r in "ab")
+    print("shared circuits (ports %s as streams of one circuit per exit and round, %d probes): per (exit, port) "
+          "exitprobe %.2f ms (whole process), tor %.2f, tor+stem %.2f ms: %.1fx; wall %.2f s vs %.2f s" % (
+              ",".join(ports), n, ep * 1000 / n, tor * 1000 / n, (tor + py) * 1000 / n, (tor + py) / ep,
+              ep_wall, float(t["wall_s"])))
+    greet = [p for p in ports if kind.get(p) == "greeting"]
+    tls = [p for p in ports if kind.get(p) == "TLS"]
+    if len(greet) == 1 and tls:
+        g = greet[0]
+        tg = m["tor_p%s" % g]
+        n_tls = n - int(tg["probes"])
+        # exitprobe: the worse shared run less the better greeting-port run (start-up cancels out).
+        ep_add = (ep - min(cpu("ep_p%s_a" % g), cpu("ep_p%s_b" % g))) / n_tls
+        tor_add = (tor + py - float(tg["tor_cpu_s"]) - float(tg["py_cpu_s"])) / n_tls
+        tor_only = (tor - float(tg["tor_cpu_s"])) / n_tls
+        print("      a TLS probe (%s) added to a circuit that carries port %s: exitprobe %.2f ms, tor %.2f, tor+stem "
+              "%.2f ms per TLS probe: %.1fx" % (",".join(tls), g, ep_add * 1000, tor_only * 1000, tor_add * 1000,
+                                               tor_add / ep_add if ep_add > 0 else float("inf")))
+        print("goal (TLS, ports sharing a circuit): CPU per TLS probe >= 10x less than tor+stem: %.1fx: %s" % (
+            tor_add / ep_add if ep_add > 0 else float("inf"), "MET" if ep_add > 0 and tor_add / ep_add >= 10 else "NOT MET"))

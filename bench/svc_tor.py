@@ -7,7 +7,9 @@ attachment), does for each (exit, port) the check exitprobe's src/probe/engine/s
              --exits-file FILE --first-hop FP [--first-hop FP ...]
              [--ports 22,443] [--rounds 3] [--target 127.0.0.1] [--timeout 5] [--idle 5]
 
-One probing phase per port, in the order given, all with the same tor; each phase is --rounds rounds
+One probing phase per port, in the order given, all with the same tor (with --shared, then one phase
+"shared" where each (exit, round) circuit carries one stream per port, one after the other, as exitprobe's
+scan puts all ports of an exit on one circuit); each phase is --rounds rounds
 back to back, and a round probes every exit of --exits-file ("NICKNAME FINGERPRINT" lines) at once
 (one thread per probe, first hops in turn): a 2-hop circuit (controller.new_circuit, await_build), one
 SOCKS5 CONNECT to TARGET:PORT attached to it by hand, then the check, then the circuit is closed.
@@ -80,26 +82,26 @@ class SvcProber(Prober):
         self.ctx12 = context(ssl.TLSVersion.TLSv1_2)
         self.only12 = set()      # ports where a handshake showed TLS 1.2: every probe through ctx12
         self.lock = threading.Lock()
-        self.kept = {}           # port -> [session, cert, votes]
+        self.kept = {}           # port -> [session, cert, votes, the context that made it]
 
-    def offer(self):
+    def offer(self, port):
         with self.lock:
-            ctx = self.ctx12 if self.port in self.only12 else self.ctx
-            k = self.kept.get(self.port)
-            sess = k[0] if self.resume and k else None
+            ctx = self.ctx12 if port in self.only12 else self.ctx
+            k = self.kept.get(port)
+            sess = k[0] if self.resume and k and k[3] is ctx else None
             return ctx, sess
 
-    def give_back(self, t, cert):
+    def give_back(self, port, t, cert):
         if not self.resume:
             return
         sess = t.session
         with self.lock:
-            if t.version() == "TLSv1.2" and self.port not in self.only12:
-                self.only12.add(self.port)
-                self.kept.pop(self.port, None)  # made by the other context: cannot be offered through ctx12
-                if t.context is not self.ctx12:
-                    return
-            k = self.kept.get(self.port)
+            if t.version() == "TLSv1.2" and port not in self.only12:
+                self.only12.add(port)
+                self.kept.pop(port, None)  # made by the other context: cannot be offered through ctx12
+            if port in self.only12 and t.context is not self.ctx12:
+                return                     # (probes begun before: their sessions cannot be offered)
+            k = self.kept.get(port)
             same = k is not None and k[1] == cert
             if k is not None and not same:
                 k[2] -= 1
@@ -107,7 +109,7 @@ class SvcProber(Prober):
                     return
             if sess is None or not sess.has_ticket and not sess.id:
                 return
-            self.kept[self.port] = [sess, cert, (k[2] + 1) if same else 1]
+            self.kept[port] = [sess, cert, (k[2] + 1) if same else 1, t.context]
 
     def line(self, s, p, want):
         buf = self.read_until(s, b"\n", 4096)
@@ -119,11 +121,12 @@ class SvcProber(Prober):
         p["detail"] = "greeting %r" % ln[:60].decode("latin-1")
 
     def check(self, s, p):
-        if self.port in GREETING:
-            self.line(s, p, GREETING[self.port])
+        port = p["port"]
+        if port in GREETING:
+            self.line(s, p, GREETING[port])
             return
         sni = None if is_address(self.target) else self.target
-        ctx, sess = self.offer()
+        ctx, sess = self.offer(port)
         try:
             t = ctx.wrap_socket(s, server_hostname=sni, do_handshake_on_connect=True, session=sess)
         except (ssl.SSLError, OSError) as e:
@@ -134,9 +137,9 @@ class SvcProber(Prober):
             p["cert"] = hashlib.sha256(der).hexdigest() if der else "-"
             p["tls"] = t.version()
             p["resumed"] = t.session_reused
-            if TLS[self.port] is not None:
-                self.line(t, p, TLS[self.port])
-                self.give_back(t, p["cert"])
+            if TLS[port] is not None:
+                self.line(t, p, TLS[port])
+                self.give_back(port, t, p["cert"])
                 return
             t.sendall(b"HEAD / HTTP/1.1\r\nHost: %s\r\nUser-Agent: exitprobe\r\nConnection: close\r\n\r\n"
                       % self.target.encode())
@@ -149,7 +152,7 @@ class SvcProber(Prober):
             p["class"] = "reachable"
             p["detail"] = "%s%s" % (lines[0].decode("latin-1"),
                                     "; Server: " + server[0].decode("latin-1") if server else "")
-            self.give_back(t, p["cert"])
+            self.give_back(port, t, p["cert"])
         finally:
             try:
                 t.close()
@@ -157,13 +160,17 @@ class SvcProber(Prober):
                 pass
 
 
-def phase(a, tor, prober, port, exits, idle_rate, boot_s, boot_cpu):
-    prober.port = port
+def phase(a, tor, prober, ports, label, exits, idle_rate, boot_s, boot_cpu):
+    """R rounds of every exit at once: one circuit per (exit, round), one stream per port of `ports` on
+    it, one after the other. Prints the probes, per port the classes, certificates and resumptions, and
+    one metric line "metric tor_LABEL" over all the probes."""
+    prober.port = ports[0]
     results = []
     tor_c0, tor_ns0, py_c0, w0 = proc_cpu(tor.pid), proc_cpu_ns(tor.pid), my_cpu(), time.monotonic()
     for rnd in range(1, a.rounds + 1):
         out = []
-        threads = [threading.Thread(target=prober.probe, args=(a.first_hop[i % len(a.first_hop)], fp, nick, out))
+        threads = [threading.Thread(target=prober.probe,
+                                    args=(a.first_hop[i % len(a.first_hop)], fp, nick, out, ports))
                    for i, (nick, fp) in enumerate(exits)]
         for th in threads:
             th.start()
@@ -174,30 +181,34 @@ def phase(a, tor, prober, port, exits, idle_rate, boot_s, boot_cpu):
         results += out
     wall = time.monotonic() - w0
     tor_ticks, tor_cpu, py_cpu = proc_cpu(tor.pid) - tor_c0, proc_cpu_ns(tor.pid) - tor_ns0, my_cpu() - py_c0
-    classes, certs = {}, {}
-    for p in results:
-        if p.get("cert"):
-            certs[p["cert"]] = certs.get(p["cert"], 0) + 1
-    # As exitprobe: a completed handshake with another leaf certificate than the majority's is interception.
-    major = max(certs, key=certs.get) if certs else None
-    for p in results:
-        if p.get("cert") and p["cert"] != major and p.get("class") == "reachable":
-            p["class"] = "intercepted"
-        if p.get("class") == "failed":
-            ends = [e[2] for e in p["events"] if isinstance(e, tuple) and e[1] in ("DETACHED", "FAILED") and e[2]]
-            if ends:
-                p["class"], p["detail"] = "connect-failed", "END %s" % ends[0]
-        classes[p.get("class", "none")] = classes.get(p.get("class", "none"), 0) + 1
-        print("probe p%d r%d %-7s %-22s %s%s" % (port, p["round"], p["exit"], p.get("class"), p.get("detail"),
-                                                 " cert %s %s" % (p["cert"][:16], p.get("tls")) if p.get("cert") else ""))
-    print("classes p%d " % port + " ".join("%s=%d" % kv for kv in sorted(classes.items())))
-    if certs:
-        print("certs p%d " % port + " ".join("%s=%d" % kv for kv in sorted(certs.items())))
-        print("resumed p%d %d of %d handshakes" % (port, sum(1 for p in results if p.get("resumed")),
-                                                  sum(1 for p in results if p.get("tls"))))
-    print("metric tor_p%d probes=%d rounds=%d wall_s=%.3f tor_cpu_s=%.4f tor_cpu_ticks_s=%.2f "
+    for port in ports:
+        mine = [p for p in results if p["port"] == port]
+        classes, certs = {}, {}
+        for p in mine:
+            if p.get("cert"):
+                certs[p["cert"]] = certs.get(p["cert"], 0) + 1
+        # As exitprobe: a completed handshake with another leaf certificate than the majority's is interception.
+        major = max(certs, key=certs.get) if certs else None
+        for p in mine:
+            if p.get("cert") and p["cert"] != major and p.get("class") == "reachable":
+                p["class"] = "intercepted"
+            if p.get("class") == "failed":
+                ends = [e[2] for e in p["events"] if isinstance(e, tuple) and e[1] in ("DETACHED", "FAILED") and e[2]]
+                if ends:
+                    p["class"], p["detail"] = "connect-failed", "END %s" % ends[0]
+            classes[p.get("class", "none")] = classes.get(p.get("class", "none"), 0) + 1
+            print("probe %s p%d r%d %-7s %-22s %s%s" % (label, port, p["round"], p["exit"], p.get("class"),
+                                                       p.get("detail"), " cert %s %s" % (p["cert"][:16], p.get("tls"))
+                                                       if p.get("cert") else ""))
+        tag = "p%d" % port if label == "p%d" % port else "%s-p%d" % (label, port)
+        print("classes %s " % tag + " ".join("%s=%d" % kv for kv in sorted(classes.items())))
+        if certs:
+            print("certs %s " % tag + " ".join("%s=%d" % kv for kv in sorted(certs.items())))
+            print("resumed %s %d of %d handshakes" % (tag, sum(1 for p in mine if p.get("resumed")),
+                                                     sum(1 for p in mine if p.get("tls"))))
+    print("metric tor_%s probes=%d rounds=%d wall_s=%.3f tor_cpu_s=%.4f tor_cpu_ticks_s=%.2f "
           "tor_idle_cpu_s_per_s=%.4f tor_cpu_net_s=%.4f py_cpu_s=%.4f bootstrap_s=%.1f tor_bootstrap_cpu_s=%.2f "
-          "tor_maxrss_kb=%d" % (port, len(results), a.rounds, wall, tor_cpu, tor_ticks, idle_rate,
+          "tor_maxrss_kb=%d" % (label, len(results), a.rounds, wall, tor_cpu, tor_ticks, idle_rate,
                                 max(0.0, tor_cpu - idle_rate * wall), py_cpu, boot_s, boot_cpu, proc_hwm(tor.pid)),
           flush=True)
 
@@ -215,6 +226,8 @@ def main():
     ap.add_argument("--timeout", type=float, default=5.0)
     ap.add_argument("--idle", type=float, default=5.0)
     ap.add_argument("--no-tls-resume", action="store_true", help="a full TLS handshake every probe")
+    ap.add_argument("--shared", action="store_true",
+                    help="then one more phase: every port a stream of one circuit per exit (label 'shared')")
     a = ap.parse_args()
     SvcProber.resume = not a.no_tls_resume
     if not a.target.startswith("127."):
@@ -228,7 +241,9 @@ def main():
         exits = [ln.split() for ln in open(a.exits_file) if ln.strip() and not ln.startswith("#")]
         prober = SvcProber(ctl, a.socks_port, a.target, ports[0], a.timeout)
         for port in ports:
-            phase(a, tor, prober, port, exits, idle_rate, boot_s, boot_cpu)
+            phase(a, tor, prober, [port], "p%d" % port, exits, idle_rate, boot_s, boot_cpu)
+        if a.shared and len(ports) > 1:
+            phase(a, tor, prober, ports, "shared", exits, idle_rate, boot_s, boot_cpu)
         prober.stop()
         ctl.close()
     with_tor(a, body)
