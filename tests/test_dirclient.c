@@ -1312,11 +1312,34 @@ START_TEST(offline_2022_public_network) {
 }
 END_TEST
 
+/* --dir-authorities wins; else $EXITPROBE_DIR_AUTHORITIES when not empty;
+ * else none (the built-in public authorities). */
+START_TEST(authorities_path_from_option_or_environment) {
+  const char *saved = getenv("EXITPROBE_DIR_AUTHORITIES");
+  char *keep = saved != NULL ? strdup(saved) : NULL;
+  unsetenv("EXITPROBE_DIR_AUTHORITIES");
+  ck_assert_ptr_null(ep_dirclient_authorities_path(NULL));
+  ck_assert_str_eq(ep_dirclient_authorities_path("given.torrc"), "given.torrc");
+  setenv("EXITPROBE_DIR_AUTHORITIES", "", 1);
+  ck_assert_ptr_null(ep_dirclient_authorities_path(NULL));
+  setenv("EXITPROBE_DIR_AUTHORITIES", "/tmp/net/dirauthorities", 1);
+  ck_assert_str_eq(ep_dirclient_authorities_path(NULL), "/tmp/net/dirauthorities");
+  ck_assert_str_eq(ep_dirclient_authorities_path("given.torrc"), "given.torrc");
+  if (keep != NULL) {
+    setenv("EXITPROBE_DIR_AUTHORITIES", keep, 1);
+    free(keep);
+  } else {
+    unsetenv("EXITPROBE_DIR_AUTHORITIES");
+  }
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("dirclient");
   TCase *tc = tcase_create("fetch");
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, good_fetch_verifies_and_joins);
+  tcase_add_test(tc, authorities_path_from_option_or_environment);
   tcase_add_test(tc, identity_encoding_works_too);
   tcase_add_test(tc, refused_first_authority);
   tcase_add_test(tc, hanging_first_authority);

@@ -71,6 +71,10 @@ check "trace shows the reason byte" "$out" "trace +in +circ 0x[0-9a-f]+ relay .*
 check "trace shows outbound VERSIONS" "$out" "trace +out circ 0x00000000 versions"
 
 dir=(--dir-authorities "$EXITPROBE_TESTNET_DIRAUTH" --cache-dir "$cache")
+# $EXITPROBE_DIR_AUTHORITIES is the default for --dir-authorities (testnet env exports it: nothing here asks the
+# public authorities)
+out=$(EXITPROBE_DIR_AUTHORITIES="$EXITPROBE_TESTNET_DIRAUTH" "$EP" circuit --exit exit3 --cache-dir "$cache" --port 25 --timeout 4s 2>&1)
+check "by nickname, the authorities from \$EXITPROBE_DIR_AUTHORITIES" "$out" "relay +exit exit3 \($(spec exit3 | cut -d~ -f2)\)"
 out=$("$EP" circuit --exit exit3 "${dir[@]}" --port 25 --timeout 4s 2>&1)
 check "by nickname: the exit looked up" "$out" "relay +exit exit3 \($(spec exit3 | cut -d~ -f2)\)"
 check "by nickname: a first hop picked" "$out" "relay +first-hop [A-Za-z0-9]+ \([0-9A-F]{40}\), picked from the directory"

@@ -163,7 +163,7 @@ PY
 
 # circuit --port smtp,http prints what each check said.
 specs=$(mktemp)
-python3 "$(dirname "$0")/relayspecs.py" "$EXITPROBE_TESTNET_MANIFEST" >"$specs"
+python3 "$(dirname "$0")/relayspecs.py" "$EXITPROBE_TESTNET_MANIFEST" >"$specs" || { echo "FAIL: cannot read relay specs"; exit 1; }
 spec() { awk -v n="$1" '$1 == n { print $2 }' "$specs"; }
 out=$("$EP" circuit --first-hop "$(spec relay0)" --exit "$(spec exit0)" --port smtp,http --timeout 5s 2>&1)
 rm -f "$specs"

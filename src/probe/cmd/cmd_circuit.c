@@ -428,8 +428,9 @@ static const ep_opt_t circuit_table[] = {
   {.kind = EP_OPT_TEXT, .help = "Directory (for relays given by fingerprint or nickname):\n"},
   CIRCUIT_STRING("--dir-authorities", dir.dir_authorities,
                  "  --dir-authorities FILE\n"
-                 "                      torrc DirAuthority lines (test networks); default: the\n"
-                 "                      public network's authorities, built in\n"),
+                 "                      torrc DirAuthority lines (test networks); default:\n"
+                 "                      $EXITPROBE_DIR_AUTHORITIES, else the public network's\n"
+                 "                      authorities, built in\n"),
   {.name = "--dir-via", .kind = EP_OPT_CHOICE, EP_OPT_AT(circuit_opts_t, dir_via),
    .choices = ep_scandir_dir_via_choices,
    .help = "  --dir-via dirport|orport\n"

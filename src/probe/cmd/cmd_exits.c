@@ -56,7 +56,8 @@ static const char *const dir_via_choices[] = {"dirport", "orport", NULL};
 
 static const ep_opt_t exits_table[] = {
   EXITS_STRING("--dir-authorities", authfile,
-               "  --dir-authorities FILE  torrc DirAuthority lines (default: the public network's)\n"),
+               "  --dir-authorities FILE  torrc DirAuthority lines (default: $EXITPROBE_DIR_AUTHORITIES,\n"
+               "                          else the public network's)\n"),
   EXITS_STRING("--cache-dir", dc.cache_dir,
                "  --cache-dir DIR         cache root (default $XDG_CACHE_HOME/exitprobe or\n"
                "                          ~/.cache/exitprobe; one subdirectory per network)\n"),
@@ -428,6 +429,7 @@ int ep_cmd_exits(int argc, char **argv) {
   }
   exits_env_t e;
   memset(&e, 0, sizeof e);
+  o.authfile = ep_dirclient_authorities_path(o.authfile);
   if (o.authfile != NULL) {
     status = exits_load_auths(&o, &e);
   }

@@ -153,8 +153,9 @@ static const ep_opt_t scan_table[] = {
             "  --include-badexit     also probe relays flagged BadExit\n"),
   {.kind = EP_OPT_TEXT, .help = "Directory:\n"},
   SCAN_STRING("--dir-authorities", dir.dir_authorities,
-              "  --dir-authorities F   torrc DirAuthority lines (test networks); default: the\n"
-              "                        public network's authorities, built in\n"),
+              "  --dir-authorities F   torrc DirAuthority lines (test networks); default:\n"
+              "                        $EXITPROBE_DIR_AUTHORITIES, else the public network's\n"
+              "                        authorities, built in\n"),
   {.name = "--dir-via", .kind = EP_OPT_CHOICE, EP_OPT_AT(scan_opts_t, dir_via),
    .choices = ep_scandir_dir_via_choices,
    .help = "  --dir-via dirport|orport\n"

@@ -287,13 +287,14 @@ ep_netdir_t *ep_scandir_fetch(ep_loop_t *loop, const ep_scandir_opts_t *o, ep_er
   ep_dirclient_opts_t dco;
   ep_dirclient_opts_default(&dco);
   ep_dir_authset_t *auths = NULL;
-  if (o->dir_authorities != NULL) {
-    auths = ep_dir_authset_load(o->dir_authorities, err);
+  const char *authfile = ep_dirclient_authorities_path(o->dir_authorities);
+  if (authfile != NULL) {
+    auths = ep_dir_authset_load(authfile, err);
     if (auths == NULL) {
       return NULL;
     }
     if (ep_dir_authset_n_v3(auths) == 0) {
-      ep_err_set(err, EP_ERR_MALFORMED, "%s: no v3 DirAuthority lines", o->dir_authorities);
+      ep_err_set(err, EP_ERR_MALFORMED, "%s: no v3 DirAuthority lines", authfile);
       ep_dir_authset_free(auths);
       return NULL;
     }

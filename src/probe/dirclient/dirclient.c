@@ -68,6 +68,14 @@ void ep_dirclient_opts_default(ep_dirclient_opts_t *o) {
   o->parallel = 3;
 }
 
+const char *ep_dirclient_authorities_path(const char *given) {
+  if (given != NULL) {
+    return given;
+  }
+  const char *env = getenv("EXITPROBE_DIR_AUTHORITIES");
+  return env != NULL && env[0] != '\0' ? env : NULL;
+}
+
 ep_cache_t *ep_dc_open_cache(const ep_dirclient_opts_t *o, const ep_dir_authset_t *auths) {
   char base[4096], dir[4200], key[32];
   ep_err_t e = {0};

@@ -99,6 +99,12 @@ typedef struct ep_dirclient_opts {
 
 void ep_dirclient_opts_default(ep_dirclient_opts_t *o);
 
+/* The DirAuthority file to use: `given` (--dir-authorities) when not NULL,
+ * else $EXITPROBE_DIR_AUTHORITIES when set and not empty (a private or test
+ * network for every command of a shell), else NULL: the public network's
+ * authorities, built in. */
+const char *ep_dirclient_authorities_path(const char *given);
+
 typedef struct ep_dirclient_stats {
   char consensus_from[64];   /* "cache", "file", or the server ("auth1 127.0.0.1:7001") */
   bool certs_from_cache;
