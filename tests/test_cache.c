@@ -129,6 +129,13 @@ START_TEST(round_trip_and_replace) {
   ck_assert_uint_eq(len, 5);
   ck_assert_str_eq((char *)out, "short");
   free(out);
+  /* A hint (no fsync) replaces the same way. */
+  ck_assert_int_eq(ep_cache_write_hint(c, "microdescs", "hint!!", 6, &err), EP_OK);
+  ck_assert_int_eq(ep_cache_read(c, "microdescs", 100, &out, &len, &err), EP_OK);
+  ck_assert_uint_eq(len, 6);
+  ck_assert_str_eq((char *)out, "hint!!");
+  free(out);
+  ck_assert_int_eq(ep_cache_write_hint(c, "../x", "x", 1, &err), EP_ERR_MALFORMED);
   /* Empty files are fine. */
   ck_assert_int_eq(ep_cache_write(c, "certs", "", 0, &err), EP_OK);
   ck_assert_int_eq(ep_cache_read(c, "certs", 100, &out, &len, &err), EP_OK);

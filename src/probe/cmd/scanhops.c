@@ -54,7 +54,7 @@ void ep_scanhops_save(ep_scanhops_t *sh) {
     rc = EP_ERR_IO;
   }
   if (rc == EP_OK) {
-    rc = ep_cache_write(c, HOPHIST_NAME, text, len, &err);
+    rc = ep_cache_write_hint(c, HOPHIST_NAME, text, len, &err);
   }
   if (rc != EP_OK) {
     ep_warn("scan: cannot save the first-hop history: %s", err.msg[0] ? err.msg : "out of memory");

@@ -146,7 +146,8 @@ static int write_all(int fd, const uint8_t *p, size_t n) {
   return 0;
 }
 
-int ep_cache_write(ep_cache_t *c, const char *name, const void *data, size_t n, ep_err_t *err) {
+static int cache_write(ep_cache_t *c, const char *name, const void *data, size_t n, bool durable,
+                       ep_err_t *err) {
   int rc = ep_cache_check_name(name, err);
   if (rc != EP_OK) {
     return rc;
@@ -165,7 +166,7 @@ int ep_cache_write(ep_cache_t *c, const char *name, const void *data, size_t n, 
   if (fd < 0) {
     return ep_err_set(err, EP_ERR_IO, "cache: no free temporary name in %s", c->dir);
   }
-  if (write_all(fd, data, n) != 0 || fsync(fd) != 0) {
+  if (write_all(fd, data, n) != 0 || (durable && fsync(fd) != 0)) {
     int e = errno;
     close(fd);
     unlinkat(c->dirfd, tmp, 0);
@@ -181,8 +182,19 @@ int ep_cache_write(ep_cache_t *c, const char *name, const void *data, size_t n, 
     unlinkat(c->dirfd, tmp, 0);
     return ep_err_set(err, EP_ERR_IO, "cache: replacing %s/%s: %s", c->dir, name, strerror(e));
   }
-  (void)fsync(c->dirfd);  /* make the rename durable; best effort */
+  if (durable) {
+    (void)fsync(c->dirfd);  /* make the rename durable; best effort */
+  }
   return EP_OK;
+}
+
+int ep_cache_write(ep_cache_t *c, const char *name, const void *data, size_t n, ep_err_t *err) {
+  return cache_write(c, name, data, n, true, err);
+}
+
+int ep_cache_write_hint(ep_cache_t *c, const char *name, const void *data, size_t n,
+                        ep_err_t *err) {
+  return cache_write(c, name, data, n, false, err);
 }
 
 int ep_cache_read(ep_cache_t *c, const char *name, size_t cap, uint8_t **out, size_t *len,

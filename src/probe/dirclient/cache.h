@@ -39,8 +39,14 @@ const char *ep_cache_dir(const ep_cache_t *c);
 /* 0 if name is acceptable, else EP_ERR_MALFORMED. */
 int ep_cache_check_name(const char *name, ep_err_t *err);
 
-/* Replace `name` atomically with n bytes. */
+/* Replace `name` atomically with n bytes, durably (fsync'd). */
 int ep_cache_write(ep_cache_t *c, const char *name, const void *data, size_t n, ep_err_t *err);
+/* The same without fsync: still atomic for readers (rename), but a crash may
+ * leave the old document or an empty one. For state that is only a hint
+ * and rewritten often (the first-hop history, every round): two fsyncs a
+ * round cost more CPU than a round's probes on some file systems. */
+int ep_cache_write_hint(ep_cache_t *c, const char *name, const void *data, size_t n,
+                        ep_err_t *err);
 /* Read `name` whole into a malloc'd buffer (NUL-terminated, NUL not counted).
  * EP_OK, EP_CACHE_MISS (*out NULL), EP_ERR_LIMIT if larger than cap,
  * EP_ERR_IO. */
