@@ -158,13 +158,13 @@ END_TEST
 
 START_TEST(every_kind_equals_value) {
   t_run_t r;
-  parse(&r, "-f", "--str=a=b", "--list=", "--u16=0", "--num=1", "--big=0", "--dur=250ms",
-        "--dur0=10s", "--ports=1", "--pnone=", "--choice=a", "--fn=ok", "--str=", NULL);
+  parse(&r, "-f", "--str=a=b", "--list==", "--u16=0", "--num=1", "--big=0", "--dur=250ms",
+        "--dur0=10s", "--ports=1", "--pnone=", "--choice=a", "--fn=ok", "--str=z", NULL);
   ck_assert_int_eq(r.rc, EP_OPTS_OK);
   ck_assert(r.o.flag);
-  ck_assert_str_eq(r.o.str, "");
+  ck_assert_str_eq(r.o.str, "z");
   ck_assert_uint_eq(r.o.list.n, 1);
-  ck_assert_str_eq(r.o.list.v[0], "");
+  ck_assert_str_eq(r.o.list.v[0], "=");
   ck_assert_uint_eq(r.o.u16, 0);
   ck_assert_uint_eq(r.o.num, 1);
   ck_assert(r.o.big == 0);
@@ -204,6 +204,11 @@ START_TEST(missing_value) {
   expect_error(&r, "exitprobe t: --str wants a value (see exitprobe t --help)\n");
   parse(&r, "--flag", "--num", NULL);
   expect_error(&r, "exitprobe t: --num wants a value (see exitprobe t --help)\n");
+  /* an empty string is no value either (an empty $(...) in a script) */
+  parse(&r, "--str", "", NULL);
+  expect_error(&r, "exitprobe t: --str wants a value, not an empty string (got '')\n");
+  parse(&r, "--list=", NULL);
+  expect_error(&r, "exitprobe t: --list wants a value, not an empty string (got '')\n");
 }
 END_TEST
 

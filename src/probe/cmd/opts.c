@@ -228,6 +228,11 @@ static ep_opts_rc_t set_choice(const opts_run_t *r, const ep_opt_t *o, unsigned 
 static ep_opts_rc_t set_value(const opts_run_t *r, const ep_opt_t *o, const char *v) {
   void *dst = (char *)r->base + o->off;
   ep_err_t err = {0};
+  if ((o->kind == EP_OPT_STRING || o->kind == EP_OPT_LIST) && v[0] == '\0') {
+    /* "--exit $(lookup)" where the lookup printed nothing must not mean
+     * "no relay given" or a lookup of "" in the public directory */
+    return bad_value(r, o, "a value, not an empty string", v);
+  }
   switch (o->kind) {
     case EP_OPT_STRING:
       *(const char **)dst = v;
