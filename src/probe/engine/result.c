@@ -104,27 +104,33 @@ static int kv_str_or_null(ep_buf_t *o, const char *k, const char *v, bool comma,
   return rc;
 }
 
+/* String fields, each followed by a comma (the contact block follows). */
+static int str_fields(ep_buf_t *o, const char *const (*kv)[2], size_t n, ep_err_t *err) {
+  int rc = EP_OK;
+  for (size_t i = 0; i < n && rc == EP_OK; i++) {
+    rc = kv_str_or_null(o, kv[i][0], kv[i][1], true, err);
+  }
+  return rc;
+}
+
 /* The services block (#11), before the contact block (#12). */
 static int service_fields(const ep_result_t *r, ep_buf_t *o, ep_err_t *err) {
-  const char *strs[][2] = {
-      {"service", r->service},           {"service_answer", r->service_answer},
-      {"tls_version", r->tls_version},   {"cert_sha256", r->cert_sha256},
-      {"cert_subject", r->cert_subject}, {"cert_issuer", r->cert_issuer},
-      {"identity", r->identity},         {"identity_kind", ep_svc_id_kind_name(r->identity_kind)},
+  const char *const head[][2] = {
+      {"service", r->service}, {"service_answer", r->service_answer}, {"tls_version", r->tls_version}};
+  const char *const tail[][2] = {
+      {"cert_sha256", r->cert_sha256},   {"cert_subject", r->cert_subject},
+      {"cert_issuer", r->cert_issuer},   {"identity", r->identity},
+      {"identity_kind", ep_svc_id_kind_name(r->identity_kind)},
       {"expected_identity", r->c.expected_identity},
       {"confirm_target", r->confirm_target},
       {"confirm_class", r->confirm_cls < EP_CLASS_COUNT ? ep_class_name(r->confirm_cls) : NULL},
   };
-  size_t n = sizeof strs / sizeof strs[0];
-  int rc = EP_OK;
-  for (size_t i = 0; i < n && rc == EP_OK; i++) {
-    rc = kv_str_or_null(o, strs[i][0], strs[i][1], true, err); /* the contact block follows */
-    if (rc == EP_OK && strcmp(strs[i][0], "tls_version") == 0) {
-      rc = r->tls_version[0] != '\0' ? kv_bool(o, "tls_resumed", r->tls_resumed, true, err)
-                                     : kv_str_or_null(o, "tls_resumed", NULL, true, err);
-    }
+  int rc = str_fields(o, head, sizeof head / sizeof head[0], err);
+  if (rc == EP_OK) { /* tls_resumed: null without a TLS handshake */
+    rc = r->tls_version[0] != '\0' ? kv_bool(o, "tls_resumed", r->tls_resumed, true, err)
+                                   : kv_str_or_null(o, "tls_resumed", NULL, true, err);
   }
-  return rc;
+  return rc == EP_OK ? str_fields(o, tail, sizeof tail / sizeof tail[0], err) : rc;
 }
 
 static int relay(ep_buf_t *o, const char *k, const ep_relay_ref_t *r, ep_err_t *err) {

@@ -117,16 +117,14 @@ int ep_result_to_csv(const ep_result_t *r, ep_buf_t *o, ep_err_t *err) {
   if (rc == EP_OK) rc = cell(o, ep_verdict_name(r->verdict), err);
   if (rc == EP_OK) rc = cell(o, r->verdict_why, err);
   const char *svc[] = {
-      r->service,     r->service_answer, r->tls_version, r->cert_sha256,
-      r->cert_subject, r->cert_issuer,   r->identity,    ep_svc_id_kind_name(r->identity_kind),
-      r->c.expected_identity, r->confirm_target,
-      r->confirm_cls < EP_CLASS_COUNT ? ep_class_name(r->confirm_cls) : NULL,
-      r->vantage};
+      r->service, r->service_answer, r->tls_version,
+      /* tls_resumed, as in the JSON record: empty without a TLS handshake */
+      r->tls_version[0] == '\0' ? "" : (r->tls_resumed ? "true" : "false"),
+      r->cert_sha256, r->cert_subject, r->cert_issuer, r->identity,
+      ep_svc_id_kind_name(r->identity_kind), r->c.expected_identity, r->confirm_target,
+      r->confirm_cls < EP_CLASS_COUNT ? ep_class_name(r->confirm_cls) : NULL, r->vantage};
   for (size_t i = 0; i < sizeof svc / sizeof svc[0] && rc == EP_OK; i++) {
     rc = cell(o, svc[i], err);
-    if (rc == EP_OK && i == 2) { /* after tls_version, as in the JSON record */
-      rc = cell(o, r->tls_version[0] == '\0' ? "" : (r->tls_resumed ? "true" : "false"), err);
-    }
   }
   if (rc == EP_OK) rc = cell_int(o, r->ip_version, false, err);
   if (rc == EP_OK) rc = cell(o, r->connected_addr, err);
