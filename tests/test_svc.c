@@ -507,6 +507,7 @@ START_TEST(tls_resumption) {
       ck_assert_str_eq(r.cert_sha256, want);
       ck_assert_str_eq(r.identity, want);
       ck_assert_str_eq(r.cert_subject, "O=exitprobe test,CN=svc.example.test");
+      ck_assert_str_eq(r.cert_issuer, r.cert_subject); /* recorded from the offered session's certificate */
       ck_assert_str_eq(r.answer, "HTTP/1.1 200 OK; Server: nginx/1.22.1");
     }
     /* Another port or another name of the same server: no session offered. */
@@ -544,6 +545,8 @@ START_TEST(tls_resumption) {
       ck_assert_str_eq(r.cert_subject, "CN=other.example.test");
     }
     ck_assert(r.tls_resumed); /* the middlebox's own session by now */
+    ck_assert_str_ne(r.cert_sha256, want); /* and its certificate recorded, not the destination's */
+    ck_assert_str_eq(r.identity, r.cert_sha256);
     r = tls_run_ctx("https", restarted, HTTPS_REPLY, 65536, ss, name, 443);
     ck_assert(r.tls_done && !r.tls_resumed);
     ck_assert_str_eq(r.cert_sha256, want);

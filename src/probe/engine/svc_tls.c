@@ -9,6 +9,7 @@
 #include "probe/engine/svc_int.h"
 
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,13 +22,25 @@
 
 #define TLS_OUT_MAX (16u * 1024u + 512u)
 
+/* The leaf certificate as recorded: its SHA-256 (hex), subject, issuer. */
+typedef struct cert_info {
+  char sha256[65];
+  char subject[EP_SVC_IDENTITY];
+  char issuer[EP_SVC_IDENTITY];
+} cert_info_t;
+
 struct ep_svc_tls {
   SSL *ssl;
   BIO *rbio, *wbio;           /* owned by ssl */
-  uint8_t out[TLS_OUT_MAX];   /* records to send */
   size_t out_len, out_off;
   uint8_t first;              /* first byte the server sent */
   bool got_first;
+  /* The certificate of the session offered (sha256[0] == 0: none offered).
+   * A server that resumes that session has it: a resumed handshake's peer
+   * certificate is the session's (OpenSSL keeps it in the session), so it is
+   * recorded from here instead of being hashed and printed again. */
+  cert_info_t offered;
+  uint8_t out[TLS_OUT_MAX];   /* records to send (ciphertext: not wiped) */
 };
 
 static SSL_CTX *svc_ctx;
@@ -39,7 +52,7 @@ typedef struct sess_entry {
   char name[256];
   uint16_t port;
   SSL_SESSION *sess;          /* NULL: none (yet) */
-  char cert[65];              /* the session's leaf certificate, hex */
+  cert_info_t cert;           /* the session's leaf certificate */
   int votes;                  /* full handshakes and resumptions that agreed, less those that did not */
 } sess_entry_t;
 
@@ -90,7 +103,7 @@ static void sess_offer(ep_svc_t *sv) {
   SSL_SESSION *cur = SSL_get1_session(t->ssl);
   SSL_SESSION *s = cur != NULL && SSL_SESSION_is_resumable(cur) ? SSL_SESSION_dup(cur) : NULL;
   SSL_SESSION_free(cur);
-  bool same = e->sess != NULL && strcmp(e->cert, r->cert_sha256) == 0;
+  bool same = e->sess != NULL && strcmp(e->cert.sha256, r->cert_sha256) == 0;
   if (e->sess != NULL && !same && --e->votes >= 0) {
     SSL_SESSION_free(s); /* another certificate, still outvoted */
     return;
@@ -99,7 +112,9 @@ static void sess_offer(ep_svc_t *sv) {
   e->votes = same ? e->votes + (e->votes < 1000000) : 1;
   SSL_SESSION_free(e->sess);
   e->sess = s;
-  snprintf(e->cert, sizeof e->cert, "%s", r->cert_sha256);
+  snprintf(e->cert.sha256, sizeof e->cert.sha256, "%s", r->cert_sha256);
+  snprintf(e->cert.subject, sizeof e->cert.subject, "%s", r->cert_subject);
+  snprintf(e->cert.issuer, sizeof e->cert.issuer, "%s", r->cert_issuer);
 }
 
 void ep_svc_global_cleanup(void) {
@@ -132,7 +147,9 @@ static bool ip_literal(const char *s) {
 
 int ep_svc_tls_new(ep_svc_t *sv, ep_err_t *err) {
   SSL_CTX *c = ctx_get();
-  ep_svc_tls_t *t = calloc(1, sizeof *t);
+  /* Not calloc: the 16 KiB output buffer needs no zeroing (out_len = 0). */
+  ep_svc_tls_t *t = malloc(sizeof *t);
+  if (t != NULL) memset(t, 0, offsetof(ep_svc_tls_t, out));
   if (c == NULL || t == NULL) {
     free(t);
     return ep_err_set(err, EP_ERR_NOMEM, "tls check: no TLS context");
@@ -154,10 +171,12 @@ int ep_svc_tls_new(ep_svc_t *sv, ep_err_t *err) {
     return ep_err_set(err, EP_ERR_MALFORMED, "tls check: bad SNI name '%.60s'", sv->name);
   const sess_entry_t *e = sv->sessions ? sess_find(sv->sessions, sv->name, sv->port, false) : NULL;
   SSL_SESSION *offer = e != NULL && e->sess != NULL ? SSL_SESSION_dup(e->sess) : NULL; /* see sess_offer */
-  if (offer != NULL && SSL_set_session(t->ssl, offer) == 1 &&
-      SSL_SESSION_get_protocol_version(offer) == TLS1_2_VERSION) {
-    /* The server chose TLS 1.2 for this session: no TLS 1.3 key share. */
-    SSL_set_max_proto_version(t->ssl, TLS1_2_VERSION);
+  if (offer != NULL && SSL_set_session(t->ssl, offer) == 1) {
+    t->offered = e->cert;
+    if (SSL_SESSION_get_protocol_version(offer) == TLS1_2_VERSION) {
+      /* The server chose TLS 1.2 for this session: no TLS 1.3 key share. */
+      SSL_set_max_proto_version(t->ssl, TLS1_2_VERSION);
+    }
   }
   SSL_SESSION_free(offer); /* the connection holds its own reference */
   SSL_do_handshake(t->ssl); /* writes the ClientHello */
@@ -170,7 +189,7 @@ void ep_svc_tls_free(ep_svc_t *sv) {
   if (t == NULL) return;
   if (t->ssl != NULL) sess_offer(sv);
   SSL_free(t->ssl); /* frees the BIOs */
-  ep_wipe(t, sizeof *t);
+  ep_wipe(t, offsetof(ep_svc_tls_t, out));
   free(t);
   sv->tls = NULL;
 }
@@ -197,6 +216,15 @@ static void record_cert(ep_svc_t *sv) {
   snprintf(r->tls_version, sizeof r->tls_version, "%s", SSL_get_version(sv->tls->ssl));
   r->tls_done = true;
   r->tls_resumed = SSL_session_reused(sv->tls->ssl) == 1;
+  const cert_info_t *o = &sv->tls->offered;
+  if (r->tls_resumed && o->sha256[0] != 0) {
+    memcpy(r->cert_sha256, o->sha256, sizeof r->cert_sha256);
+    memcpy(r->identity, o->sha256, sizeof o->sha256);
+    r->id_kind = EP_SVC_ID_CERT;
+    memcpy(r->cert_subject, o->subject, sizeof r->cert_subject);
+    memcpy(r->cert_issuer, o->issuer, sizeof r->cert_issuer);
+    return;
+  }
   X509 *x = SSL_get0_peer_certificate(sv->tls->ssl);
   if (x == NULL) return;
   uint8_t md[32];
