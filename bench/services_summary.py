@@ -31,7 +31,7 @@ for port in ports:
                  "%.1fx" % ((tor + py) / whole), "%.1fx" % ((tor + py) / n / marg), "%.1fx" % (tor / n / marg),
                  "%.2fx" % (ep_wall / wall)))
     one = max((cpu("ep_p%s_x%s" % (port, r)) - cpu("ep_p%s_1%s" % (port, r))) / (per_round * (rounds - 1))
-              for r in "ab") if rounds > 1 else float("nan")
+              for r in "ab") if rounds > 1 and "ep_p%s_xa" % port in m else float("nan")
     print("      exitprobe, the same %d probes in ONE round (links to the first hops set up once): marginal "
           "%.2f ms/probe; tor+stem / that: %.1fx, tor alone / that: %.1fx" % (
               n, one * 1000, (tor + py) / n / one, tor / n / one))
@@ -70,5 +70,22 @@ if "tor_shared" in m and "ep_shared_a" in m:
         print("      a TLS probe (%s) added to a circuit that carries port %s: exitprobe %.2f ms, tor %.2f, tor+stem "
               "%.2f ms per TLS probe: %.1fx" % (",".join(tls), g, ep_add * 1000, tor_only * 1000, tor_add * 1000,
                                                tor_add / ep_add if ep_add > 0 else float("inf")))
-        print("goal (TLS, ports sharing a circuit): CPU per TLS probe >= 10x less than tor+stem: %.1fx: %s" % (
-            tor_add / ep_add if ep_add > 0 else float("inf"), "MET" if ep_add > 0 and tor_add / ep_add >= 10 else "NOT MET"))
+        # At the margin: each exitprobe run less its 1-round run (start-up, link handshakes and the first
+        # round's full TLS handshakes cancel out; tor's figures leave out its start-up and bootstrap, and its
+        # session store is warm from its single-port phase). The worse of runs a and b.
+        rounds_m = rounds - 1
+        ep_add_m = float("nan")
+        if rounds_m > 0 and "ep_shared_1a" in m:
+            per_round_tls = n_tls // rounds
+            ep_add_m = max(((cpu("ep_shared_%s" % r) - cpu("ep_shared_1%s" % r)) -
+                            (cpu("ep_p%s_%s" % (g, r)) - cpu("ep_p%s_1%s" % (g, r)))) / (per_round_tls * rounds_m)
+                           for r in "ab")
+            print("      at the margin (each run less its 1-round run): exitprobe %.2f ms per TLS probe added; "
+                  "tor+stem / that: %.1fx, tor alone / that: %.1fx" % (
+                      ep_add_m * 1000, tor_add / ep_add_m if ep_add_m > 0 else float("inf"),
+                      tor_only / ep_add_m if ep_add_m > 0 else float("inf")))
+        r_whole = tor_add / ep_add if ep_add > 0 else float("inf")
+        r_marg = tor_add / ep_add_m if ep_add_m > 0 else float("nan")
+        print("goal (TLS, ports sharing a circuit): CPU per TLS probe >= 10x less than tor+stem: %.1fx whole "
+              "processes, %.1fx marginal: %s" % (r_whole, r_marg, "MET" if min(r_whole, r_marg) >= 10 else (
+                  "MET at the margin only" if r_marg >= 10 else "NOT MET")))

@@ -7,7 +7,8 @@
 # - both interceptions are found with both identities: the TLS middlebox's certificate against the real
 #   certificate (SHA-256), and the SMTP proxy's greeting host against the real one;
 # - 110/143/993/995 are answered by dovecot: its greetings, the testnet certificate on the TLS ports;
-# - TLS sessions on 443 are resumed from round 2 on through every working exit, never by the middlebox;
+# - TLS sessions on 443 are resumed from round 2 on through every working exit, never by the middlebox,
+#   in TLS 1.3 (nginx with Debian's own SSL settings);
 # - the three rounds agree.
 # SKIP (77) while exitprobe has no service checks (`scan --help` does not list --service).
 # test-timeout: 240
@@ -115,6 +116,9 @@ for rnd, recs in sorted(by_round.items()):
            or (rnd > 1 and w[1]["behaviour"] == "reachable" and not rec["tls_resumed"])]
     n = sum(1 for w, rec in tls if rec.get("tls_resumed"))
     check(tls and not bad, f"round {rnd}: 443 TLS sessions resumed: {n} of {len(tls)} handshakes {bad[:6]}")
+    # nginx runs with Debian's SSL settings (TLS 1.3 on), as a user's does: 1.3 resumptions, with their key share.
+    v12 = [w[0] for w, rec in tls if rec["tls_version"] != "TLSv1.3"]
+    check(tls and not v12, f"round {rnd}: 443 spoke TLS 1.3 through every exit {v12[:6]}")
 # The mail ports are Debian's dovecot (not a fake): through every working exit, 143 and 993 greet with dovecot's
 # IMAP greeting (STARTTLS offered on 143 only), 110 and 995 with its POP3 one, and 993/995 show the testnet
 # certificate that dovecot was given.
