@@ -301,11 +301,11 @@ static int exits_load_auths(exits_opts_t *o, exits_env_t *e) {
   e->auths = ep_dir_authset_load(o->authfile, &err);
   if (e->auths == NULL) {
     fprintf(stderr, "exitprobe exits: %s\n", err.msg);
-    return EP_EXIT_USAGE;
+    return EP_EXIT_DIRECTORY; /* as scan and circuit: no authorities, no verified directory */
   }
   if (ep_dir_authset_n_v3(e->auths) == 0) {
     fprintf(stderr, "exitprobe exits: %s: no v3 DirAuthority lines\n", o->authfile);
-    return EP_EXIT_USAGE;
+    return EP_EXIT_DIRECTORY;
   }
   o->dc.auths = e->auths;
   return EXITS_RUN;
