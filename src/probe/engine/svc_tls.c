@@ -19,6 +19,7 @@
 #include <openssl/x509.h>
 
 #include "lib/crypto.h"
+#include "lib/encode.h"
 
 #define TLS_OUT_MAX (16u * 1024u + 512u)
 
@@ -28,6 +29,12 @@ typedef struct cert_info {
   char subject[EP_SVC_IDENTITY];
   char issuer[EP_SVC_IDENTITY];
 } cert_info_t;
+#define FIELD_SIZE(type, f) sizeof(((type *)0)->f)
+_Static_assert(FIELD_SIZE(cert_info_t, sha256) == FIELD_SIZE(ep_svc_result_t, cert_sha256) &&
+                   FIELD_SIZE(cert_info_t, subject) == FIELD_SIZE(ep_svc_result_t, cert_subject) &&
+                   FIELD_SIZE(cert_info_t, issuer) == FIELD_SIZE(ep_svc_result_t, cert_issuer) &&
+                   FIELD_SIZE(cert_info_t, sha256) <= FIELD_SIZE(ep_svc_result_t, identity),
+               "a recorded certificate is copied whole into the result");
 
 struct ep_svc_tls {
   SSL *ssl;
@@ -222,39 +229,51 @@ void ep_svc_tls_output_done(ep_svc_t *sv, size_t n) {
   t->out_off += n < left ? n : left;
 }
 
-static void record_cert(ep_svc_t *sv) {
-  ep_svc_result_t *r = &sv->res;
-  snprintf(r->tls_version, sizeof r->tls_version, "%s", SSL_get_version(sv->tls->ssl));
-  r->tls_done = true;
-  r->tls_resumed = SSL_session_reused(sv->tls->ssl) == 1;
-  const cert_info_t *o = &sv->tls->offered;
-  if (r->tls_resumed && o->sha256[0] != 0) {
-    memcpy(r->cert_sha256, o->sha256, sizeof r->cert_sha256);
-    memcpy(r->identity, o->sha256, sizeof o->sha256);
-    r->id_kind = EP_SVC_ID_CERT;
-    memcpy(r->cert_subject, o->subject, sizeof r->cert_subject);
-    memcpy(r->cert_issuer, o->issuer, sizeof r->cert_issuer);
-    return;
-  }
-  X509 *x = SSL_get0_peer_certificate(sv->tls->ssl);
-  if (x == NULL) return;
+/* The leaf certificate's SHA-256 (hex; empty if it cannot be hashed),
+ * subject and issuer. */
+static void cert_info_of(X509 *x, cert_info_t *ci) {
   uint8_t md[32];
   unsigned mdl = 0;
-  if (X509_digest(x, EVP_sha256(), md, &mdl) == 1 && mdl == 32) {
-    for (unsigned i = 0; i < 32; i++) snprintf(r->cert_sha256 + 2 * i, 3, "%02x", md[i]);
-    snprintf(r->identity, sizeof r->identity, "%s", r->cert_sha256);
-    r->id_kind = EP_SVC_ID_CERT;
+  if (X509_digest(x, EVP_sha256(), md, &mdl) != 1 || mdl != 32 ||
+      ep_hex_encode(ci->sha256, sizeof ci->sha256, md, sizeof md, false) < 0) {
+    ci->sha256[0] = 0;
   }
   BIO *b = BIO_new(BIO_s_mem());
   X509_NAME *names[2] = {X509_get_subject_name(x), X509_get_issuer_name(x)};
-  char *outs[2] = {r->cert_subject, r->cert_issuer};
-  for (int i = 0; i < 2 && b; i++) {
-    (void)BIO_reset(b);
-    X509_NAME_print_ex(b, names[i], 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
-    int n = BIO_read(b, outs[i], EP_SVC_IDENTITY - 1);
+  char *outs[2] = {ci->subject, ci->issuer};
+  for (int i = 0; i < 2; i++) {
+    int n = 0;
+    if (b != NULL) {
+      (void)BIO_reset(b);
+      X509_NAME_print_ex(b, names[i], 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+      n = BIO_read(b, outs[i], EP_SVC_IDENTITY - 1);
+    }
     outs[i][n > 0 ? n : 0] = 0;
   }
   BIO_free(b);
+}
+
+static void record_cert(ep_svc_t *sv) {
+  ep_svc_tls_t *t = sv->tls;
+  ep_svc_result_t *r = &sv->res;
+  snprintf(r->tls_version, sizeof r->tls_version, "%s", SSL_get_version(t->ssl));
+  r->tls_done = true;
+  r->tls_resumed = SSL_session_reused(t->ssl) == 1;
+  cert_info_t shown;
+  const cert_info_t *ci = &t->offered; /* resumed: the offered session's (see struct ep_svc_tls) */
+  if (!r->tls_resumed || ci->sha256[0] == 0) {
+    X509 *x = SSL_get0_peer_certificate(t->ssl);
+    if (x == NULL) return;
+    cert_info_of(x, &shown);
+    ci = &shown;
+  }
+  memcpy(r->cert_sha256, ci->sha256, sizeof r->cert_sha256);
+  memcpy(r->cert_subject, ci->subject, sizeof r->cert_subject);
+  memcpy(r->cert_issuer, ci->issuer, sizeof r->cert_issuer);
+  if (ci->sha256[0] != 0) {
+    memcpy(r->identity, ci->sha256, sizeof ci->sha256);
+    r->id_kind = EP_SVC_ID_CERT;
+  }
 }
 
 static ep_svc_status_t tls_failed(ep_svc_t *sv, const char *what) {
