@@ -142,7 +142,10 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
-  if (n < 10 || n > 1000000) n = 2000;
+  if (n < 10 || n > 1000000) {
+    fprintf(stderr, "bench_floor: -n wants 10 to 1000000\n");
+    return 2;
+  }
   if (ep_crypto_init() != 0) {
     fprintf(stderr, "bench_floor: crypto init failed\n");
     return 1;
